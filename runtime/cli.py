@@ -1,0 +1,53 @@
+"""The `nasctl` command: builds the parser from each part's sub-commands and runs one."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that contribute sub-commands; each has `register(subparsers, trial_subparsers)`.
+_COMMAND_MODULES = ("runtime._cli_compile", "runtime.trial._cli", "runtime.manager._cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `nasctl` parser."""
+    parser = argparse.ArgumentParser(
+        prog="nasctl", description="Neural architecture search from annotated training scripts."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    trial = commands.add_parser("trial", help="run, list and export trials")
+    trial_commands = trial.add_subparsers(dest="trial_command", metavar="TRIAL_COMMAND")
+    trial_commands.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(commands, trial_commands)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from annotator import AnnotationError
+    from runtime.errors import NasError
+    from schemas import SchemaError
+    from tuners import TunerError
+
+    return (AnnotationError, NasError, SchemaError, TunerError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as error:
+        render = getattr(error, "render", None)
+        print(render() if callable(render) else f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
