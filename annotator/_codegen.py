@@ -1,0 +1,237 @@
+"""Code generation: splice text into the source at exact offsets, leaving every other byte alone."""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from dataclasses import dataclass
+
+from annotator._errors import AnnotationError
+from annotator._ir import (
+    Annotation,
+    Candidate,
+    FunctionChoice,
+    Layer,
+    LayerBlock,
+    ModuleIR,
+    PlainCall,
+    Variable,
+)
+from annotator._parse import json_string
+from annotator._source import line_starts
+
+IMPORT = "import nas as _nas"
+
+_SEMICOLON_AFTER = re.compile(r"[ \t]*;[ \t]*")
+_SEMICOLON_BEFORE = re.compile(r";[ \t]*$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace `text[start:end]` by `new`; `annotation` is what produced it (for error messages)."""
+
+    start: int
+    end: int
+    new: str
+    annotation: Annotation | None = None
+
+
+def first_on_line(ir: ModuleIR, annotation: Annotation) -> bool:
+    """Whether only whitespace precedes the annotation on its first line."""
+    line_start = ir.line_starts[annotation.region.line - 1]
+    return ir.text[line_start : annotation.region.start].strip(" \t\f") == ""
+
+
+def replace_with(ir: ModuleIR, annotation: Annotation, statements: list[str]) -> Edit:
+    """Replace an annotation by statements at its indentation."""
+    region = annotation.region
+    if annotation.form == "comment":
+        ending = ir.text[region.start : region.end]
+        tail = ending[len(ending.rstrip("\r\n")) :]
+        body = ir.newline.join(annotation.indent + statement for statement in statements)
+        return Edit(region.start, region.end, body + (tail if tail else ""), annotation)
+    separator = ir.newline + annotation.indent if first_on_line(ir, annotation) else "; "
+    return Edit(region.start, region.end, separator.join(statements), annotation)
+
+
+def remove(ir: ModuleIR, annotation: Annotation) -> Edit:
+    """Delete an annotation (and the lines it stood on, when it had them to itself)."""
+    region = annotation.region
+    text = ir.text
+    if annotation.form == "comment":
+        return Edit(region.start, region.end, "", annotation)
+    end_line = bisect.bisect_right(ir.line_starts, region.end - 1) if region.end > region.start else region.line
+    line_end = ir.line_starts[end_line] if end_line < len(ir.line_starts) else len(text)
+    if annotation.own_line:
+        return Edit(ir.line_starts[region.line - 1], line_end, "", annotation)
+    after = _SEMICOLON_AFTER.match(text, region.end)
+    if after and after.end() <= line_end:
+        return Edit(region.start, after.end(), "", annotation)
+    line_start = ir.line_starts[region.line - 1]
+    before = _SEMICOLON_BEFORE.search(text[line_start : region.start])
+    if before:
+        return Edit(line_start + before.start(), region.end, "", annotation)
+    return Edit(region.start, region.end, "pass", annotation)
+
+
+def _call_args(args: list[str]) -> str:
+    if not args:
+        return "()"
+    if len(args) == 1:
+        return f"({args[0]},)"
+    return "(" + ", ".join(args) + ")"
+
+
+def _call_kwargs(kwargs: list[tuple[str | None, str]]) -> str:
+    parts = [f"**{value}" if name is None else f"{json_string(name)}: {value}" for name, value in kwargs]
+    return "{" + ", ".join(parts) + "}"
+
+
+def candidate_tuple(candidate: Candidate) -> str:
+    """`(callee, args, kwargs)` as the runtime's layer call takes it."""
+    return f"({candidate.callee}, {_call_args(candidate.args)}, {_call_kwargs(candidate.kwargs)})"
+
+
+def input_size_text(layer: Layer) -> str:
+    size = layer.optional_input_size
+    return f"[{size[0]}, {size[1]}]" if isinstance(size, tuple) else str(size)
+
+
+def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
+    """One `h = _nas.mutable_layer(...)` line (docs/internals.md, "The compiled code")."""
+    candidates = "{" + ", ".join(f"{json_string(c.label)}: {candidate_tuple(c)}" for c in layer.candidates) + "}"
+    fixed = "[" + ", ".join(layer.fixed_inputs) + "]"
+    optional = "{" + ", ".join(f"{json_string(text)}: {text}" for text in layer.optional_inputs) + "}"
+    return (
+        f"{layer.output} = _nas.mutable_layer({json_string(block.key)}, {json_string(layer.key)}, "
+        f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {json_string(mode)}, "
+        f"{block.owner or 'None'})"
+    )
+
+
+def variable_call(variable: Variable) -> str:
+    options = ", ".join(option.text for option in variable.options)
+    labels = ""
+    if variable.function == "choice" and not all(option.literal for option in variable.options):
+        labels = ", labels=[" + ", ".join(json_string(option.text) for option in variable.options) + "]"
+    return f"_nas.{variable.function}({options}, key={json_string(variable.key)}{labels})"
+
+
+def function_choice_call(choice: FunctionChoice) -> str:
+    table = ", ".join(f"{json_string(text)}: lambda: {text}" for text in choice.candidates)
+    return f"_nas.function_choice({{{table}}}, key={json_string(choice.key)})"
+
+
+def import_edit(ir: ModuleIR, lines: list[str]) -> Edit:
+    """Insert `lines` at the module's insertion point (after the docstring and `__future__` imports)."""
+    at = ir.insert_at
+    lead = ""
+    if at == len(ir.text) and ir.text and not ir.text.endswith(("\n", "\r")):
+        lead = ir.newline
+    return Edit(at, at, lead + "".join(line + ir.newline for line in lines))
+
+
+def apply(ir: ModuleIR, edits: list[Edit], verify: bool = False) -> str:
+    """Apply non-overlapping edits; with `verify`, also parse the result and blame a bad annotation.
+
+    Every edit replaces a statement by statements or an expression by an expression, and the parser
+    rejects comment annotations placed where their code could not stand, so the result is valid
+    Python by construction; a full re-parse costs as much as the first one, so it is left to tests.
+    """
+    edits = sorted(edits, key=lambda e: (e.start, e.end))
+    parts: list[str] = []
+    spans: list[tuple[int, int, Edit]] = []  # output offsets of each edit's new text
+    cursor = 0
+    length = 0
+    previous: Edit | None = None
+    for edit in edits:
+        if edit.start < cursor:
+            raise _overlap(ir, previous, edit)
+        parts.append(ir.text[cursor : edit.start])
+        length += edit.start - cursor
+        spans.append((length, length + len(edit.new), edit))
+        parts.append(edit.new)
+        length += len(edit.new)
+        cursor = edit.end
+        previous = edit
+    parts.append(ir.text[cursor:])
+    output = "".join(parts)
+    if verify:
+        check(ir, output, spans)
+    return output
+
+
+def _overlap(ir: ModuleIR, first: Edit | None, second: Edit) -> AnnotationError:
+    """Two annotations rewrite the same code (say a variable and a function_choice on one statement)."""
+    annotations = [e.annotation for e in (first, second) if e is not None and e.annotation is not None]
+    if len(annotations) < 2:
+        raise AssertionError(f"overlapping edits at offset {second.start}")  # a compiler bug, not user input
+    earlier, later = sorted(annotations, key=lambda a: a.line)
+    return AnnotationError(
+        f"this annotation rewrites the same code as the annotation on line {earlier.line}; "
+        "give each its own statement",
+        ir.path,
+        later.line,
+        later.column,
+        ir.source_line(later.line),
+    )
+
+
+def check(ir: ModuleIR, output: str, spans: list[tuple[int, int, Edit]]) -> None:
+    """Parse the generated code; blame the annotation whose code broke it."""
+    try:
+        ast.parse(output, filename=ir.path)
+    except SyntaxError as error:
+        starts = line_starts(output)
+        line = min(max(error.lineno or 1, 1), len(starts))
+        offset = starts[line - 1] + max((error.offset or 1) - 1, 0)
+        culprit: Edit | None = None
+        for start, end, edit in spans:
+            if edit.annotation is None:
+                continue
+            if start <= offset <= end or (start <= offset and output.count("\n", end, offset) <= 1):
+                culprit = edit
+        if culprit is not None and culprit.annotation is not None:
+            annotation = culprit.annotation
+            raise AnnotationError(
+                f"the code generated for this annotation is not valid Python here ({error.msg}); "
+                "check that the annotation is indented like the statements around it",
+                ir.path,
+                annotation.line,
+                annotation.column,
+                ir.source_line(annotation.line),
+            ) from None
+        shift = sum(len(edit.new) - (edit.end - edit.start) for start, _, edit in spans if start <= offset)
+        source_offset = max(min(offset - shift, len(ir.text)), 0)
+        source_line = bisect.bisect_right(ir.line_starts, source_offset)
+        raise AnnotationError(
+            f"the compiled code is not valid Python ({error.msg})",
+            ir.path,
+            source_line,
+            source_offset - ir.line_starts[source_line - 1] + 1,
+            ir.source_line(source_line),
+        ) from None
+
+
+def compile_ir(ir: ModuleIR, mode: str, verify: bool = False) -> str:
+    """The module's code with every annotation expanded for `mode` (a normalized mode name)."""
+    if not ir.annotations:
+        return ir.text
+    edits = [import_edit(ir, [IMPORT])]
+    for annotation in ir.annotations:
+        if isinstance(annotation, LayerBlock):
+            statements = [layer_statement(annotation, layer, mode) for layer in annotation.layers]
+            edits.append(replace_with(ir, annotation, statements))
+        elif isinstance(annotation, PlainCall):
+            call = f"_nas.{annotation.kind}({', '.join(annotation.arguments)})"
+            edits.append(replace_with(ir, annotation, [call]))
+        elif isinstance(annotation, Variable):
+            assert annotation.target is not None
+            edits.append(remove(ir, annotation))
+            edits.append(Edit(annotation.target.start, annotation.target.end, variable_call(annotation), annotation))
+        elif isinstance(annotation, FunctionChoice):
+            assert annotation.target is not None
+            edits.append(remove(ir, annotation))
+            edits.append(Edit(annotation.target.start, annotation.target.end, function_choice_call(annotation), annotation))
+    return apply(ir, edits, verify)

@@ -1,0 +1,263 @@
+"""The compiler's public API: one source string, a file, or a directory tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annotator._codegen import compile_ir
+from annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
+from annotator._inline import inline_ir, used_keys
+from annotator._ir import ModuleIR
+from annotator._parse import KEY_STYLES, parse_module
+from annotator._search_space import SpaceBuilder, module_search_space
+from annotator._source import read_source
+
+MODES = ("classic", "enas", "oneshot", "darts")
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """The compiled code of one module and its search space."""
+
+    code: str
+    search_space: dict[str, Any]
+
+
+def normalize_mode(name: str) -> str:
+    """The canonical mode name: `"darts_mode"` -> `"darts"`; a `ValueError` for anything else.
+
+    >>> normalize_mode("enas_mode")
+    'enas'
+    """
+    if isinstance(name, str):
+        canonical = name.strip().lower()
+        canonical = canonical[: -len("_mode")] if canonical.endswith("_mode") else canonical
+        if canonical in MODES:
+            return canonical
+    known = ", ".join(MODES + tuple(f"{mode}_mode" for mode in MODES))
+    raise ValueError(f"unknown NAS mode {name!r}; expected one of: {known}")
+
+
+def _check_key_style(key_style: str) -> None:
+    if key_style not in KEY_STYLES:
+        raise ValueError(f"unknown key_style {key_style!r}; expected one of: {', '.join(KEY_STYLES)}")
+
+
+def compile_source(
+    text: str, module: str, mode: str = "classic", *, path: str | None = None, key_style: str = "stable"
+) -> CompileResult:
+    """Expand the annotations of one source string.
+
+    `module` is the dotted module name used in search-space keys; `path` is what error messages
+    call the source (default `<module>.py`).
+
+    >>> result = compile_source("x = 1\\n'''@nas.report_final_result(x)'''\\n", "demo")
+    >>> print(result.code, end="")
+    import nas as _nas
+    x = 1
+    _nas.report_final_result(x)
+    """
+    _check_key_style(key_style)
+    canonical = normalize_mode(mode)
+    ir = parse_module(text, module, path or f"{module.replace('.', '/')}.py", key_style)
+    return CompileResult(compile_ir(ir, canonical), module_search_space(ir))
+
+
+def _module_name(relative: Path) -> str:
+    return ".".join(relative.with_suffix("").parts)
+
+
+def _python_files(root: Path, skip: Path | None) -> Iterator[tuple[Path, Path]]:
+    """(path, path relative to root) of every file under `root`, sorted; `.py` files and the rest."""
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip))
+        for name in sorted(files):
+            yield here / name, (here / name).relative_to(root)
+
+
+def _searched(relative: Path) -> bool:
+    """Python files outside hidden folders are compiled; everything else is copied as it is."""
+    return relative.suffix == ".py" and not any(part.startswith(".") for part in relative.parts[:-1])
+
+
+def _each_module(
+    src: Path, skip: Path | None, visit: Callable[[Path, Path, ModuleIR | None, str], None], key_style: str
+) -> None:
+    """Call `visit(path, relative, ir, encoding)` for every file (ir None: not Python); one error per bad file."""
+    errors: list[AnnotationError] = []
+    if src.is_file():
+        entries: Iterator[tuple[Path, Path]] = iter([(src, Path(src.name))])
+    elif src.is_dir():
+        entries = _python_files(src, skip)
+    else:
+        raise AnnotationError("no such file or directory", str(src), 0, 0)
+    for path, relative in entries:
+        shown = str(path)
+        if not _searched(relative) and not src.is_file():
+            visit(path, relative, None, "")
+            continue
+        try:
+            text, encoding = read_source(path, shown)
+            ir = parse_module(text, _module_name(relative), shown, key_style)
+            visit(path, relative, ir, encoding)
+        except AnnotationErrors as error:
+            errors.extend(error.errors)
+        except AnnotationError as error:
+            errors.append(error)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise AnnotationErrors(errors)
+
+
+def _replace_atomically(dst: Path, build: Callable[[Path], None]) -> None:
+    """Build the output in a temporary sibling of `dst`, then move it into place; on error nothing is left."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        target = staging / "out"
+        build(target)
+        if dst.is_dir() and not dst.is_symlink():
+            old = staging / "old"
+            dst.rename(old)
+            target.rename(dst)
+        else:
+            os.replace(target, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _resolve_destination(src: Path, dst: Path) -> Path:
+    if src.is_file() and dst.is_dir():
+        dst = dst / src.name
+    resolved_src, resolved_dst = src.resolve(), dst.resolve()
+    if resolved_dst == resolved_src or resolved_src.is_relative_to(resolved_dst):
+        raise AnnotationError(
+            f"the destination {dst} would overwrite the source; choose another destination", str(dst), 0, 0
+        )
+    return dst
+
+
+def _transform_tree(
+    src: Path,
+    dst: Path,
+    key_style: str,
+    transform: Callable[[ModuleIR], str],
+    observe: Callable[[ModuleIR], None],
+    after: Callable[[], None] | None = None,
+) -> None:
+    dst = _resolve_destination(src, dst)
+    skip = dst.resolve() if src.is_dir() else None
+    outputs: list[tuple[Path, Path, str | None, str]] = []
+
+    def visit(path: Path, relative: Path, ir: ModuleIR | None, encoding: str) -> None:
+        if ir is not None:
+            observe(ir)
+        if ir is None or not ir.annotations:
+            outputs.append((path, relative, None, ""))
+        else:
+            outputs.append((path, relative, transform(ir), encoding))
+
+    _each_module(src, skip, visit, key_style)
+    if after is not None:
+        after()
+
+    folders: list[Path] = []
+    if src.is_dir():
+        for folder, dirs, _ in os.walk(src):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)]
+            folders.append(here.relative_to(src))
+
+    def build(target: Path) -> None:
+        if src.is_file():
+            path, _, code, encoding = outputs[0]
+            if code is None:
+                shutil.copy2(path, target)
+            else:
+                target.write_bytes(code.encode(encoding))
+                shutil.copymode(path, target)
+            return
+        for folder in folders:
+            (target / folder).mkdir(parents=True, exist_ok=True)
+        for path, relative, code, encoding in outputs:
+            out = target / relative
+            if code is None:
+                shutil.copy2(path, out)
+            else:
+                out.write_bytes(code.encode(encoding))
+                shutil.copymode(path, out)
+
+    _replace_atomically(dst, build)
+
+
+def expand_annotations(
+    src: str | Path, dst: str | Path, mode: str = "classic", *, key_style: str = "stable"
+) -> dict[str, Any]:
+    """Compile a file or a directory tree into `dst` and return the search space.
+
+    Files without annotations and non-Python files are copied unchanged. Module names in keys are
+    paths relative to `src`, dotted. All files are checked before anything is written; with errors,
+    one `AnnotationError` per bad file is raised (an `AnnotationErrors` when there are several) and
+    `dst` is left as it was.
+    """
+    _check_key_style(key_style)
+    canonical = normalize_mode(mode)
+    builder = SpaceBuilder()
+    _transform_tree(
+        Path(src), Path(dst), key_style, lambda ir: compile_ir(ir, canonical), builder.add_module
+    )
+    return builder.space
+
+
+def generate_search_space(src: str | Path, *, key_style: str = "stable") -> dict[str, Any]:
+    """The search space of a file or a directory tree, without writing anything.
+
+    Annotations and hand-written calls (`nas.choice(..., key=...)`, `nni.choice(..., name=...)`,
+    `nas.mutable_layer(...)`) are both found.
+    """
+    _check_key_style(key_style)
+    builder = SpaceBuilder()
+
+    def visit(path: Path, relative: Path, ir: ModuleIR | None, encoding: str) -> None:
+        if ir is not None:
+            builder.add_module(ir)
+
+    _each_module(Path(src), None, visit, key_style)
+    return builder.space
+
+
+def inline_architecture(
+    src: str | Path, dst: str | Path, architecture: dict[str, Any], *, key_style: str = "stable"
+) -> None:
+    """Write the code of one trial: every annotation resolved by `architecture`, as plain Python.
+
+    Layers become direct calls of the chosen candidate on `[[fixed...], [chosen...]]`, variables and
+    function choices their chosen source text, reports `print(...)` calls; the result runs without
+    nasctl installed. An architecture that does not fit raises `ArchitectureMismatch` naming the key.
+    """
+    _check_key_style(key_style)
+    if not isinstance(architecture, dict):
+        raise ArchitectureMismatch("an architecture must be a JSON object", "", str(src), 0, 0)
+    seen: set[str] = set()
+
+    def observe(ir: ModuleIR) -> None:
+        seen.update(used_keys(ir))
+
+    def check_unused() -> None:
+        unused = sorted(set(architecture) - seen)
+        if unused:
+            raise ArchitectureMismatch(
+                "not in the search space of this code", unused[0], str(src), 0, 0
+            )
+
+    _transform_tree(
+        Path(src), Path(dst), key_style, lambda ir: inline_ir(ir, architecture), observe, check_unused
+    )

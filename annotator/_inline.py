@@ -1,0 +1,206 @@
+"""`trial codegen`: a module's annotations resolved by one architecture, as plain Python without nasctl."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from annotator._codegen import Edit, apply, import_edit, remove, replace_with
+from annotator._errors import ArchitectureMismatch
+from annotator._ir import Annotation, FunctionChoice, LayerBlock, ModuleIR, PlainCall, Variable
+from annotator._parse import _number, json_string
+
+HELPER_NAME = "_nas_layer"
+
+# Inserted once per file that has layers. A class candidate is built once per owner and kept where
+# nasctl's classic mode keeps it (the owner's `nas_candidates`: an nn.ModuleDict on a torch module,
+# a dict elsewhere, under the same keys), so weights saved by a classic trial load into this code; a
+# function candidate is simply called.
+HELPER = [
+    "",
+    "",
+    f"def {HELPER_NAME}(owner, key, callee, inputs, *args, **kwargs):",
+    '    """Run the chosen candidate of a layer on [fixed_inputs, chosen_inputs]."""',
+    "    if not isinstance(callee, type):",
+    "        return callee(inputs, *args, **kwargs)",
+    f"    home = {HELPER_NAME} if owner is None else owner",
+    '    table = getattr(home, "nas_candidates", None)',
+    "    if table is None:",
+    '        if any(cls.__module__.startswith("torch.nn") for cls in type(home).__mro__):',
+    "            import torch",
+    "",
+    "            table = torch.nn.ModuleDict()",
+    "        else:",
+    "            table = {}",
+    '        setattr(home, "nas_candidates", table)',
+    "    if key not in table:",
+    "        table[key] = callee(*args, **kwargs)",
+    "    return table[key](inputs)",
+]
+
+_PRINTS = {"report_intermediate_result": "intermediate result:", "report_final_result": "final result:"}
+_DROPPED = ("get_next_parameter", "training_update")
+
+
+def candidate_key(block_key: str, layer_key: str, index: int) -> str:
+    """Where a class candidate is kept in `nas_candidates`: the runtime's `<block>__<layer>__<index>`, sanitised."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", f"{block_key}__{layer_key}__{index}")
+
+
+def _grouped(text: str) -> str:
+    """`text` safe to splice where a line break would end the statement."""
+    return f"({text})" if "\n" in text else text
+
+
+def _mismatch(ir: ModuleIR, annotation: Annotation, key: str, message: str) -> ArchitectureMismatch:
+    return ArchitectureMismatch(message, key, ir.path, annotation.line, annotation.column, ir.source_line(annotation.line))
+
+
+def _lookup(ir: ModuleIR, annotation: Annotation, key: str, architecture: dict[str, Any]) -> Any:
+    if key not in architecture:
+        raise _mismatch(ir, annotation, key, "missing from the architecture")
+    return architecture[key]
+
+
+def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, Any]) -> list[str]:
+    chosen_block = _lookup(ir, block, block.key, architecture)
+    if not isinstance(chosen_block, dict):
+        raise _mismatch(ir, block, block.key, "a block needs {layer: {chosen_layer, chosen_inputs}}")
+    statements = []
+    for layer in block.layers:
+        if layer.key not in chosen_block:
+            raise _mismatch(ir, block, block.key, f"layer '{layer.key}' is missing")
+        chosen = chosen_block[layer.key]
+        if not isinstance(chosen, dict) or "chosen_layer" not in chosen:
+            raise _mismatch(ir, block, block.key, f"layer '{layer.key}' needs chosen_layer and chosen_inputs")
+        by_label = {candidate.label: candidate for candidate in layer.candidates}
+        label = chosen["chosen_layer"]
+        if label not in by_label:
+            known = ", ".join(by_label)
+            raise _mismatch(
+                ir, block, block.key, f"layer '{layer.key}': chosen_layer {label!r} is not one of: {known}"
+            )
+        inputs = chosen.get("chosen_inputs", [])
+        if not isinstance(inputs, list):
+            raise _mismatch(ir, block, block.key, f"layer '{layer.key}': chosen_inputs must be a list")
+        for name in inputs:
+            if name not in layer.optional_inputs:
+                known = ", ".join(layer.optional_inputs) or "(none)"
+                raise _mismatch(
+                    ir,
+                    block,
+                    block.key,
+                    f"layer '{layer.key}': chosen input {name!r} is not one of the optional inputs: {known}",
+                )
+        if len(set(inputs)) != len(inputs):
+            raise _mismatch(ir, block, block.key, f"layer '{layer.key}': chosen_inputs repeats an input")
+        size = layer.optional_input_size
+        low, high = size if isinstance(size, tuple) else (size, size)
+        if not low <= len(inputs) <= high:
+            raise _mismatch(
+                ir,
+                block,
+                block.key,
+                f"layer '{layer.key}': {len(inputs)} chosen inputs, but optional_input_size allows "
+                f"{low if low == high else f'{low} to {high}'}",
+            )
+        candidate = by_label[label]
+        index = layer.candidates.index(candidate)
+        arguments = [
+            block.owner or "None",
+            json_string(candidate_key(block.key, layer.key, index)),
+            candidate.callee,
+            f"[[{', '.join(layer.fixed_inputs)}], [{', '.join(inputs)}]]",
+            *candidate.args,
+            *(f"**{value}" if name is None else f"{name}={value}" for name, value in candidate.kwargs),
+        ]
+        statements.append(f"{layer.output} = {HELPER_NAME}({', '.join(arguments)})")
+    return statements
+
+
+def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, Any]) -> str:
+    value = _lookup(ir, variable, variable.key, architecture)
+    if variable.function == "choice":
+        labels = variable.labels
+        for option, label in zip(variable.options, labels, strict=False):
+            if type(label) is type(value) and label == value:
+                return _grouped(option.text)
+        for option, label in zip(variable.options, labels, strict=False):
+            numeric = (int, float)
+            if isinstance(label, numeric) and isinstance(value, numeric) and not isinstance(value, bool):
+                if not isinstance(label, bool) and label == value:
+                    return _grouped(option.text)
+        known = ", ".join(json_string(label) if isinstance(label, str) else repr(label) for label in labels)
+        raise _mismatch(ir, variable, variable.key, f"{value!r} is not one of the options: {known}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _mismatch(ir, variable, variable.key, f"{variable.function} needs a number, got {value!r}")
+    bounds = [_number(option.text) for option in variable.options]
+    if variable.function == "randint":
+        if value != int(value):
+            raise _mismatch(ir, variable, variable.key, f"randint needs an integer, got {value!r}")
+        value = int(value)
+        if not bounds[0] <= value < bounds[1]:
+            raise _mismatch(ir, variable, variable.key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})")
+    elif "normal" not in variable.function and not bounds[0] <= value <= bounds[1]:
+        raise _mismatch(
+            ir, variable, variable.key, f"{value!r} is outside {variable.function}'s range [{bounds[0]}, {bounds[1]}]"
+        )
+    return repr(value)
+
+
+def _function_choice(ir: ModuleIR, choice: FunctionChoice, architecture: dict[str, Any]) -> str:
+    label = _lookup(ir, choice, choice.key, architecture)
+    if label not in choice.candidates:
+        known = ", ".join(choice.candidates)
+        raise _mismatch(ir, choice, choice.key, f"{label!r} is not one of the candidates: {known}")
+    return _grouped(label)
+
+
+def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
+    """The module's code with every annotation replaced by what `architecture` chose."""
+    if not ir.annotations:
+        return ir.text
+    edits: list[Edit] = []
+    dropped = [a for a in ir.annotations if a.form == "string" and (a.kind in _DROPPED or isinstance(a, (Variable, FunctionChoice)))]
+    removed_per_body = Counter(a.body for a in dropped)
+    emptied = {a.body for a in dropped if removed_per_body[a.body] == a.body_size}
+    given_pass: set[int] = set()
+
+    def drop(annotation: Annotation) -> Edit:
+        if annotation.form == "string" and annotation.body in emptied and annotation.body not in given_pass:
+            given_pass.add(annotation.body)
+            return replace_with(ir, annotation, ["pass"])
+        return remove(ir, annotation)
+
+    has_layers = False
+    for annotation in ir.annotations:
+        if isinstance(annotation, LayerBlock):
+            has_layers = True
+            edits.append(replace_with(ir, annotation, _layer_statements(ir, annotation, architecture)))
+        elif isinstance(annotation, Variable):
+            assert annotation.target is not None
+            edits.append(drop(annotation))
+            value = _variable_value(ir, annotation, architecture)
+            edits.append(Edit(annotation.target.start, annotation.target.end, value, annotation))
+        elif isinstance(annotation, FunctionChoice):
+            assert annotation.target is not None
+            edits.append(drop(annotation))
+            call = _function_choice(ir, annotation, architecture)
+            edits.append(Edit(annotation.target.start, annotation.target.end, call, annotation))
+        elif isinstance(annotation, PlainCall):
+            if annotation.kind in _PRINTS:
+                statement = f"print({json_string(_PRINTS[annotation.kind])}, {annotation.arguments[0]})"
+                edits.append(replace_with(ir, annotation, [statement]))
+            else:
+                edits.append(drop(annotation))
+    if has_layers:
+        edits.append(import_edit(ir, HELPER if ir.insert_at else [*HELPER[2:], "", ""]))
+    return apply(ir, edits)
+
+
+def used_keys(ir: ModuleIR) -> set[str]:
+    """The architecture keys a module reads: its annotations' and its hand-written calls'."""
+    keys = {a.key for a in ir.annotations if isinstance(a, (LayerBlock, Variable, FunctionChoice))}
+    keys.update(call.key for call in ir.handwritten)
+    return keys

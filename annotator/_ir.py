@@ -1,0 +1,178 @@
+"""The intermediate representation of one module's annotations.
+
+The parser (`_parse.py`) builds it once; code generation for every mode (`_codegen.py`), the search
+space (`_search_space.py`) and architecture inlining (`_inline.py`) all read it. Source positions are
+character offsets into the module's text (`Region.start`/`end`) plus a 1-based line and column for
+messages; texts (labels, arguments, callees) are exact slices of what the user wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The sampling functions a `variable` (or a hand-written call) may use, with their argument count.
+SAMPLING_ARITY: dict[str, int | None] = {
+    "choice": None,
+    "randint": 2,
+    "uniform": 2,
+    "quniform": 3,
+    "loguniform": 2,
+    "qloguniform": 3,
+    "normal": 2,
+    "qnormal": 3,
+    "lognormal": 2,
+    "qlognormal": 3,
+}
+
+#: Annotations that become one plain runtime call.
+PLAIN_CALLS = ("report_intermediate_result", "report_final_result", "get_next_parameter", "training_update")
+
+#: Every annotation function a source may use after `@nas.` / `@nni.`.
+ANNOTATIONS = ("mutable_layers", "mutable_layer", "variable", "function_choice", *PLAIN_CALLS)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A slice of the module's text: `text[start:end]`, starting at 1-based `line`, `column`."""
+
+    start: int
+    end: int
+    line: int
+    column: int
+
+
+@dataclass
+class Candidate:
+    """One entry of a layer's `layer_choice`: `callee(*args, **kwargs)` as written."""
+
+    label: str
+    callee: str
+    args: list[str]
+    kwargs: list[tuple[str | None, str]]  # (keyword, value text); keyword None for `**mapping`
+    line: int
+    column: int
+
+
+@dataclass
+class Layer:
+    """One layer spec of a `mutable_layers` annotation."""
+
+    key: str
+    output: str
+    candidates: list[Candidate]
+    fixed_inputs: list[str]
+    optional_inputs: list[str]
+    optional_input_size: int | tuple[int, int]
+    line: int
+    column: int
+
+
+@dataclass
+class Annotation:
+    """What every annotation has: its kind, where it is, and how its statement sits in the source.
+
+    `region` covers the annotation string statement, or the whole lines of a comment annotation.
+    `indent` is the whitespace that starts the annotation's line; `own_line` says that nothing but
+    whitespace (and, for a string, an optional comment) shares those lines with it. `body` identifies
+    the statement list holding a string annotation and `body_size` its length (0 for comments).
+    """
+
+    kind: str
+    prefix: str
+    form: str  # "string" or "comment"
+    region: Region
+    indent: str
+    own_line: bool
+    line: int
+    column: int
+    body: int = 0
+    body_size: int = 0
+
+
+@dataclass
+class LayerBlock(Annotation):
+    """`mutable_layers(...)` / `mutable_layer(...)`: a block of layers sharing one search-space key."""
+
+    key: str = ""
+    scope: str = ""
+    owner: str | None = None
+    layers: list[Layer] = field(default_factory=list)
+
+
+@dataclass
+class Option:
+    """One option of a `choice`: its source text, and its JSON value when it is a literal."""
+
+    text: str
+    value: Any
+    literal: bool
+
+
+@dataclass
+class Variable(Annotation):
+    """`variable(nas.<sampling>(...), name=x)` and the assignment after it, whose value is `target`."""
+
+    key: str = ""
+    name: str = ""
+    function: str = ""
+    options: list[Option] = field(default_factory=list)
+    target: Region | None = None
+
+    @property
+    def labels(self) -> list[Any]:
+        """The labels an architecture uses for this choice: values if all literal, else source texts."""
+        if all(option.literal for option in self.options):
+            return [option.value for option in self.options]
+        return [option.text for option in self.options]
+
+
+@dataclass
+class FunctionChoice(Annotation):
+    """`function_choice(f(h), g(h), name=f)`: the call `target` in the next statement is replaced."""
+
+    key: str = ""
+    name: str = ""
+    candidates: list[str] = field(default_factory=list)
+    target: Region | None = None
+
+
+@dataclass
+class PlainCall(Annotation):
+    """`report_intermediate_result(x)`, `report_final_result(x)`, `get_next_parameter()`, `training_update(...)`."""
+
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HandWritten:
+    """A direct call written by hand (`nas.choice(..., key=...)`, `nni.choice(..., name=...)`, ...)."""
+
+    key: str
+    function: str
+    entry: dict[str, Any]
+    layer_key: str | None
+    line: int
+    column: int
+
+
+@dataclass
+class ModuleIR:
+    """Everything the compiler knows about one source file."""
+
+    module: str
+    path: str
+    text: str
+    annotations: list[Annotation] = field(default_factory=list)
+    handwritten: list[HandWritten] = field(default_factory=list)
+    insert_at: int = 0  # where `import nas as _nas` (or inline helpers) go
+    newline: str = "\n"
+    line_starts: list[int] = field(default_factory=list)
+
+    def source_line(self, line: int) -> str | None:
+        """The text of 1-based `line`, without its line break."""
+        if not 1 <= line <= len(self.line_starts):
+            return None
+        start = self.line_starts[line - 1]
+        end = self.line_starts[line] if line < len(self.line_starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")

@@ -1,0 +1,94 @@
+"""The JSON search space of a module's IR (NNI's format, DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from annotator._errors import AnnotationError
+from annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
+from annotator._parse import _number
+
+
+def _layer_entry(layer: Any) -> dict[str, Any]:
+    size = layer.optional_input_size
+    return {
+        "layer_choice": [candidate.label for candidate in layer.candidates],
+        "optional_inputs": list(layer.optional_inputs),
+        "optional_input_size": list(size) if isinstance(size, tuple) else size,
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+class SpaceBuilder:
+    """Collects entries from one or more modules, rejecting a key defined twice in different ways."""
+
+    def __init__(self) -> None:
+        self.space: dict[str, Any] = {}
+        self._origin: dict[tuple[str, str | None], tuple[str, int]] = {}
+
+    def _conflict(self, ir: ModuleIR, key: str, line: int, column: int, before: tuple[str, int]) -> AnnotationError:
+        path, at = before
+        where = f"line {at}" if path == ir.path else f"{path}:{at}"
+        return AnnotationError(
+            f"search-space key '{key}' is defined here differently from {where}; give one of them "
+            "another name",
+            ir.path,
+            line,
+            column,
+            ir.source_line(line),
+        )
+
+    def add(self, ir: ModuleIR, key: str, entry: dict[str, Any], line: int, column: int) -> None:
+        """Add a whole entry (a variable, a function choice, or a block with all its layers)."""
+        if key in self.space and not _same(self.space[key], entry):
+            raise self._conflict(ir, key, line, column, self._origin[(key, None)])
+        self.space.setdefault(key, entry)
+        self._origin.setdefault((key, None), (ir.path, line))
+
+    def add_layer(self, ir: ModuleIR, key: str, layer_key: str, layer: dict[str, Any], line: int, column: int) -> None:
+        """Add one layer of a block written by hand (`nas.mutable_layer(...)`)."""
+        block = self.space.setdefault(key, {"_type": "mutable_layer", "_value": {}})
+        if block.get("_type") != "mutable_layer":
+            raise self._conflict(ir, key, line, column, self._origin[(key, None)])
+        self._origin.setdefault((key, None), (ir.path, line))
+        existing = block["_value"].get(layer_key)
+        if existing is not None and not _same(existing, layer):
+            raise self._conflict(ir, f"{key}/{layer_key}", line, column, self._origin[(key, layer_key)])
+        block["_value"].setdefault(layer_key, layer)
+        self._origin.setdefault((key, layer_key), (ir.path, line))
+
+    def add_module(self, ir: ModuleIR) -> None:
+        """Every annotation and hand-written call of one module, in source order."""
+        for annotation in ir.annotations:
+            if isinstance(annotation, LayerBlock):
+                entry = {
+                    "_type": "mutable_layer",
+                    "_value": {layer.key: _layer_entry(layer) for layer in annotation.layers},
+                }
+                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+            elif isinstance(annotation, Variable):
+                if annotation.function == "choice":
+                    values = annotation.labels
+                else:
+                    values = [_number(option.text) for option in annotation.options]
+                entry = {"_type": annotation.function, "_value": values}
+                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+            elif isinstance(annotation, FunctionChoice):
+                entry = {"_type": "choice", "_value": list(annotation.candidates)}
+                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+        for call in ir.handwritten:
+            if call.layer_key is not None:
+                self.add_layer(ir, call.key, call.layer_key, call.entry, call.line, call.column)
+            else:
+                self.add(ir, call.key, call.entry, call.line, call.column)
+
+
+def module_search_space(ir: ModuleIR) -> dict[str, Any]:
+    """The search space of one module."""
+    builder = SpaceBuilder()
+    builder.add_module(ir)
+    return builder.space

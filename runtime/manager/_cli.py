@@ -1,0 +1,342 @@
+"""`nasctl` commands of the experiment manager: run, create, resume, stop, experiment ..., trial ls/codegen."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from runtime.errors import ExperimentError
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction, trial_commands: argparse._SubParsersAction) -> None:
+    """Add the manager's sub-commands to `nasctl` and to its `trial` group."""
+    run = commands.add_parser("run", help="run an experiment in the foreground, with a progress bar")
+    run.add_argument("config", metavar="CONFIG", help="experiment YAML file")
+    run.add_argument("--id", help="experiment id (default: a new random one)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+    create = commands.add_parser("create", help="start an experiment in the background and print its id")
+    create.add_argument("--config", required=True, metavar="CONFIG", help="experiment YAML file")
+    create.add_argument("--id", help="experiment id (default: a new random one)")
+    create.set_defaults(func=_create)
+
+    resume = commands.add_parser("resume", help="carry on with a stopped or interrupted experiment")
+    resume.add_argument("id", metavar="ID")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.set_defaults(func=_resume)
+
+    stop = commands.add_parser("stop", help="stop a running experiment (it can be resumed)")
+    stop.add_argument("id", metavar="ID")
+    stop.set_defaults(func=_stop)
+
+    experiment = commands.add_parser("experiment", help="list, show and export experiments")
+    sub = experiment.add_subparsers(dest="experiment_command", metavar="EXPERIMENT_COMMAND")
+    sub.required = True
+    listing = sub.add_parser("list", help="the experiments under $NAS_HOME")
+    listing.set_defaults(func=_list)
+    show = sub.add_parser("show", help="an experiment's status, best trial and settings")
+    show.add_argument("id", metavar="ID")
+    show.set_defaults(func=_show)
+    export = sub.add_parser("export", help="the trials as JSON or CSV, or the best trial's code")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("--code", metavar="DIR", help="write the best trial's code (architecture inlined) here")
+    export.set_defaults(func=_export)
+
+    ls = trial_commands.add_parser("ls", help="an experiment's trials")
+    ls.add_argument("id", metavar="ID")
+    ls.set_defaults(func=_trial_ls)
+    codegen = trial_commands.add_parser("codegen", help="a trial's code with its architecture inlined")
+    codegen.add_argument("id", metavar="ID")
+    codegen.add_argument("--trial_id", "--trial-id", dest="trial_id", required=True, metavar="T")
+    codegen.add_argument("-o", "--output", metavar="DIR", help="output directory (default: ./ID-T)")
+    codegen.set_defaults(func=_codegen)
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """One line on stderr: done/total, running, failed, best, elapsed (a new line per change off a tty)."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = ""
+
+    def __call__(self, progress: Any) -> None:
+        total = progress.total
+        width = 24
+        if total:
+            filled = min(width, int(width * progress.done / total))
+            bar = "[" + "#" * filled + "-" * (width - filled) + "] "
+            count = f"{progress.done}/{total} done"
+        else:
+            bar, count = "", f"{progress.done} done"
+        best = "-" if progress.best is None else f"{progress.best:.6g}"
+        minutes, seconds = divmod(int(progress.elapsed), 60)
+        line = (f"{bar}{count}, {progress.running} running, {progress.failed} failed, best {best}"
+                f"  [{minutes:02d}:{seconds:02d}]")
+        if line == self._last:
+            return
+        self._last = line
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- run, create, resume, stop ----------------------------------------------------------------------
+
+
+def _experiment(args: argparse.Namespace) -> Any:
+    from runtime.manager._experiment import Experiment
+
+    return Experiment.load(args.id)
+
+
+def _foreground(exp: Any, no_progress: bool) -> int:
+    print(f"experiment {exp.id} in {exp.dir}\n  stop: Ctrl-C (or nasctl stop {exp.id}); "
+          f"resume: nasctl resume {exp.id}", file=sys.stderr)
+    bar = None if no_progress else _ProgressBar()
+    try:
+        status = exp.run(progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    info = exp.info()
+    best = exp.best()
+    if best is not None:
+        print(f"best trial {best.trial_id}: value {best.default_value:.6g}", file=sys.stderr)
+        if exp.config.use_annotation:
+            print(f"  its code: nasctl trial codegen {exp.id} --trial_id {best.trial_id} -o DIR", file=sys.stderr)
+    if status == "DONE":
+        print(f"experiment {exp.id} done: {info.get('message')}", file=sys.stderr)
+        return 0
+    if status == "STOPPED":
+        print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
+        return 130
+    print(f"error: experiment {exp.id} failed: {info.get('message')}", file=sys.stderr)
+    return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from runtime.manager._experiment import Experiment
+
+    exp = Experiment.from_yaml(args.config, id=args.id)
+    exp.create()
+    return _foreground(exp, args.no_progress)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    return _foreground(_experiment(args), args.no_progress)
+
+
+def _create(args: argparse.Namespace) -> int:
+    from runtime.manager._experiment import Experiment
+    from runtime.manager._manager import manager_pid
+
+    exp = Experiment.from_yaml(args.config, id=args.id)
+    exp.create()
+    env = dict(os.environ, NAS_HOME=str(exp.home))
+    with open(exp.dir / "manager.out", "ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "resume", exp.id, "--no-progress"],
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                                   start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + 30
+    while manager_pid(exp.dir) is None:
+        if process.poll() is not None:
+            tail = (exp.dir / "manager.out").read_text(errors="replace").strip().splitlines()[-5:]
+            raise ExperimentError(f"experiment {exp.id}: the background manager exited at once:\n" + "\n".join(tail))
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    print(exp.id)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from runtime.manager._manager import manager_pid
+
+    exp = _experiment(args)
+    pid = manager_pid(exp.dir)
+    if pid is None:
+        raise ExperimentError(f"experiment {exp.id} is not running (status {exp.status})")
+    if pid > 0:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 120
+    while manager_pid(exp.dir) is not None:
+        if time.monotonic() > deadline:
+            raise ExperimentError(f"experiment {exp.id}: the manager (pid {pid}) did not stop within 120 s")
+        time.sleep(0.05)
+    print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
+    return 0
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("default")
+    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _emit(text: str) -> None:
+    """Write to stdout; a reader that went away (`| head`) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    _emit("".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
+                  for row in rows))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from runtime.manager._experiment import Experiment, experiment_ids, nas_home
+
+    rows = [["ID", "NAME", "STATUS", "TRIALS", "BEST", "CREATED"]]
+    for exp_id in experiment_ids():
+        try:
+            exp = Experiment.load(exp_id)
+            info = exp.info()
+        except Exception as error:  # one broken folder must not hide the others
+            rows.append([exp_id, "-", f"UNREADABLE ({type(error).__name__})", "-", "-", "-"])
+            continue
+        counts = info["counts"]
+        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED"))
+        total = exp.config.max_trial_number
+        best = exp.best()
+        rows.append([exp_id, info.get("name") or "-", info["status"],
+                     f"{finished}/{total}" if total else str(finished),
+                     _value(best.value) if best else "-", _when(info.get("created"))])
+    if len(rows) == 1:
+        print(f"no experiments in {nas_home()}", file=sys.stderr)
+        return 0
+    _table(rows)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    exp = _experiment(args)
+    info = exp.info()
+    best = exp.best()
+    summary = {
+        "id": exp.id,
+        "name": info.get("name"),
+        "status": info["status"],
+        "message": info.get("message"),
+        "folder": str(exp.dir),
+        "config": info.get("source"),
+        "nasMode": exp.config.nas_mode,
+        "tuner": exp.config.tuner.name if exp.config.tuner else None,
+        "seed": info.get("seed"),
+        "trials": info["counts"],
+        "maxTrialNumber": exp.config.max_trial_number,
+        "elapsed_s": round(info["elapsed"], 1),
+        "search_space_keys": len(info.get("search_space") or {}),
+        "best": None if best is None else {"trial_id": best.trial_id, "value": best.value,
+                                           "parameters": best.derived_architecture or best.parameters},
+    }
+    _emit(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _csv(records: list[dict[str, Any]]) -> str:
+    keys: list[str] = []
+    for record in records:
+        for key in (record["parameters"] or {}):
+            if key not in keys:
+                keys.append(key)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["trial_id", "sequence", "status", "parameter_id", "value", "exit_code", "start_time",
+                     "end_time", "intermediate_count", *keys, "stderr_tail"])
+    for record in records:
+        params = record["parameters"] or {}
+        cells = [json.dumps(params[key]) if key in params and not isinstance(params[key], int | float | str)
+                 else params.get(key, "") for key in keys]
+        value = record["value"]
+        writer.writerow([record["trial_id"], record["sequence"], record["status"], record["parameter_id"],
+                         json.dumps(value) if isinstance(value, dict) else ("" if value is None else value),
+                         "" if record["exit_code"] is None else record["exit_code"],
+                         _when(record["start_time"]), _when(record["end_time"]), len(record["intermediate"]),
+                         *cells, record["stderr_tail"] or ""])
+    return out.getvalue()
+
+
+def _export(args: argparse.Namespace) -> int:
+    exp = _experiment(args)
+    if args.code:
+        best = exp.best()
+        if best is None:
+            raise ExperimentError(f"experiment {exp.id} has no succeeded trial with a value to export")
+        out = exp.codegen(best.trial_id, args.code)
+        print(f"best trial {best.trial_id} (value {_value(best.value)}): code written to {out}", file=sys.stderr)
+        if not args.output:
+            return 0
+    records = [record.to_dict() for record in exp.trials()]
+    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        _emit(text)
+    return 0
+
+
+def _trial_ls(args: argparse.Namespace) -> int:
+    exp = _experiment(args)
+    rows = [["TRIAL", "#", "STATUS", "VALUE", "EXIT", "DURATION", "PARAMETERS / ERROR"]]
+    for t in exp.trials():
+        duration = f"{t.end_time - t.start_time:.1f}s" if t.start_time and t.end_time else "-"
+        detail = json.dumps(t.parameters, separators=(",", ":")) if t.parameters is not None else "-"
+        if t.status in ("FAILED", "TIMEOUT"):
+            last = (t.stderr_tail or "").strip().splitlines()
+            detail = f"{t.message or ''}: {last[-1] if last else '(no stderr)'}"
+        if len(detail) > 100:
+            detail = detail[:97] + "..."
+        rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value),
+                     "-" if t.exit_code is None else str(t.exit_code), duration, detail])
+    _table(rows)
+    return 0
+
+
+def _codegen(args: argparse.Namespace) -> int:
+    exp = _experiment(args)
+    out = Path(args.output) if args.output else Path.cwd() / f"{exp.id}-{args.trial_id}"
+    exp.codegen(args.trial_id, out)
+    print(f"trial {args.trial_id}: code written to {out}; run it there with: {exp.config.trial_command}",
+          file=sys.stderr)
+    return 0

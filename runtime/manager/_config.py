@@ -1,0 +1,394 @@
+"""Experiment configs: the YAML of DESIGN.md §7, NNI v1 keys normalised to v2, validated.
+
+>>> cfg = ExperimentConfig.from_dict({"trialCommand": "python3 t.py", "searchSpace": {}, "tuner": {"name": "Random"}})
+>>> cfg.trial_concurrency
+1
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import ConfigError
+
+__all__ = ["ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
+
+MODES = ("classic", "enas", "oneshot", "darts")
+# Modes whose trials train a supernet and need no tuner to propose architectures.
+_TUNERLESS_MODES = ("oneshot", "darts")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+# NNI v1 top-level keys -> v2 keys (those that only rename).
+_V1_RENAMES = {
+    "maxExecDuration": "maxExperimentDuration",
+    "maxTrialNum": "maxTrialNumber",
+    "searchSpacePath": "searchSpaceFile",
+}
+_V1_TRIAL = {"command": "trialCommand", "codeDir": "trialCodeDirectory", "gpuNum": "trialGpuNumber",
+             "nasMode": "nasMode"}
+_V1_LOCAL = {"gpuIndices": "gpuIndices", "maxTrialNumPerGpu": "maxTrialNumberPerGpu",
+             "useActiveGpu": "useActiveGpu"}
+# v1 keys that NNI needed and we accept without effect (multi-phase is always on here).
+_V1_IGNORED = ("authorName", "multiPhase", "multiThread", "versionCheck", "logCollection")
+
+
+def parse_duration(value: Any, key: str = "duration") -> float:
+    """Seconds in a duration: a number of seconds or a string like `30s`, `10m`, `2h`, `1d`."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}", key=key)
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ConfigError(f"a duration must be positive, got {value!r}", key=key)
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}", key=key)
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"a duration must be positive, got {value!r}", key=key)
+    return seconds
+
+
+def _gpu_list(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,)
+    if isinstance(value, str):
+        return tuple(int(part) for part in value.split(","))
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class TunerSpec:
+    """Which tuner proposes architectures: a built-in name or `module:Class` in a code directory."""
+
+    name: str
+    class_args: dict[str, Any] = field(default_factory=dict)
+    code_directory: Path | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        return self.code_directory is not None or ":" in self.name
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated, normalised experiment config; `document` is its v2 form with absolute paths."""
+
+    document: dict[str, Any]
+    source: str | None
+    trial_command: str
+    trial_code_directory: Path
+    use_annotation: bool
+    search_space_file: Path | None
+    search_space: dict[str, Any] | None
+    nas_mode: str
+    mode_config: dict[str, Any]
+    trial_concurrency: int
+    max_trial_number: int | None
+    max_experiment_duration: float | None
+    max_trial_duration: float | None
+    seed: int | None
+    tuner: TunerSpec | None
+    platform: str
+    gpu_indices: tuple[int, ...] | None
+    trial_gpu_number: int | None
+    max_trial_number_per_gpu: int
+    working_directory: Path | None
+    name: str | None
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any], *, base_dir: str | Path | None = None,
+                  source: str | None = None, lines: dict[str, int] | None = None) -> ExperimentConfig:
+        """Validate and normalise a config dict; relative paths are relative to `base_dir` (default: cwd).
+
+        `source` (the config file) and `lines` (dotted key -> line) make errors point into the file.
+        """
+        return _build(document, Path(base_dir) if base_dir is not None else Path.cwd(), source, lines or {})
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read, normalise and validate an experiment YAML file; errors name the file, line and key."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(path)) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file: {error.strerror}", path=str(path)) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+            problem += f" ({context} started at line {context_mark.line + 1})"
+        raise ConfigError(f"invalid YAML: {problem}", path=where) from None
+    if not isinstance(document, dict):
+        raise ConfigError("an experiment config must be a YAML mapping of keys to values", path=str(path))
+    lines: dict[str, int] = {}
+    _key_lines(node, "", lines)
+    return ExperimentConfig.from_dict(document, base_dir=path.resolve().parent, source=str(path), lines=lines)
+
+
+def _key_lines(node: Any, prefix: str, out: dict[str, int]) -> None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            out[key] = key_node.start_mark.line + 1
+            _key_lines(value_node, key, out)
+
+
+class _Errors:
+    """Raises ConfigError with the user's key name and its line in the file."""
+
+    def __init__(self, source: str | None, lines: dict[str, int], renamed: dict[str, str]) -> None:
+        self.source = source
+        self.lines = lines
+        self.renamed = renamed  # v2 key -> the key the user wrote
+
+    def raise_(self, message: str, key: str) -> None:
+        user_key = self.renamed.get(key, key)
+        if user_key not in self.lines:
+            head, _, tail = key.partition(".")
+            if head in self.renamed and tail:
+                user_key = f"{self.renamed[head]}.{tail}"
+        where = self.source
+        probe = user_key
+        while where is not None and probe:
+            if probe in self.lines:
+                where = f"{self.source}:{self.lines[probe]}"
+                break
+            probe = probe.rpartition(".")[0]
+        raise ConfigError(message, key=user_key or None, path=where)
+
+
+def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
+    """Move NNI v1 keys to their v2 names, recording the original names for error messages."""
+    out = dict(doc)
+    renamed = errors.renamed
+
+    def put(v2_key: str, value: Any, user_key: str) -> None:
+        if v2_key in out:
+            errors.raise_(f"both '{user_key}' (NNI v1) and '{v2_key}' are given; keep one", user_key)
+        out[v2_key] = value
+        renamed[v2_key] = user_key
+
+    for v1_key, v2_key in _V1_RENAMES.items():
+        if v1_key in out:
+            put(v2_key, out.pop(v1_key), v1_key)
+    for key in _V1_IGNORED:
+        out.pop(key, None)
+    if "trainingServicePlatform" in out:
+        platform = out.pop("trainingServicePlatform")
+        put("trainingService", {"platform": platform}, "trainingServicePlatform")
+        renamed["trainingService.platform"] = "trainingServicePlatform"
+    if "trial" in out:
+        trial = out.pop("trial")
+        if not isinstance(trial, dict):
+            errors.raise_(f"expected a mapping with command, codeDir, gpuNum, nasMode, got {trial!r}", "trial")
+        for v1_key, value in trial.items():
+            if v1_key not in _V1_TRIAL:
+                errors.raise_(f"unknown key (the NNI v1 'trial' section takes {', '.join(_V1_TRIAL)})",
+                              f"trial.{v1_key}")
+            put(_V1_TRIAL[v1_key], value, f"trial.{v1_key}")
+    if "localConfig" in out:
+        local = out.pop("localConfig")
+        if not isinstance(local, dict):
+            errors.raise_(f"expected a mapping, got {local!r}", "localConfig")
+        service = out.setdefault("trainingService", {"platform": "local"})
+        if not isinstance(service, dict):
+            errors.raise_("expected a mapping", "trainingService")
+        for v1_key, value in local.items():
+            if v1_key not in _V1_LOCAL:
+                errors.raise_(f"unknown key (localConfig takes {', '.join(_V1_LOCAL)})", f"localConfig.{v1_key}")
+            service[_V1_LOCAL[v1_key]] = value
+            renamed[f"trainingService.{_V1_LOCAL[v1_key]}"] = f"localConfig.{v1_key}"
+    tuner = out.get("tuner")
+    if isinstance(tuner, dict):
+        tuner = dict(tuner)
+        if "builtinTunerName" in tuner:
+            if "name" in tuner:
+                errors.raise_("both 'builtinTunerName' (NNI v1) and 'name' are given; keep one",
+                              "tuner.builtinTunerName")
+            tuner["name"] = tuner.pop("builtinTunerName")
+            renamed["tuner.name"] = "tuner.builtinTunerName"
+        if "codeDir" in tuner:
+            tuner["codeDirectory"] = tuner.pop("codeDir")
+            renamed["tuner.codeDirectory"] = "tuner.codeDir"
+        if "classFileName" in tuner:
+            file_name = tuner.pop("classFileName")
+            if not isinstance(file_name, str) or not file_name.endswith(".py"):
+                errors.raise_(f"expected a Python file name like my_tuner.py, got {file_name!r}",
+                              "tuner.classFileName")
+            class_name = tuner.get("className")
+            if not isinstance(class_name, str):
+                errors.raise_("a custom tuner with classFileName needs className", "tuner.className")
+            tuner["className"] = f"{file_name[:-3]}:{class_name}"
+        for ignored in ("gpuIndices", "gpuNum", "includeIntermediateResults"):
+            tuner.pop(ignored, None)
+        out["tuner"] = tuner
+    if "gpuIndices" in out:
+        service = out.setdefault("trainingService", {"platform": "local"})
+        if isinstance(service, dict):
+            if "gpuIndices" in service:
+                errors.raise_("given both here and in trainingService; keep one", "gpuIndices")
+            service["gpuIndices"] = out.pop("gpuIndices")
+            renamed["trainingService.gpuIndices"] = "gpuIndices"
+    return out
+
+
+def _schema_message(detail: str, key: str) -> tuple[str, str]:
+    """A schema error's message and key, reworded for people."""
+    unexpected = re.search(r"\('([^']+)' was unexpected\)|\(('[^)]+) were unexpected\)", detail)
+    if detail.startswith("Additional properties") and unexpected:
+        name = unexpected.group(1) or unexpected.group(2).split("'")[1]
+        return "unknown key (check its spelling against DESIGN.md §7 or NNI's config reference)", (
+            f"{key}.{name}" if key else name)
+    required = re.match(r"'([^']+)' is a required property", detail)
+    if required:
+        name = required.group(1)
+        return "missing required key", f"{key}.{name}" if key else name
+    if key.endswith("Duration"):
+        return f"expected a duration like 30s, 10m, 2h or 1d ({detail})", key
+    return detail, key
+
+
+def _build(document: dict[str, Any], base_dir: Path, source: str | None,
+           lines: dict[str, int]) -> ExperimentConfig:
+    import schemas
+
+    if not isinstance(document, dict):
+        raise ConfigError("an experiment config must be a mapping of keys to values", path=source)
+    errors = _Errors(source, lines, {})
+    doc = _normalise_v1(copy.deepcopy(document), errors)
+    try:
+        schemas.validate("experiment", doc)
+    except schemas.SchemaError as error:
+        message, key = _schema_message(error.detail, error.key)
+        errors.raise_(message, key)
+
+    def path_of(value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base_dir / path).resolve()
+
+    code_dir = path_of(doc.get("trialCodeDirectory", "."))
+    if not code_dir.is_dir():
+        errors.raise_(f"trial code directory {code_dir} does not exist", "trialCodeDirectory")
+    doc["trialCodeDirectory"] = str(code_dir)
+
+    mode = doc.get("nasMode", "classic").removesuffix("_mode")
+    doc["nasMode"] = mode
+    mode_config: dict[str, Any] = {}
+    for other in MODES:
+        if other in doc:
+            if other != mode:
+                errors.raise_(f"options for mode '{other}' but nasMode is '{mode}'", other)
+            mode_config = doc[other]
+    try:
+        json.dumps(mode_config)
+    except (TypeError, ValueError):
+        errors.raise_("mode options must be JSON values (numbers, strings, lists, mappings)", mode)
+
+    use_annotation = bool(doc.get("useAnnotation", False))
+    search_space_file = None
+    search_space = doc.get("searchSpace")
+    if "searchSpaceFile" in doc:
+        search_space_file = path_of(doc["searchSpaceFile"])
+        doc["searchSpaceFile"] = str(search_space_file)
+        if not search_space_file.is_file():
+            errors.raise_(f"search space file {search_space_file} does not exist", "searchSpaceFile")
+    given = [key for key in ("searchSpaceFile", "searchSpace") if key in doc]
+    if use_annotation and given:
+        errors.raise_("useAnnotation takes the search space from the annotated code; remove this key", given[0])
+    if len(given) > 1:
+        errors.raise_("give either searchSpaceFile or searchSpace, not both", given[1])
+    if not use_annotation and not given and mode not in _TUNERLESS_MODES:
+        errors.raise_("no search space: set useAnnotation: true, searchSpaceFile or searchSpace",
+                      "searchSpaceFile")
+
+    tuner = None
+    if "tuner" in doc:
+        tuner_doc = doc["tuner"]
+        has_name, has_class = "name" in tuner_doc, "className" in tuner_doc
+        if has_name == has_class:
+            errors.raise_("give a built-in tuner 'name' or a custom 'className' (with codeDirectory)",
+                          "tuner.className" if has_class else "tuner.name")
+        class_args = tuner_doc.get("classArgs", {})
+        tuner_code_dir = None
+        if has_class:
+            class_name = tuner_doc["className"]
+            if ":" not in class_name:
+                module, _, cls_name = class_name.rpartition(".")
+                if not module:
+                    errors.raise_(f"expected 'module:Class' or 'module.Class', got {class_name!r}",
+                                  "tuner.className")
+                class_name = f"{module}:{cls_name}"
+            tuner_code_dir = path_of(tuner_doc.get("codeDirectory", "."))
+            if not tuner_code_dir.is_dir():
+                errors.raise_(f"tuner code directory {tuner_code_dir} does not exist", "tuner.codeDirectory")
+            tuner_doc["codeDirectory"] = str(tuner_code_dir)
+            name = class_name
+        else:
+            if "codeDirectory" in tuner_doc:
+                errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
+            name = tuner_doc["name"]
+        tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
+    elif mode not in _TUNERLESS_MODES:
+        errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
+
+    service = doc.setdefault("trainingService", {"platform": "local"})
+    gpu_indices = _gpu_list(service["gpuIndices"]) if "gpuIndices" in service else None
+    gpu_number = doc.get("trialGpuNumber")
+    if gpu_number and gpu_indices is None:
+        errors.raise_("trialGpuNumber > 0 needs gpuIndices (which GPUs the trials may use)", "trialGpuNumber")
+    if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
+        errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}",
+                      "trialGpuNumber")
+
+    working_directory = None
+    if "experimentWorkingDirectory" in doc:
+        working_directory = path_of(doc["experimentWorkingDirectory"])
+        doc["experimentWorkingDirectory"] = str(working_directory)
+
+    return ExperimentConfig(
+        document=doc,
+        source=source,
+        trial_command=doc["trialCommand"],
+        trial_code_directory=code_dir,
+        use_annotation=use_annotation,
+        search_space_file=search_space_file,
+        search_space=search_space,
+        nas_mode=mode,
+        mode_config=dict(mode_config),
+        trial_concurrency=doc.get("trialConcurrency", 1),
+        max_trial_number=doc.get("maxTrialNumber", 1 if tuner is None else None),
+        max_experiment_duration=(parse_duration(doc["maxExperimentDuration"], "maxExperimentDuration")
+                                 if "maxExperimentDuration" in doc else None),
+        max_trial_duration=(parse_duration(doc["maxTrialDuration"], "maxTrialDuration")
+                            if "maxTrialDuration" in doc else None),
+        seed=doc.get("seed"),
+        tuner=tuner,
+        platform=service["platform"],
+        gpu_indices=gpu_indices,
+        trial_gpu_number=gpu_number,
+        max_trial_number_per_gpu=service.get("maxTrialNumberPerGpu", 1),
+        working_directory=working_directory,
+        name=doc.get("experimentName"),
+    )

@@ -1,0 +1,255 @@
+"""`Experiment`: create, run, resume and read an experiment from Python (and from `nasctl`).
+
+>>> exp = Experiment.from_yaml("examples/mnist-nas/config.yml")     # doctest: +SKIP
+>>> exp.run()                                                       # doctest: +SKIP
+'DONE'
+>>> exp.best().parameters                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import ExperimentError
+from runtime.manager._config import ExperimentConfig, load_config
+from runtime.manager._manager import Manager, Progress, manager_pid
+from runtime.manager._storage import DB_NAME, Storage, TrialRecord
+
+__all__ = ["Experiment", "nas_home", "experiment_ids"]
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def nas_home(override: str | Path | None = None) -> Path:
+    """Where experiments live: `override`, else $NAS_HOME, else ~/nas-experiments."""
+    if override is not None:
+        return Path(override).expanduser()
+    return Path(os.environ.get("NAS_HOME") or "~/nas-experiments").expanduser()
+
+
+_default_home = nas_home
+
+
+def experiment_ids(home: str | Path | None = None) -> list[str]:
+    """Ids of the experiments under `home`, oldest first."""
+    root = nas_home(home)
+    if not root.is_dir():
+        return []
+    found = [entry for entry in root.iterdir() if (entry / DB_NAME).is_file()]
+    return [entry.name for entry in sorted(found, key=lambda e: (e / DB_NAME).stat().st_mtime)]
+
+
+class Experiment:
+    """An experiment: its config, its folder `<NAS_HOME>/<id>/` and its database.
+
+    `Experiment(config_dict)` or `Experiment.from_yaml(path)` makes a new one (created on disk by
+    `create()` or `run()`); `Experiment.load(id)` opens a stored one, to resume or read it.
+    """
+
+    def __init__(self, config: dict[str, Any] | ExperimentConfig, *, id: str | None = None,
+                 nas_home: str | Path | None = None, base_dir: str | Path | None = None) -> None:
+        if not isinstance(config, ExperimentConfig):
+            config = ExperimentConfig.from_dict(config, base_dir=base_dir)
+        self.config = config
+        if id is not None and not _ID.match(id):
+            raise ExperimentError(f"invalid experiment id {id!r}: use letters, digits, '-', '_' and '.' "
+                                  "(at most 64, starting with a letter or digit)")
+        self.home = _home_for(config, nas_home)
+        self.id = id or _new_id(self.home)
+        self.dir = self.home / self.id
+        self._exists = False
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, id: str | None = None,
+                  nas_home: str | Path | None = None) -> Experiment:
+        """A new experiment from a YAML config file (relative paths are relative to that file)."""
+        return cls(load_config(path), id=id, nas_home=nas_home)
+
+    @classmethod
+    def load(cls, id: str, *, nas_home: str | Path | None = None) -> Experiment:
+        """The stored experiment `id`."""
+        home = _default_home(nas_home)
+        folder = home / id
+        if not _ID.match(id) or not (folder / DB_NAME).is_file():
+            raise ExperimentError(f"no experiment {id!r} in {home} (see nasctl experiment list; "
+                                  "NAS_HOME selects the folder)")
+        storage = Storage(folder / DB_NAME, readonly=True)
+        try:
+            document = storage.meta("config")
+            base = storage.meta("base_dir")
+        finally:
+            storage.close()
+        self = cls.__new__(cls)
+        self.config = ExperimentConfig.from_dict(document, base_dir=base)
+        self.home = home
+        self.id = id
+        self.dir = folder
+        self._exists = True
+        return self
+
+    # -- creating and running -------------------------------------------------------------------------
+
+    @property
+    def db_path(self) -> Path:
+        return self.dir / DB_NAME
+
+    def create(self) -> None:
+        """Create the experiment on disk: folder, database, compiled code and search space."""
+        if self._exists:
+            return
+        if self.dir.exists():
+            raise ExperimentError(f"experiment {self.id!r} already exists in {self.home}; "
+                                  f"resume it with: nasctl resume {self.id}")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700)
+        try:
+            self._create_contents()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        self._exists = True
+
+    def _create_contents(self) -> None:
+        import schemas
+
+        config = self.config
+        if config.platform != "local":
+            raise ExperimentError(f"trainingService.platform '{config.platform}' is not available yet; "
+                                  "use platform: local")
+        code_dir = config.trial_code_directory
+        if config.use_annotation:
+            import annotator
+
+            code_dir = self.dir / "code"
+            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode)
+            if not search_space and config.tuner is not None:
+                raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
+        elif config.search_space_file is not None:
+            try:
+                search_space = json.loads(config.search_space_file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise ExperimentError(f"{config.search_space_file}:{error.lineno}: invalid JSON: {error.msg}") from None
+            schemas.validate("search_space", search_space, source=str(config.search_space_file))
+        else:
+            search_space = config.search_space or {}
+            schemas.validate("search_space", search_space, source="searchSpace")
+        seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        class_args = config.tuner.class_args if config.tuner else {}
+        storage = Storage(self.db_path, create=True)
+        try:
+            storage.set_meta(
+                id=self.id, name=config.name, config=config.document, source=config.source,
+                base_dir=str(Path(config.source).resolve().parent) if config.source else str(Path.cwd()),
+                search_space=search_space, seed=seed, code_dir=str(code_dir), created=time.time(),
+                optimize_mode=class_args.get("optimize_mode", "maximize"), status="CREATED", message=None, pid=None)
+        finally:
+            storage.close()
+
+    def run(self, *, progress: Callable[[Progress], None] | None = None, grace_period: float = 5.0) -> str:
+        """Run (or resume) the experiment in this process until it ends; returns DONE, STOPPED or FAILED.
+
+        SIGINT/SIGTERM stop it cleanly; running trials are then run again by the next `run()`.
+        """
+        self.create()
+        storage = Storage(self.db_path)
+        try:
+            return Manager(self.dir, storage, self.config, on_progress=progress, grace_period=grace_period).run()
+        finally:
+            storage.close()
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def _read(self) -> Storage:
+        if not self.db_path.is_file():
+            raise ExperimentError(f"experiment {self.id!r} has not been created yet (call run() or create())")
+        return Storage(self.db_path, readonly=True)
+
+    def info(self) -> dict[str, Any]:
+        """The stored metadata (status, seed, search space, config, ...) and trial counts."""
+        storage = self._read()
+        try:
+            meta = storage.all_meta()
+            meta["counts"] = storage.counts()
+            meta["elapsed"] = storage.elapsed()
+        finally:
+            storage.close()
+        if meta.get("status") == "RUNNING" and manager_pid(self.dir) is None:
+            meta["status"] = "INTERRUPTED"
+        return meta
+
+    @property
+    def status(self) -> str:
+        """CREATED, RUNNING, DONE, STOPPED, FAILED, or INTERRUPTED (its manager was killed)."""
+        return self.info()["status"] if self.db_path.is_file() else "NEW"
+
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, in the order they were created."""
+        if not self.db_path.is_file():
+            return []
+        storage = self._read()
+        try:
+            return storage.trials()
+        finally:
+            storage.close()
+
+    def trial(self, trial_id: str) -> TrialRecord:
+        for record in self.trials():
+            if record.trial_id == trial_id:
+                return record
+        raise ExperimentError(f"experiment {self.id}: no trial {trial_id!r} (see nasctl trial ls {self.id})")
+
+    def best(self) -> TrialRecord | None:
+        """The succeeded trial with the best final value (by the tuner's optimize_mode), or None."""
+        scored = [t for t in self.trials() if t.status == "SUCCEEDED" and t.default_value is not None]
+        if not scored:
+            return None
+        mode = self.info().get("optimize_mode", "maximize")
+        pick = min if mode == "minimize" else max
+        return pick(scored, key=lambda t: t.default_value)
+
+    def trial_architecture(self, trial_id: str) -> dict[str, Any]:
+        """The architecture to inline for a trial: its derived one (enas/oneshot/darts) or its parameters."""
+        record = self.trial(trial_id)
+        architecture = record.derived_architecture or record.parameters
+        if architecture is None:
+            raise ExperimentError(f"trial {trial_id} has no parameters yet")
+        return architecture
+
+    def codegen(self, trial_id: str, out_dir: str | Path) -> Path:
+        """Write a trial's code with its architecture inlined: plain Python that runs without nasctl."""
+        import annotator
+
+        if not self.config.use_annotation:
+            raise ExperimentError(f"experiment {self.id} does not use annotations (useAnnotation: false), "
+                                  "so there is nothing to inline; the trial's parameters are in "
+                                  f"nasctl experiment export {self.id}")
+        out = Path(out_dir)
+        if out.exists() and any(out.iterdir()):
+            raise ExperimentError(f"output directory {out} is not empty")
+        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
+        return out
+
+
+def _home_for(config: ExperimentConfig, override: str | Path | None) -> Path:
+    if override is not None:
+        return nas_home(override)
+    if config.working_directory is not None:
+        return config.working_directory
+    return nas_home()
+
+
+def _new_id(home: Path) -> str:
+    while True:
+        candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+        if not (home / candidate).exists():
+            return candidate

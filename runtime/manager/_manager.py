@@ -1,0 +1,519 @@
+"""The manager: one selector loop that runs the tuner, the channel server and the trial processes.
+
+Everything happens on one thread, so the tuner is never called concurrently and a parameter
+request is answered as soon as its line is read. The loop:
+
+1. starts trials while slots are free (restarted ones first, then new ones from the tuner),
+2. waits on the channel's sockets, the trials' pidfds and the signal pipe, with a timeout set by
+   the next deadline (maxTrialDuration, maxExperimentDuration, the heartbeat),
+3. stops when every trial has ended and no more may start (maxTrialNumber, the tuner is done),
+   when the experiment's time is up, or when asked to (SIGINT, SIGTERM).
+
+State changes are committed to storage before they are acted on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import selectors
+import signal
+import socket
+import string
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import ExperimentError
+from runtime.manager._channel import ChannelServer, Refused
+from runtime.manager._config import ExperimentConfig
+from runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
+from runtime.manager._storage import Storage
+from runtime.manager._trial_env import derive_trial_seed, trial_environment
+from runtime.manager._tuner import checkpoint_tuner, create_tuner, is_no_more_trials, restore_tuner
+
+__all__ = ["Manager", "Progress", "LOCK_NAME", "SOCKET_NAME", "manager_pid"]
+
+log = logging.getLogger("nasctl.manager")
+
+LOCK_NAME = "manager.lock"
+SOCKET_NAME = "channel.sock"
+LOG_NAME = "manager.log"
+_TRIAL_ID_ALPHABET = string.ascii_letters + string.digits
+_HEARTBEAT = 1.0
+_CHECKPOINT_EVERY = 5.0
+# The run stops when this many trials of a session fail first, all in the same way.
+EARLY_FAILURES = 3
+
+
+def manager_pid(experiment_dir: Path) -> int | None:
+    """The pid of the manager running this experiment, or None if none holds its lock."""
+    lock = experiment_dir / LOCK_NAME
+    if not lock.exists():
+        return None
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+
+@dataclass
+class Progress:
+    """What the progress bar shows."""
+
+    done: int
+    running: int
+    failed: int
+    total: int | None
+    best: float | None
+    elapsed: float
+
+
+@dataclass
+class _Live:
+    """A running trial as the dispatcher sees it: the parameters it has been served."""
+
+    trial_id: str
+    sequence: int
+    phases: list[tuple[int, dict[str, Any]]]
+    served: int = 0
+    current: int | None = None
+    finals: set[int] = field(default_factory=set)
+    given: dict[int, dict[str, Any]] = field(default_factory=dict)  # parameter_id -> parameters served
+
+
+class Manager:
+    """Runs (or resumes) the experiment stored in `experiment_dir` until it is done or stopped."""
+
+    def __init__(self, experiment_dir: Path, storage: Storage, config: ExperimentConfig, *,
+                 on_progress: Callable[[Progress], None] | None = None, grace_period: float = 5.0) -> None:
+        self.dir = experiment_dir
+        self.storage = storage
+        self.config = config
+        self.id = storage.meta("id")
+        self.on_progress = on_progress
+        self.grace_period = grace_period
+        self.seed = int(storage.meta("seed"))
+        self.optimize_mode = storage.meta("optimize_mode", "maximize")
+        self.code_dir = Path(storage.meta("code_dir"))
+        self.selector = selectors.DefaultSelector()
+        self.live: dict[str, _Live] = {}
+        self.exhausted = False
+        self.stop_signal: int | None = None
+        self.session_failures: list[tuple[int | None, str]] = []
+        self.early_check_done = False
+        self.failure: str | None = None
+        self.tuner: Any = None
+        self._best: float | None = None
+        self._last_checkpoint_event = 0
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run to the end; returns the experiment's final status (DONE, STOPPED or FAILED)."""
+        with self._lock(), self._logging():
+            return self._run_locked()
+
+    @contextlib.contextmanager
+    def _lock(self):
+        handle = open(self.dir / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ExperimentError(f"experiment {self.id} is already running (see nasctl stop {self.id})") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    @contextlib.contextmanager
+    def _logging(self):
+        handler = logging.FileHandler(self.dir / LOG_NAME)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+
+    def _run_locked(self) -> str:
+        storage = self.storage
+        self.session = storage.start_session(os.getpid())
+        self.deadline = None
+        self._elapsed_before = storage.elapsed()
+        self._session_start = time.monotonic()
+        if self.config.max_experiment_duration is not None:
+            self.deadline = self._session_start + self.config.max_experiment_duration - self._elapsed_before
+        storage.set_meta(status="RUNNING", message=None, pid=os.getpid())
+        log.info("experiment %s: session %s started (pid %s)", self.id, self.session, os.getpid())
+        self._recover_interrupted()
+        self.tuner = create_tuner(self.config.tuner, self.seed)
+        self.search_space = storage.meta("search_space")
+        self.tuner.update_search_space(self.search_space)
+        replayed = restore_tuner(self.tuner, storage, self.dir)
+        if replayed:
+            log.info("tuner: replayed %d stored events", replayed)
+        self._last_checkpoint_event = storage.last_event_id()
+        self._best = self._best_value()
+
+        token = secrets.token_hex(16)
+        self.channel = ChannelServer(self.dir / SOCKET_NAME, token, self.selector, self._handle,
+                                     lambda trial_id: trial_id in self.live)
+        self.token = token
+        self.service = LocalTrainingService(
+            experiment_dir=self.dir, code_dir=self.code_dir, command=self.config.trial_command,
+            concurrency=self.config.trial_concurrency, selector=self.selector, on_exit=self._trial_exited,
+            max_trial_duration=self.config.max_trial_duration, gpu_indices=self.config.gpu_indices,
+            trial_gpu_number=self.config.trial_gpu_number,
+            max_trial_number_per_gpu=self.config.max_trial_number_per_gpu, grace_period=self.grace_period)
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        self.selector.register(wake_r, selectors.EVENT_READ, lambda _mask: self._drain_wakeup(wake_r))
+        restore_signals = self._install_signals(wake_w)
+        status = "FAILED"
+        message: str | None = None
+        try:
+            self.channel.start()
+            status, message = self._loop()
+        except BaseException as error:
+            message = f"{type(error).__name__}: {error}"
+            self._interrupt_running()
+            raise
+        finally:
+            restore_signals()
+            with contextlib.suppress(Exception):
+                self.channel.close()
+            self.selector.unregister(wake_r)
+            wake_r.close()
+            wake_w.close()
+            with contextlib.suppress(Exception):
+                checkpoint_tuner(self.tuner, storage, self.dir)
+            storage.heartbeat(self.session)
+            storage.set_meta(status=status, message=message, pid=None)
+            log.info("experiment %s: %s%s", self.id, status, f" ({message})" if message else "")
+            self.selector.close()
+        return status
+
+    def _install_signals(self, wake_w: socket.socket) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, _frame: Any) -> None:
+            self.stop_signal = signum
+
+        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+        previous_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+
+        def restore() -> None:
+            signal.set_wakeup_fd(previous_fd)
+            for signum, old in previous.items():
+                signal.signal(signum, old)
+
+        return restore
+
+    @staticmethod
+    def _drain_wakeup(sock: socket.socket) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while sock.recv(4096):
+                pass
+
+    def _loop(self) -> tuple[str, str | None]:
+        storage = self.storage
+        next_heartbeat = time.monotonic() + _HEARTBEAT
+        next_checkpoint = time.monotonic() + _CHECKPOINT_EVERY
+        self._report_progress()
+        while True:
+            if self.stop_signal is not None:
+                name = signal.Signals(self.stop_signal).name
+                self._interrupt_running()
+                return "STOPPED", f"stopped by {name}; resume with: nasctl resume {self.id}"
+            if self.failure is not None:
+                self._interrupt_running()
+                return "FAILED", self.failure
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self._cancel_running()
+                return "DONE", "maxExperimentDuration reached"
+            self._fill_slots()
+            if not self.service.running and self.failure is None:
+                if not storage.trial_ids_with_status("WAITING") and not self._may_create():
+                    reason = "the tuner has no more trials" if self.exhausted else "maxTrialNumber reached"
+                    return "DONE", reason
+            now = time.monotonic()
+            waits = [next_heartbeat - now]
+            if self.deadline is not None:
+                waits.append(self.deadline - now)
+            service_wait = self.service.next_wakeup()
+            if service_wait is not None:
+                waits.append(service_wait)
+            for key, mask in self.selector.select(max(min(waits), 0.0)):
+                key.data(mask)
+            self.service.poll()
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                storage.heartbeat(self.session)
+                next_heartbeat = now + _HEARTBEAT
+            if now >= next_checkpoint:
+                self._maybe_checkpoint()
+                next_checkpoint = now + _CHECKPOINT_EVERY
+
+    def _maybe_checkpoint(self) -> None:
+        last = self.storage.last_event_id()
+        if last != self._last_checkpoint_event and checkpoint_tuner(self.tuner, self.storage, self.dir):
+            self._last_checkpoint_event = last
+
+    # -- trials -------------------------------------------------------------------------------------
+
+    def _recover_interrupted(self) -> None:
+        """Trials a killed manager left RUNNING: their processes are killed and they wait again."""
+        for trial_id in self.storage.trial_ids_with_status("RUNNING"):
+            pgid = self.storage.trial_pgid(trial_id)
+            if pgid and kill_orphans(pgid, self.id, trial_id):
+                log.info("trial %s: killed the process group %s left by the previous manager", trial_id, pgid)
+            self.storage.reset_trial(trial_id)
+            log.info("trial %s: was running when the manager stopped; it will run again", trial_id)
+
+    def _may_create(self) -> bool:
+        if self.exhausted:
+            return False
+        limit = self.config.max_trial_number
+        return limit is None or self.storage.next_sequence() < limit
+
+    def _new_trial(self) -> str | None:
+        """Ask the tuner for parameters and record a WAITING trial; None when the tuner is done."""
+        storage = self.storage
+        parameter_id = storage.next_parameter_id()
+        try:
+            parameters = self.tuner.generate_parameters(parameter_id)
+        except Exception as error:
+            if is_no_more_trials(error):
+                self.exhausted = True
+                log.info("tuner: no more trials (%s)", error)
+                return None
+            raise
+        while True:
+            trial_id = "".join(secrets.choice(_TRIAL_ID_ALPHABET) for _ in range(5))
+            if not (self.dir / "trials" / trial_id).exists() and trial_id not in self.live:
+                break
+        storage.add_trial(trial_id, storage.next_sequence(), parameter_id, self._checked(parameters, parameter_id))
+        return trial_id
+
+    def _checked(self, parameters: Any, parameter_id: int) -> dict[str, Any]:
+        """The tuner's parameters as stored and sent; a tuner bug (not JSON, not in the space) stops here."""
+        plain = _plain(parameters, parameter_id)
+        if self.config.tuner is not None:
+            from runtime.trial import validate_architecture
+
+            validate_architecture(plain, self.search_space, source=f"tuner parameters {parameter_id}")
+        return plain
+
+    def _fill_slots(self) -> None:
+        while self.service.free_slots() > 0 and self.stop_signal is None and self.failure is None:
+            waiting = self.storage.trial_ids_with_status("WAITING")
+            trial_id = waiting[0] if waiting else (self._new_trial() if self._may_create() else None)
+            if trial_id is None:
+                return
+            self._start(trial_id)
+
+    def _start(self, trial_id: str) -> None:
+        storage = self.storage
+        sequence = storage.trial_sequence(trial_id)
+        folder = self.service.prepare_folder(trial_id)
+        gpus = self.service.reserve_gpus()
+        storage.set_running(trial_id, ",".join(map(str, gpus)) if gpus else None)
+        env = trial_environment(
+            platform="local", experiment_id=self.id, trial_id=trial_id, channel=self.channel.address,
+            token=self.token, seed=derive_trial_seed(self.seed, sequence), sequence=sequence, mode=self.config.nas_mode,
+            mode_config=self.config.mode_config, output_dir=str(folder),
+            cuda_visible_devices=self.service.cuda_visible_devices(gpus))
+        phases = [(pid, params) for pid, _, params in storage.trial_parameters(trial_id)]
+        self.live[trial_id] = _Live(trial_id, sequence, phases)
+        process = self.service.start(trial_id, env, gpus)
+        storage.set_pgid(trial_id, process.process.pid)
+        log.info("trial %s (#%d): started, pid %d", trial_id, sequence, process.process.pid)
+        self._report_progress()
+
+    def _trial_exited(self, trial: TrialProcess) -> None:
+        self.channel.drain(trial.trial_id)
+        self.channel.close_trial(trial.trial_id)
+        self.live.pop(trial.trial_id, None)
+        code = trial.process.returncode
+        tail = stderr_tail(trial.folder)
+        if trial.canceled:
+            return  # _interrupt_running / _cancel_running record these
+        if trial.timed_out:
+            status, message = "TIMEOUT", f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
+        elif code == 0:
+            status, message = "SUCCEEDED", None
+        else:
+            status = "FAILED"
+            message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
+        self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
+        log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
+        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
+            self.tuner.trial_end(parameter_id, status == "SUCCEEDED")
+        self._check_early_failures(status, code, tail)
+        self._report_progress()
+
+    def _check_early_failures(self, status: str, code: int | None, tail: str) -> None:
+        if self.early_check_done:
+            return
+        if status != "FAILED":
+            self.early_check_done = True  # one trial did not fail: never stop early
+            return
+        last_line = tail.strip().splitlines()[-1] if tail.strip() else ""
+        self.session_failures.append((code, last_line))
+        if self.storage.counts()["SUCCEEDED"]:
+            return
+        if len(self.session_failures) == EARLY_FAILURES:
+            self.early_check_done = True
+        if len(self.session_failures) == EARLY_FAILURES and len(set(self.session_failures)) == 1:
+            self.failure = (f"the first {EARLY_FAILURES} trials all failed with exit code {code}; "
+                            f"stopping instead of spending the budget. Last trial's stderr:\n{tail}")
+
+    def _interrupt_running(self) -> None:
+        """Stop running trials for a later resume: they go back to WAITING."""
+        for trial in self.service.stop_all():
+            self.live.pop(trial.trial_id, None)
+            self.storage.reset_trial(trial.trial_id)
+            log.info("trial %s: interrupted; it will run again on resume", trial.trial_id)
+
+    def _cancel_running(self) -> None:
+        """Stop running trials for good (the experiment's time is up): USER_CANCELED."""
+        for trial in self.service.stop_all():
+            self.live.pop(trial.trial_id, None)
+            self.storage.finish_trial(trial.trial_id, "USER_CANCELED", exit_code=trial.process.returncode,
+                                      stderr_tail=stderr_tail(trial.folder) or None,
+                                      message="canceled: maxExperimentDuration reached")
+            for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
+                self.tuner.trial_end(parameter_id, False)
+
+    # -- channel requests ---------------------------------------------------------------------------
+
+    def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        live = self.live[request["trial_id"]]
+        kind = request["type"]
+        if kind == "get_parameter":
+            return self._get_parameter(live)
+        if kind == "metric":
+            self._metric(live, request)
+        elif kind == "architecture":
+            self._architecture(live, request)
+        else:
+            level = getattr(logging, request["level"].upper())
+            log.log(level, "trial %s: %s", live.trial_id, request["message"])
+        return {"type": "ack"}
+
+    def _get_parameter(self, live: _Live) -> dict[str, Any]:
+        if live.served < len(live.phases):
+            parameter_id, parameters = live.phases[live.served]
+        else:
+            parameter_id = self.storage.next_parameter_id()
+            try:
+                parameters = self._checked(self.tuner.generate_parameters(parameter_id), parameter_id)
+            except Exception as error:
+                if is_no_more_trials(error):
+                    return {"type": "no_more_parameters"}
+                raise
+            self.storage.add_parameter(live.trial_id, parameter_id, live.served, parameters)
+            live.phases.append((parameter_id, parameters))
+        live.served += 1
+        live.current = parameter_id
+        live.given[parameter_id] = parameters
+        return {"type": "parameter", "parameter_id": parameter_id, "parameters": parameters}
+
+    def _resolve_parameter(self, live: _Live, parameter_id: int | None) -> tuple[int, dict[str, Any]]:
+        if parameter_id is None:
+            parameter_id = live.current if live.current is not None else live.phases[0][0]
+        if parameter_id in live.given:
+            return parameter_id, live.given[parameter_id]
+        first_id, first = live.phases[0]
+        if parameter_id == first_id:  # reported without asking: the parameters it was started with
+            return first_id, first
+        raise Refused(f"parameter_id {parameter_id} was not given to trial {live.trial_id}")
+
+    def _metric(self, live: _Live, request: dict[str, Any]) -> None:
+        parameter_id, parameters = self._resolve_parameter(live, request.get("parameter_id"))
+        value = request["value"]
+        if request["kind"] == "final":
+            if parameter_id in live.finals:
+                raise Refused(f"parameter_id {parameter_id} already has a final result")
+            live.finals.add(parameter_id)
+            self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters)
+            self.tuner.receive_trial_result(parameter_id, parameters, value)
+            number = value["default"] if isinstance(value, dict) else value
+            if self._better(number):
+                self._best = float(number)
+        else:
+            self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
+
+    def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
+        import schemas
+
+        try:
+            schemas.validate("architecture", request["architecture"])
+        except schemas.SchemaError as error:
+            raise Refused(f"invalid derived architecture: {error}") from None
+        self.storage.set_architecture(live.trial_id, request["architecture"])
+
+    # -- progress -----------------------------------------------------------------------------------
+
+    def _better(self, value: float) -> bool:
+        if self._best is None:
+            return True
+        return value < self._best if self.optimize_mode == "minimize" else value > self._best
+
+    def _best_value(self) -> float | None:
+        values = [t.default_value for t in self.storage.trials() if t.default_value is not None]
+        if not values:
+            return None
+        return min(values) if self.optimize_mode == "minimize" else max(values)
+
+    def _report_progress(self) -> None:
+        if self.on_progress is None:
+            return
+        counts = self.storage.counts()
+        self.on_progress(Progress(
+            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"],
+            running=len(self.service.running) if hasattr(self, "service") else 0,
+            failed=counts["FAILED"] + counts["TIMEOUT"], total=self.config.max_trial_number,
+            best=self._best, elapsed=self._elapsed_before + time.monotonic() - self._session_start))
+
+
+def _plain(parameters: Any, parameter_id: int) -> dict[str, Any]:
+    """Parameters as stored and sent: a JSON object (a tuner bug otherwise)."""
+    import json
+
+    if not isinstance(parameters, dict):
+        raise ExperimentError(f"tuner returned {type(parameters).__name__} for parameter {parameter_id}, "
+                              "expected a dict (an architecture)")
+    try:
+        return json.loads(json.dumps(parameters))
+    except (TypeError, ValueError) as error:
+        raise ExperimentError(f"tuner's parameters for parameter {parameter_id} are not JSON: {error}") from None
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -1,0 +1,357 @@
+"""One SQLite database per experiment: config, search space, trials, metrics, tuner events, checkpoints.
+
+WAL mode with `synchronous=NORMAL`: a committed transaction survives the manager being killed at
+any moment. Every method that changes state commits before it returns, so callers act only on
+committed state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import ExperimentError
+
+__all__ = ["Storage", "TrialRecord", "TRIAL_STATUSES", "FINISHED_STATUSES", "DB_NAME"]
+
+DB_NAME = "experiment.db"
+TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
+FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    stderr_tail TEXT,
+    message TEXT,
+    start_time REAL,
+    end_time REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    pgid INTEGER,
+    gpus TEXT,
+    derived_architecture TEXT
+);
+CREATE TABLE IF NOT EXISTS parameters (
+    parameter_id INTEGER PRIMARY KEY,
+    trial_id TEXT NOT NULL REFERENCES trials(trial_id),
+    phase INTEGER NOT NULL,
+    parameters TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trial_id TEXT NOT NULL REFERENCES trials(trial_id),
+    parameter_id INTEGER,
+    kind TEXT NOT NULL,
+    sequence INTEGER,
+    value TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tuner_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    parameter_id INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER NOT NULL,
+    start REAL NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id);
+CREATE INDEX IF NOT EXISTS parameters_trial ON parameters(trial_id);
+"""
+
+
+@dataclass
+class TrialRecord:
+    """One trial as stored; `value` is its final metric (a number, or a dict with `default`)."""
+
+    trial_id: str
+    sequence: int
+    status: str
+    parameter_id: int | None
+    parameters: dict[str, Any] | None
+    value: Any = None
+    intermediate: list[Any] = field(default_factory=list)
+    exit_code: int | None = None
+    stderr_tail: str | None = None
+    message: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    attempts: int = 0
+    derived_architecture: dict[str, Any] | None = None
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def default_value(self) -> float | None:
+        """The number tuners compare: the value itself or its `default` key."""
+        value = self.value
+        if isinstance(value, dict):
+            value = value.get("default")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trial_id": self.trial_id,
+            "sequence": self.sequence,
+            "parameter_id": self.parameter_id,
+            "parameters": self.parameters,
+            "value": self.value,
+            "status": self.status,
+            "intermediate": list(self.intermediate),
+            "exit_code": self.exit_code,
+            "stderr_tail": self.stderr_tail,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+        }
+        if self.derived_architecture is not None:
+            out["derived_architecture"] = self.derived_architecture
+        if len(self.phases) > 1:
+            out["phases"] = self.phases
+        return out
+
+
+class Storage:
+    """The experiment database at `path`; `readonly=True` opens it without any write."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if not create and not self.path.is_file():
+            raise ExperimentError(f"no experiment database at {self.path}")
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA busy_timeout=30000")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed on exit (rolled back on an exception)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- experiment metadata ------------------------------------------------------------------------
+
+    def set_meta(self, **values: Any) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                           [(key, json.dumps(value)) for key, value in values.items()])
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def all_meta(self) -> dict[str, Any]:
+        return {key: json.loads(value) for key, value in self._db.execute("SELECT key, value FROM meta")}
+
+    # -- sessions (for the experiment's running time across resumes) --------------------------------
+
+    def start_session(self, pid: int) -> int:
+        now = time.time()
+        with self.transaction() as db:
+            return int(db.execute("INSERT INTO sessions(pid, start, heartbeat) VALUES (?, ?, ?)",
+                                  (pid, now, now)).lastrowid)
+
+    def heartbeat(self, session: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE sessions SET heartbeat = ? WHERE id = ?", (time.time(), session))
+
+    def elapsed(self) -> float:
+        """Seconds the experiment has run, over all manager sessions."""
+        row = self._db.execute("SELECT COALESCE(SUM(heartbeat - start), 0) FROM sessions").fetchone()
+        return float(row[0])
+
+    # -- trials -------------------------------------------------------------------------------------
+
+    def next_sequence(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(sequence), -1) + 1 FROM trials").fetchone()[0])
+
+    def next_parameter_id(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(parameter_id), -1) + 1 FROM parameters").fetchone()[0])
+
+    def add_trial(self, trial_id: str, sequence: int, parameter_id: int, parameters: dict[str, Any],
+                  *, tuner_event: bool = True) -> None:
+        """A WAITING trial with its first parameters (and the tuner's `generate` event)."""
+        payload = json.dumps(parameters)
+        with self.transaction() as db:
+            db.execute("INSERT INTO trials(trial_id, sequence, status) VALUES (?, ?, 'WAITING')",
+                       (trial_id, sequence))
+            db.execute("INSERT INTO parameters(parameter_id, trial_id, phase, parameters, created) "
+                       "VALUES (?, ?, 0, ?, ?)", (parameter_id, trial_id, payload, time.time()))
+            if tuner_event:
+                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
+                           (parameter_id, payload))
+
+    def add_parameter(self, trial_id: str, parameter_id: int, phase: int, parameters: dict[str, Any],
+                      *, tuner_event: bool = True) -> None:
+        """Another phase's parameters for a running trial (multi-phase)."""
+        payload = json.dumps(parameters)
+        with self.transaction() as db:
+            db.execute("INSERT INTO parameters(parameter_id, trial_id, phase, parameters, created) "
+                       "VALUES (?, ?, ?, ?, ?)", (parameter_id, trial_id, phase, payload, time.time()))
+            if tuner_event:
+                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
+                           (parameter_id, payload))
+
+    def trial_parameters(self, trial_id: str) -> list[tuple[int, int, dict[str, Any]]]:
+        """(parameter_id, phase, parameters) of a trial, in phase order."""
+        rows = self._db.execute("SELECT parameter_id, phase, parameters FROM parameters WHERE trial_id = ? "
+                                "ORDER BY phase", (trial_id,)).fetchall()
+        return [(pid, phase, json.loads(params)) for pid, phase, params in rows]
+
+    def set_running(self, trial_id: str, gpus: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET status = 'RUNNING', start_time = ?, end_time = NULL, exit_code = NULL, "
+                       "stderr_tail = NULL, message = NULL, pgid = NULL, gpus = ?, attempts = attempts + 1 "
+                       "WHERE trial_id = ?", (time.time(), gpus, trial_id))
+
+    def set_pgid(self, trial_id: str, pgid: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET pgid = ? WHERE trial_id = ?", (pgid, trial_id))
+
+    def finish_trial(self, trial_id: str, status: str, *, exit_code: int | None, stderr_tail: str | None,
+                     message: str | None = None, tuner_end: bool = True) -> None:
+        """Record a trial's end (and, with `tuner_end`, the tuner's `end` event for each parameter)."""
+        if status not in FINISHED_STATUSES:
+            raise ValueError(f"not a finished status: {status}")
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET status = ?, exit_code = ?, stderr_tail = ?, message = ?, end_time = ? "
+                       "WHERE trial_id = ?", (status, exit_code, stderr_tail, message, time.time(), trial_id))
+            if tuner_end:
+                success = json.dumps(status == "SUCCEEDED")
+                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
+                           "SELECT 'end', parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
+                           (success, trial_id))
+
+    def reset_trial(self, trial_id: str) -> None:
+        """Make an interrupted trial WAITING again: its metrics and later phases are dropped."""
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET status = 'WAITING', pgid = NULL, start_time = NULL, end_time = NULL, "
+                       "derived_architecture = NULL WHERE trial_id = ?", (trial_id,))
+            db.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
+            db.execute("DELETE FROM parameters WHERE trial_id = ? AND phase > 0", (trial_id,))
+
+    def add_metric(self, trial_id: str, parameter_id: int | None, kind: str, sequence: int | None, value: Any,
+                   *, parameters: dict[str, Any] | None = None) -> None:
+        """Store a metric; a final one also becomes the tuner's `result` event."""
+        payload = json.dumps(value)
+        with self.transaction() as db:
+            db.execute("INSERT INTO metrics(trial_id, parameter_id, kind, sequence, value, time) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (trial_id, parameter_id, kind, sequence, payload, time.time()))
+            if kind == "final" and parameter_id is not None:
+                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
+                           (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+
+    def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET derived_architecture = ? WHERE trial_id = ?",
+                       (json.dumps(architecture), trial_id))
+
+    def trial_ids_with_status(self, *statuses: str) -> list[str]:
+        marks = ",".join("?" * len(statuses))
+        rows = self._db.execute(f"SELECT trial_id FROM trials WHERE status IN ({marks}) ORDER BY sequence",
+                                statuses).fetchall()
+        return [row[0] for row in rows]
+
+    def trial_sequence(self, trial_id: str) -> int:
+        row = self._db.execute("SELECT sequence FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
+        if row is None:
+            raise ExperimentError(f"no trial {trial_id!r} in this experiment")
+        return int(row[0])
+
+    def trial_pgid(self, trial_id: str) -> int | None:
+        row = self._db.execute("SELECT pgid FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
+        return row[0] if row else None
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials in each status (every status present, zero if none)."""
+        out = dict.fromkeys(TRIAL_STATUSES, 0)
+        for status, count in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
+            out[status] = count
+        return out
+
+    def trials(self) -> list[TrialRecord]:
+        """Every trial in sequence order, with its parameters and metrics."""
+        params: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for trial_id, pid, payload in self._db.execute(
+                "SELECT trial_id, parameter_id, parameters FROM parameters ORDER BY trial_id, phase"):
+            params.setdefault(trial_id, []).append((pid, json.loads(payload)))
+        finals: dict[tuple[str, int | None], Any] = {}
+        intermediate: dict[str, list[Any]] = {}
+        for trial_id, pid, kind, payload in self._db.execute(
+                "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
+            if kind == "final":
+                finals[(trial_id, pid)] = json.loads(payload)
+            else:
+                intermediate.setdefault(trial_id, []).append(json.loads(payload))
+        records = []
+        for row in self._db.execute(
+                "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
+                "attempts, derived_architecture FROM trials ORDER BY sequence"):
+            trial_id = row[0]
+            phases = [{"parameter_id": pid, "parameters": p, "value": finals.get((trial_id, pid))}
+                      for pid, p in params.get(trial_id, [])]
+            value = None
+            for phase in phases:
+                if phase["value"] is not None:
+                    value = phase["value"]
+            if value is None:
+                value = finals.get((trial_id, None))
+            first = phases[0] if phases else {"parameter_id": None, "parameters": None}
+            records.append(TrialRecord(
+                trial_id=trial_id, sequence=row[1], status=row[2], exit_code=row[3], stderr_tail=row[4],
+                message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
+                derived_architecture=json.loads(row[9]) if row[9] else None,
+                parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
+                intermediate=intermediate.get(trial_id, []), phases=phases))
+        return records
+
+    # -- tuner events and checkpoints -----------------------------------------------------------------
+
+    def last_event_id(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM tuner_events").fetchone()[0])
+
+    def events_after(self, event_id: int) -> list[tuple[int, str, int, Any]]:
+        """(id, kind, parameter_id, payload) of the tuner events after `event_id`, in order."""
+        rows = self._db.execute("SELECT id, kind, parameter_id, payload FROM tuner_events WHERE id > ? ORDER BY id",
+                                (event_id,)).fetchall()
+        return [(eid, kind, pid, json.loads(payload)) for eid, kind, pid, payload in rows]
+
+    def save_checkpoint(self, event_id: int, data: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO checkpoints(event_id, data, time) VALUES (?, ?, ?)", (event_id, data, time.time()))
+            db.execute("DELETE FROM checkpoints WHERE id < (SELECT MAX(id) FROM checkpoints)")
+
+    def latest_checkpoint(self) -> tuple[int, bytes] | None:
+        row = self._db.execute("SELECT event_id, data FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None

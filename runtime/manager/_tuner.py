@@ -1,0 +1,108 @@
+"""The experiment's tuner: creation from the config, checkpoints, and rebuilding its state on resume."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from runtime.manager._config import TunerSpec
+from runtime.manager._storage import Storage
+
+__all__ = ["create_tuner", "is_no_more_trials", "restore_tuner", "checkpoint_tuner", "TunerlessProposer"]
+
+log = logging.getLogger("nasctl.manager")
+
+
+class TunerlessProposer:
+    """Stands in for a tuner in oneshot/darts experiments without one: every trial gets `{}`."""
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        pass
+
+    def generate_parameters(self, parameter_id: int, **kw: Any) -> dict[str, Any]:
+        return {}
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any, **kw: Any) -> None:
+        pass
+
+    def trial_end(self, parameter_id: int, success: bool, **kw: Any) -> None:
+        pass
+
+
+def is_no_more_trials(error: BaseException) -> bool:
+    """Whether a tuner's exception says it has nothing left to propose (`tuners.NoMoreTrialError`)."""
+    return any(cls.__name__ == "NoMoreTrialError" for cls in type(error).__mro__)
+
+
+def create_tuner(spec: TunerSpec | None, seed: int) -> Any:
+    """A new tuner for `spec`; built-ins get the experiment `seed` unless classArgs set one."""
+    if spec is None:
+        return TunerlessProposer()
+    import tuners
+
+    class_args = dict(spec.class_args)
+    if not spec.is_custom:
+        class_args.setdefault("seed", seed)
+        return tuners.create(spec.name, **class_args)
+    return tuners.create(spec.name, code_dir=str(spec.code_directory) if spec.code_directory else None,
+                         **class_args)
+
+
+def _supports_checkpoints(tuner: Any) -> bool:
+    return callable(getattr(tuner, "save_checkpoint", None)) and callable(getattr(tuner, "load_checkpoint", None))
+
+
+def checkpoint_tuner(tuner: Any, storage: Storage, folder: Path) -> bool:
+    """Store the tuner's checkpoint with the id of the last event it has seen; False if unsupported."""
+    if not _supports_checkpoints(tuner):
+        return False
+    event_id = storage.last_event_id()
+    fd, name = tempfile.mkstemp(prefix=".tuner-", suffix=".ckpt", dir=folder)
+    os.close(fd)
+    try:
+        tuner.save_checkpoint(name)
+        data = Path(name).read_bytes()
+    finally:
+        Path(name).unlink(missing_ok=True)
+    storage.save_checkpoint(event_id, data)
+    return True
+
+
+def restore_tuner(tuner: Any, storage: Storage, folder: Path) -> int:
+    """Bring a fresh tuner (search space already set) to where the stored experiment left it.
+
+    Loads the latest checkpoint, then replays the tuner calls recorded after it, in order. Returns
+    the number of replayed events. Parameters generated during replay are discarded: the stored
+    ones are what the trials ran.
+    """
+    start = 0
+    checkpoint = storage.latest_checkpoint() if _supports_checkpoints(tuner) else None
+    if checkpoint is not None:
+        start, data = checkpoint
+        fd, name = tempfile.mkstemp(prefix=".tuner-", suffix=".ckpt", dir=folder)
+        try:
+            os.write(fd, data)
+            os.close(fd)
+            tuner.load_checkpoint(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+    events = storage.events_after(start)
+    for _, kind, parameter_id, payload in events:
+        if kind == "generate":
+            try:
+                again = tuner.generate_parameters(parameter_id)
+            except Exception as error:  # a tuner may refuse during replay; the stored parameters stand
+                if not is_no_more_trials(error):
+                    raise
+                continue
+            if again != payload:
+                log.warning("tuner replay: parameter %s differs from the stored one; the stored one is kept",
+                            parameter_id)
+        elif kind == "result":
+            tuner.receive_trial_result(parameter_id, payload["parameters"], payload["value"])
+        elif kind == "end":
+            tuner.trial_end(parameter_id, bool(payload))
+    return len(events)

@@ -1,0 +1,146 @@
+"""Classic mode for PyTorch: candidate modules live in the owner's `nas_candidates` `nn.ModuleDict`.
+
+So `parameters()`, `state_dict()` and `.to(device)` see them. A module is created on the layer's
+first forward, on the device of its inputs and with the owner's training flag. An optimizer built
+before that forward would miss its parameters: its first `step()` raises a TrialError that says so.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import MutableMapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from runtime.errors import TrialError
+from runtime.modes._backend import LayerRequest
+from runtime.modes._classic import ClassicBackend
+
+__all__ = ["TorchClassicBackend", "materialize"]
+
+
+def _first_tensor(layer: LayerRequest) -> torch.Tensor | None:
+    for value in [*layer.fixed_inputs, *layer.optional_inputs.values()]:
+        if isinstance(value, torch.Tensor):
+            return value
+    return None
+
+
+class TorchClassicBackend(ClassicBackend):
+    """Classic mode with `nn.Module` candidates registered on the enclosing `nn.Module`."""
+
+    framework = "torch"
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        # (owner, instance, layer name, label) for each candidate with parameters, as weak references.
+        self._tracked: list[tuple[Any, Any, str, str]] = []
+        self._generation = 0
+        self._checked: weakref.WeakKeyDictionary[torch.optim.Optimizer, int] = weakref.WeakKeyDictionary()
+        self._hook: Any = None
+
+    def holder(self, layer: LayerRequest) -> MutableMapping[str, Any]:
+        owner = layer.owner
+        if not isinstance(owner, nn.Module):
+            return self.context.candidate_registry("torch", nn.ModuleDict)
+        holder = owner._modules.get("nas_candidates")
+        if holder is None:
+            if hasattr(owner, "nas_candidates"):
+                raise TrialError(f"layer {layer.where}: {type(owner).__name__}.nas_candidates is taken; "
+                                 "nasctl registers candidate modules under that name")
+            holder = nn.ModuleDict()
+            owner.add_module("nas_candidates", holder)
+        elif not isinstance(holder, nn.ModuleDict):
+            raise TrialError(f"layer {layer.where}: {type(owner).__name__}.nas_candidates is a "
+                             f"{type(holder).__name__}, not the nn.ModuleDict nasctl keeps candidates in")
+        return holder
+
+    def place(self, layer: LayerRequest, instance: Any) -> Any:
+        if not isinstance(instance, nn.Module):
+            return instance
+        tensor = _first_tensor(layer)
+        if tensor is not None and tensor.device.type != "cpu":
+            instance.to(tensor.device)
+        owner = layer.owner
+        if isinstance(owner, nn.Module):
+            instance.train(owner.training)
+            reference = next((p for p in owner.parameters() if p.is_floating_point()), None)
+            if reference is not None and reference.dtype != torch.get_default_dtype():
+                instance.to(reference.dtype)
+        return instance
+
+    def instance(self, layer: LayerRequest, index: int, callee: type, args: Any, kwargs: Any) -> Any:
+        holder = self.holder(layer)
+        if isinstance(holder, nn.ModuleDict) and not issubclass(callee, nn.Module):
+            # A class that is not a module cannot go into a ModuleDict; keep it beside the modules.
+            holder = self.context.candidate_registry(None)
+            return self._plain_instance(layer, index, callee, args, kwargs, holder)
+        return super().instance(layer, index, callee, args, kwargs)
+
+    def _plain_instance(self, layer: LayerRequest, index: int, callee: type, args: Any, kwargs: Any,
+                        holder: MutableMapping[str, Any]) -> Any:
+        name = f"{id(layer.owner)}:{layer.block_key}:{layer.layer_key}:{index}"
+        if name not in holder:
+            holder[name] = callee(*args, **kwargs)
+        return holder[name]
+
+    def registered(self, layer: LayerRequest, index: int, instance: Any) -> None:
+        if not isinstance(instance, nn.Module) or not isinstance(layer.owner, nn.Module):
+            return
+        if next(instance.parameters(), None) is None:
+            return
+        self._tracked.append((weakref.ref(layer.owner), weakref.ref(instance), layer.where, layer.labels[index]))
+        self._generation += 1
+        if self._hook is None:
+            from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+            self._hook = register_optimizer_step_pre_hook(self._check_optimizer)
+
+    def _check_optimizer(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        # An optimizer that holds an owner's own parameters but not those of its candidates was built
+        # before the forward pass that created them.
+        if self._checked.get(optimizer) == self._generation:
+            return
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        for owner_ref, instance_ref, where, label in self._tracked:
+            owner, instance = owner_ref(), instance_ref()
+            if owner is None or instance is None or any(id(p) in held for p in instance.parameters()):
+                continue
+            candidates = owner._modules.get("nas_candidates")
+            own = {id(p) for p in owner.parameters()} - {id(p) for p in candidates.parameters()}
+            if own & held:
+                raise TrialError(
+                    f"the optimizer was built before the first forward pass: it has parameters of "
+                    f"{type(owner).__name__} but not those of candidate {label!r} of layer {where}, which "
+                    "that forward created. Run one forward pass first (nas.materialize(model, batch)), "
+                    "then build the optimizer.")
+        self._checked[optimizer] = self._generation
+
+    def close(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+
+def materialize(model: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """Run one forward pass of `model` without gradients so that its candidates exist; returns its output.
+
+    Training flags and running statistics are left as they were (it runs in eval mode). Call it
+    before building the optimizer or loading a state dict:
+
+    >>> nas.materialize(model, x[:2])  # doctest: +SKIP
+    >>> optimizer = torch.optim.Adam(model.parameters())  # doctest: +SKIP
+    """
+    if not isinstance(model, nn.Module):
+        raise TrialError(f"materialize() needs a torch.nn.Module, got {type(model).__name__}")
+    flags = {module: module.training for module in model.modules()}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(*args, **kwargs)
+    finally:
+        for module in model.modules():  # candidates created by this pass take the model's flag
+            module.training = flags.get(module, was_training)

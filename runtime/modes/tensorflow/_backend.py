@@ -1,0 +1,448 @@
+"""What every TensorFlow backend shares: candidates, the two styles of trial code, signals, hooks.
+
+A TensorFlow trial is written in one of two styles, told apart per layer on its first call:
+
+- **keras**: TensorFlow 2, eager or inside `tf.function`. A candidate class (a Keras `Layer`) is built
+  once and tracked by the owner (the enclosing layer or model) in its `nas_candidates` dict, so its
+  weights are in `model.trainable_variables`; a function is called directly.
+- **graph**: NNI v1 code that builds a `tf.compat.v1` graph. A candidate is a function that builds ops
+  and creates its weights with `tf.compat.v1.get_variable`; each candidate runs inside its own variable
+  scope `<block>__<layer>/c<index>` with `AUTO_REUSE`, so that calling it again (another subgraph of
+  enas, the same layer built twice) shares its weights.
+
+Life of a backend in a trial (the trial runtime drives it; a test can drive it by hand):
+
+1. `layer(...)` is what `_nas.mutable_layer(...)` resolves to for `(tensorflow, mode)`. The first call
+   of a layer builds its `Layer` (candidates) and the mode's per-layer state (`_new_layer_impl`); every
+   call runs `_forward_impl`.
+2. `set_architecture(arch)`: the trial received an architecture (classic) or a subgraph (enas).
+3. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode.
+4. `on_final_result(value)` after each `report_final_result`; `finish()` derives the architecture and
+   sends it through `report_architecture`.
+
+Hooks the runtime sets, all optional: `reporter(value)` sends an intermediate result,
+`fetch_parameters()` asks for the next parameters (enas), `report_architecture(arch)` sends the derived
+architecture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import tensorflow as tf
+
+from runtime.errors import ArchitectureError, TrialError
+from runtime.modes.tensorflow._spec import (
+    Architecture,
+    LayerSpec,
+    candidate_attribute,
+    input_size_bounds,
+    scope_name,
+)
+
+CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
+
+KERAS = "keras"
+GRAPH = "graph"
+
+#: The graph collection that holds every architecture variable of graph-style trials (never the
+#: TRAINABLE_VARIABLES collection, so a user's `optimizer.minimize(loss)` cannot touch them).
+ARCH_COLLECTION = "nas_architecture_weights"
+#: The graph collection that holds the `nas_training` flag of graph-style trials.
+TRAINING_COLLECTION = "nas_training"
+
+v1 = tf.compat.v1
+
+
+def trial_style() -> str:
+    """`"graph"` while a `tf.compat.v1` graph is being built, else `"keras"` (eager or `tf.function`)."""
+    return KERAS if v1.executing_eagerly_outside_functions() else GRAPH
+
+
+def keras_training() -> bool:
+    """Whether the Keras call in progress is a training step: its `training` flag, True when unset."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover - Keras 2 or no Keras
+        return True
+    context = global_state.get_global_attribute("current_call_ctx")
+    value = None if context is None else context.get_value("training")
+    return True if value is None else bool(value)
+
+
+def graph_training_flag(graph: tf.Graph | None = None) -> tf.Tensor:
+    """The graph's `nas_training` flag: a boolean placeholder, True unless fed False (evaluation)."""
+    graph = graph or v1.get_default_graph()
+    found = graph.get_collection(TRAINING_COLLECTION)
+    if found:
+        return found[0]
+    with graph.as_default(), graph.name_scope(None):
+        flag = v1.placeholder_with_default(True, [], name="nas_training")
+    graph.add_to_collection(TRAINING_COLLECTION, flag)
+    return flag
+
+
+@contextlib.contextmanager
+def _unlocked(owner: Any) -> Iterator[None]:
+    # Keras 3 locks a built layer's state; sub-layers created on the first call are added the way
+    # Keras itself adds a late variable: unlock, track, lock again.
+    tracker = getattr(owner, "_tracker", None)
+    locked = bool(getattr(tracker, "locked", False))
+    if locked:
+        tracker.unlock()
+    try:
+        yield
+    finally:
+        if locked:
+            tracker.lock()
+
+
+def _is_keras_layer(value: Any) -> bool:
+    import keras
+
+    return isinstance(value, keras.layers.Layer)
+
+
+class Layer:
+    """The candidates of one layer on one owner (keras) or in one graph (graph), built on demand.
+
+    `call(i, fixed, chosen)` runs candidate `i` on `[fixed, chosen]` (NNI's calling convention);
+    a class candidate is constructed on its first call only, so classic mode builds the chosen one only.
+    """
+
+    def __init__(self, spec: LayerSpec, table: CandidateTable, owner: Any, style: str,
+                 registry: dict[str, Any]) -> None:
+        self.spec = spec
+        self.style = style
+        self.owner = owner
+        self._table = list(table.values())
+        self._registry = registry
+        self._calls: list[Callable[[list[Any]], Any] | None] = [None] * len(self._table)
+        self.instances: list[Any] = [None] * len(self._table)
+        self.scope = scope_name(spec.block_key, spec.layer_key)
+
+    def build(self, index: int) -> Callable[[list[Any]], Any]:
+        """The callable of candidate `index`, constructing it (once) if it is a class."""
+        call = self._calls[index]
+        if call is not None:
+            return call
+        callee, args, kwargs = self._table[index]
+        if isinstance(callee, type):
+            instance = self._instance(index, callee, tuple(args), dict(kwargs))
+            self.instances[index] = instance
+            call = instance
+        elif args or kwargs:
+            args, kwargs = tuple(args), dict(kwargs)
+
+            def call(inputs: list[Any], callee: Any = callee) -> Any:
+                return callee(inputs, *args, **kwargs)
+        else:
+            call = callee
+        if self.style == GRAPH:
+            call = self._scoped(call, index)
+        self._calls[index] = call
+        return call
+
+    def build_all(self) -> None:
+        """Construct every class candidate (one-shot modes share them all)."""
+        for index in range(len(self._table)):
+            self.build(index)
+
+    def call(self, index: int, fixed: list[Any], chosen: list[Any]) -> Any:
+        """Run candidate `index` on `[fixed, chosen]`."""
+        return self.build(index)([fixed, chosen])
+
+    def variable_scope(self, index: int) -> str:
+        """The variable scope of candidate `index` in graph style."""
+        return f"{self.scope}/c{index}"
+
+    def _scoped(self, call: Callable[[list[Any]], Any], index: int) -> Callable[[list[Any]], Any]:
+        name = self.variable_scope(index)
+
+        def scoped(inputs: list[Any]) -> Any:
+            # The absolute scope keeps the names the same wherever the layer is built.
+            with v1.variable_scope(v1.VariableScope(v1.AUTO_REUSE, name=name), auxiliary_name_scope=False), \
+                    tf.name_scope(name + "/"):
+                return call(inputs)
+
+        return scoped
+
+    def _instance(self, index: int, callee: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        name = candidate_attribute(self.spec.block_key, self.spec.layer_key, index)
+        owner = self.owner if self.style == KERAS and _is_keras_layer(self.owner) else None
+        if owner is None:
+            if name not in self._registry:
+                self._registry[name] = callee(*args, **kwargs)
+            return self._registry[name]
+        with _unlocked(owner):
+            if getattr(owner, "nas_candidates", None) is None:
+                owner.nas_candidates = {}
+            holder = owner.nas_candidates
+            if name not in holder:
+                holder[name] = callee(*args, **kwargs)
+        return holder[name]
+
+    def parameter_count(self, index: int) -> int:
+        """Trainable parameters of candidate `index` (0 for a function in keras style)."""
+        if self.style == GRAPH:
+            scope = self.variable_scope(index) + "/"
+            found = [v for v in v1.global_variables() if v.name.startswith(scope) and v.trainable]
+            return int(sum(v.shape.num_elements() or 0 for v in found))
+        instance = self.instances[index]
+        variables = getattr(instance, "trainable_variables", None) or []
+        return int(sum(v.shape.num_elements() or 0 for v in variables))
+
+
+class Signal:
+    """An integer that selects a subgraph at run time: a non-trainable variable read by the graph.
+
+    keras style: a `tf.Variable` outside the model, set with `assign` (seen by `tf.function` too).
+    graph style: a `get_variable` in the graph, loaded into a session through a placeholder fed to one
+    assign op built with it, so that setting it adds nothing to the graph.
+    """
+
+    def __init__(self, style: str, name: str, initial: int) -> None:
+        self.style = style
+        self.pending: int | None = None
+        if style == KERAS:
+            with tf.init_scope():
+                self.variable = tf.Variable(initial, dtype=tf.int32, trainable=False, name=name)
+            return
+        self.variable = v1.get_variable(
+            name, shape=[], dtype=tf.int32, initializer=v1.constant_initializer(initial), trainable=False,
+            collections=[v1.GraphKeys.GLOBAL_VARIABLES], use_resource=True,
+        )
+        self._feed = v1.placeholder(tf.int32, [], name=name + "_value")
+        self._assign = self.variable.assign(self._feed)
+
+    def value(self) -> tf.Tensor:
+        """The signal as a tensor (read at run time)."""
+        return self.variable.read_value() if self.style == GRAPH else tf.convert_to_tensor(self.variable)
+
+    def set(self, value: int, session: Any = None) -> None:
+        """Set the signal; in graph style without a session it is loaded by the next `load(session)`."""
+        if self.style == KERAS:
+            self.variable.assign(value)
+        elif session is None:
+            self.pending = value
+        else:
+            session.run(self._assign, {self._feed: value})
+            self.pending = None
+
+    def load(self, session: Any) -> None:
+        """Graph style: load a value set without a session."""
+        if self.pending is not None:
+            self.set(self.pending, session)
+
+
+def run_subgraph(layer: Layer, index: Any, fixed: list[Any], optional: list[Any]) -> Any:
+    """Run only subgraph `index` (a tensor or an int) of `layer`: one candidate on one input subset.
+
+    Eager: the chosen branch is called directly. `tf.function` and graph style: `tf.switch_case` over
+    all subgraphs, so the graph holds every subgraph (sharing weights) and runs the selected one.
+    """
+    subgraphs = layer.spec.subgraphs
+    if isinstance(index, int) or tf.executing_eagerly() or len(subgraphs) == 1:
+        c, subset = subgraphs[0 if len(subgraphs) == 1 else int(index)]
+        return layer.call(c, fixed, [optional[i] for i in subset])
+    branches = [
+        (lambda c=c, subset=subset: layer.call(c, fixed, [optional[i] for i in subset]))
+        for c, subset in subgraphs
+    ]
+    return tf.switch_case(index, branches)
+
+
+class TensorFlowBackend:
+    """Base of the four TensorFlow backends; see the module docstring."""
+
+    mode: ClassVar[str] = ""
+    #: `training_update` keyword arguments every mode accepts (NNI passes `tf=tf, session=sess`).
+    update_keys: ClassVar[frozenset[str]] = frozenset({"tf", "session", "feed_dict"})
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
+                 architecture: Architecture | None = None) -> None:
+        self.options: dict[str, Any] = dict(options or {})
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.registry: dict[str, Any] = {}
+        self.reporter: Callable[[Any], None] | None = None
+        self.report_architecture: Callable[[Architecture], None] | None = None
+        self.fetch_parameters: Callable[[], Mapping[str, Any] | None] | None = None
+        self.architecture: Architecture | None = None
+        self.specs: dict[tuple[str, str], LayerSpec] = {}
+        self.session: Any = None
+        self._owned: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Layer]] = weakref.WeakKeyDictionary()
+        self._unowned: dict[tuple[str, str], Layer] = {}
+        # Per-layer state of the mode: keras style keyed (None, block, layer), graph style (graph, ...).
+        self.states: dict[tuple[Any, str, str], Any] = {}
+        if architecture is not None:
+            self.set_architecture(architecture)
+
+    # -- the layer call -----------------------------------------------------------------------------
+
+    def layer(
+        self,
+        block_key: str,
+        layer_key: str,
+        candidates: CandidateTable,
+        fixed_inputs: Sequence[Any],
+        optional_inputs: Mapping[str, Any],
+        optional_input_size: int | Sequence[int],
+        owner: Any = None,
+    ) -> Any:
+        """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
+        style = trial_style()
+        if style == GRAPH:
+            layers = self._owned.setdefault(v1.get_default_graph(), {})
+        elif owner is not None and _is_keras_layer(owner):
+            layers = self._owned.setdefault(owner, {})
+        else:
+            layers = self._unowned
+        built = layers.get((block_key, layer_key))
+        if built is None:
+            built = self._build(block_key, layer_key, candidates, optional_inputs, optional_input_size, owner, style)
+            layers[(block_key, layer_key)] = built
+        return self._forward_impl(built, list(fixed_inputs), list(optional_inputs.values()))
+
+    def _build(self, block_key: str, layer_key: str, candidates: CandidateTable,
+               optional_inputs: Mapping[str, Any], optional_input_size: int | Sequence[int], owner: Any,
+               style: str) -> Layer:
+        where = f"{block_key}/{layer_key}"
+        if not candidates:
+            raise ArchitectureError("a mutable layer needs at least one candidate in layer_choice", where)
+        low, high = input_size_bounds(optional_input_size, len(optional_inputs), where)
+        spec = LayerSpec(block_key, layer_key, tuple(candidates), tuple(optional_inputs), low, high)
+        known = self.specs.get((block_key, layer_key))
+        if known is not None and known != spec:
+            raise ArchitectureError(
+                "the same layer key is called with different candidates or inputs; "
+                "give each mutable layer its own layer_output",
+                where,
+            )
+        self.specs[(block_key, layer_key)] = spec
+        layer = Layer(spec, candidates, owner, style, self.registry)
+        key = self.state_key(layer)
+        if key not in self.states:
+            if style == GRAPH:
+                with v1.variable_scope(v1.VariableScope(v1.AUTO_REUSE, name="nas"), auxiliary_name_scope=False), \
+                        tf.name_scope("nas/"):
+                    self.states[key] = self._new_layer_impl(layer)
+            else:
+                self.states[key] = self._new_layer_impl(layer)
+        return layer
+
+    def state_key(self, layer: Layer) -> tuple[Any, str, str]:
+        """Where the mode's state of `layer` is kept: per graph in graph style, per key in keras style."""
+        context = v1.get_default_graph() if layer.style == GRAPH else None
+        return (context, layer.spec.block_key, layer.spec.layer_key)
+
+    def _new_layer_impl(self, layer: Layer) -> Any:
+        """Create the mode's state of a layer seen for the first time (per graph in graph style)."""
+        return None
+
+    def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
+        raise NotImplementedError
+
+    # -- the trial's hooks --------------------------------------------------------------------------
+
+    def set_architecture(self, architecture: Mapping[str, Any]) -> None:
+        """The trial received `architecture` (classic: the architecture; enas: the next subgraph)."""
+        self.architecture = dict(architecture)
+        self._architecture_impl(self.architecture)
+
+    def _architecture_impl(self, architecture: Architecture) -> None:
+        """Apply a new architecture to the layers already built; nothing by default."""
+
+    def training_update(self, **kwargs: Any) -> None:
+        """`nas.training_update(...)`: one step of the mode (see each backend)."""
+        unknown = sorted(set(kwargs) - self.update_keys)
+        if unknown:
+            raise TrialError(
+                f"{self.mode} mode (TensorFlow): training_update() got unknown argument(s) "
+                f"{', '.join(unknown)}; it takes {', '.join(sorted(self.update_keys))}"
+            )
+        kwargs.pop("tf", None)
+        session = kwargs.pop("session", None)
+        if session is not None:
+            self.session = session
+        self._training_update_impl(session=session, **kwargs)
+
+    def _training_update_impl(self, session: Any = None, **kwargs: Any) -> None:
+        """Nothing to do by default (classic, oneshot)."""
+
+    def on_final_result(self, value: Any) -> None:
+        """Called by the runtime after each `report_final_result(value)`; nothing by default."""
+
+    def arch_parameters(self) -> list[tf.Variable]:
+        """The architecture weights (darts); empty for modes without any."""
+        return []
+
+    def derived_architecture(self) -> Architecture:
+        """The architecture this trial derived so far, in the format of DESIGN.md §3."""
+        if self.architecture is None:
+            raise TrialError(f"{self.mode} mode: no architecture was received yet")
+        return self.architecture
+
+    def finish(self) -> Architecture | None:
+        """Derive the architecture and send it through `report_architecture`; returns it (None if none)."""
+        if not self.specs:
+            return None
+        arch = self.derived_architecture()
+        if self.report_architecture is not None:
+            self.report_architecture(arch)
+        return arch
+
+    # -- helpers shared by the modes ----------------------------------------------------------------
+
+    def graph_states(self, session: Any) -> list[Any]:
+        """The per-layer states of the graph `session` runs (graph style)."""
+        graph = getattr(session, "graph", None)
+        return [state for (context, _, _), state in self.states.items() if context is graph and graph is not None]
+
+    def keras_states(self) -> list[Any]:
+        """The per-layer states of keras-style layers."""
+        return [state for (context, _, _), state in self.states.items() if context is None]
+
+    def need_session(self, session: Any, what: str) -> Any:
+        """`session`, or the last one given to `training_update`, or a `TrialError` saying what to pass."""
+        session = session or self.session
+        if session is None:
+            raise TrialError(
+                f"{self.mode} mode (TensorFlow graph): {what} needs the session; "
+                "call training_update(tf=tf, session=sess) (NNI's form) or pass session="
+            )
+        return session
+
+
+class ClassicBackend(TensorFlowBackend):
+    """classic: only the chosen candidate is built and run, on the chosen inputs in the chosen order.
+
+    In graph style only the chosen candidate's ops and variables enter the graph.
+    """
+
+    mode = "classic"
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
+                 architecture: Architecture | None = None) -> None:
+        self._decoded: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
+        super().__init__(options, seed=seed, architecture=architecture)
+
+    def _architecture_impl(self, architecture: Architecture) -> None:
+        self._decoded.clear()
+
+    def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
+        if self.architecture is None:
+            raise TrialError(
+                f"classic mode: layer '{layer.spec.where}' ran before the trial received an architecture; "
+                "call nas.get_next_parameter() first, or run with --arch FILE"
+            )
+        key = (layer.spec.block_key, layer.spec.layer_key)
+        decoded = self._decoded.get(key)
+        if decoded is None:
+            decoded = self._decoded[key] = layer.spec.decode(self.architecture)
+        candidate, inputs = decoded
+        return layer.call(candidate, fixed, [optional[i] for i in inputs])

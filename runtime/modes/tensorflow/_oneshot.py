@@ -1,0 +1,205 @@
+"""oneshot mode for TensorFlow: the whole supernet trains; an architecture is searched afterwards.
+
+- `strategy: dropout` (default; Bender et al. 2018, NNI's oneshot_mode): every optional input and then
+  every candidate output is kept with probability `1 - r**(1/k)` (k inputs, or k candidates), kept
+  paths scaled by `1 / (1 - rate)` as `tf.nn.dropout` does, and the candidate outputs summed. The
+  probability that all k paths drop is `r`. One draw per path and step, shared by the batch.
+- `strategy: single_path` (SPOS): each step runs one uniformly sampled subgraph (candidate and input
+  subset) of each layer.
+- Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped.
+- `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the shared weights (`search: random`
+  or `evolution`, `budget` evaluations) and keeps the best; while a candidate architecture is
+  evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
+  a session too).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import tensorflow as tf
+
+from runtime.errors import TrialError
+from runtime.modes.tensorflow._backend import (
+    GRAPH,
+    Layer,
+    Signal,
+    TensorFlowBackend,
+    graph_training_flag,
+    keras_training,
+    run_subgraph,
+)
+from runtime.modes.tensorflow._spec import (
+    Architecture,
+    LayerSpec,
+    drop_rate,
+    mutate_architecture,
+    sample_architecture,
+)
+from runtime.modes.torch._options import OneShotOptions  # framework-free, shared with the torch backends
+
+
+@dataclass
+class _OneShotLayer:
+    spec: LayerSpec
+    fixed: Signal  # -1: the supernet; otherwise the subgraph to run (while deriving)
+    seed: int
+
+
+class OneShotBackend(TensorFlowBackend):
+    """The oneshot mode; see the module docstring."""
+
+    mode = "oneshot"
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
+                 architecture: Architecture | None = None) -> None:
+        self.config = OneShotOptions.parse(options)
+        self._generator: tf.random.Generator | None = None
+        self._derived: Architecture | None = None
+        super().__init__(options, seed=seed, architecture=architecture)
+
+    @property
+    def generator(self) -> tf.random.Generator:
+        """The random generator of keras-style layers (seeded from the trial's seed)."""
+        if self._generator is None:
+            with tf.init_scope():
+                self._generator = tf.random.Generator.from_seed(self.rng.randrange(2**31))
+        return self._generator
+
+    def _new_layer_impl(self, layer: Layer) -> _OneShotLayer:
+        return _OneShotLayer(layer.spec, Signal(layer.style, layer.scope + "_fixed", -1),
+                             self.rng.randrange(2**31))
+
+    # -- forward ------------------------------------------------------------------------------------
+
+    def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
+        state: _OneShotLayer = self.states[self.state_key(layer)]
+        layer.build_all()
+        chosen = state.fixed.value()
+        if tf.executing_eagerly():
+            index = int(chosen)
+            return run_subgraph(layer, index, fixed, optional) if index >= 0 else self._supernet(
+                layer, state, fixed, optional)
+        return tf.cond(
+            chosen >= 0,
+            lambda: run_subgraph(layer, tf.maximum(chosen, 0), fixed, optional),
+            lambda: self._supernet(layer, state, fixed, optional),
+        )
+
+    def _supernet(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any]) -> Any:
+        spec = layer.spec
+        if self.config.strategy == "single_path":
+            return run_subgraph(layer, self._random_index(layer, state, len(spec.subgraphs)), fixed, optional)
+        training = graph_training_flag() if layer.style == GRAPH else keras_training()
+        chosen: list[Any] = []
+        if spec.input_high > 0:
+            keep = self._keep(layer, state, len(optional), training, salt=0)
+            chosen = [keep[j] * x for j, x in enumerate(optional)]
+        outputs = [layer.call(i, fixed, chosen) for i in range(len(spec.labels))]
+        keep = self._keep(layer, state, len(outputs), training, salt=1)
+        total = keep[0] * outputs[0]
+        for j in range(1, len(outputs)):
+            total = total + keep[j] * outputs[j]
+        return total
+
+    def _uniform(self, layer: Layer, state: _OneShotLayer, shape: list[int], salt: int, **kwargs: Any) -> tf.Tensor:
+        if layer.style == GRAPH:
+            return tf.random.uniform(shape, seed=state.seed + salt, **kwargs)
+        return self.generator.uniform(shape, **kwargs)
+
+    def _keep(self, layer: Layer, state: _OneShotLayer, k: int, training: Any, salt: int) -> tf.Tensor:
+        """`k` scale factors: 0 (dropped, rate `r**(1/k)`) or `1 / (1 - rate)` when training; else 1."""
+        if training is False:
+            return tf.ones([k])
+        rate = drop_rate(self.config.r, k)
+        u = self._uniform(layer, state, [k], salt)
+        keep = tf.cast(u >= rate, tf.float32) / (1.0 - rate)
+        if training is True:
+            return keep
+        return tf.where(training, keep, tf.ones([k]))
+
+    def _random_index(self, layer: Layer, state: _OneShotLayer, count: int) -> Any:
+        if tf.executing_eagerly():
+            return self.rng.randrange(count)
+        return self._uniform(layer, state, [], 2, minval=0, maxval=count, dtype=tf.int32)
+
+    # -- deriving the architecture ------------------------------------------------------------------
+
+    def fix(self, architecture: Mapping[str, Any] | None, session: Any = None) -> None:
+        """Make every layer run `architecture`'s subgraph (None: back to the supernet)."""
+        graph = any(key[0] is not None for key in self.states)
+        if graph:
+            session = self.need_session(session, "fixing an architecture")
+        for key, state in self.states.items():
+            spec = state.spec
+            index = -1 if architecture is None else spec.subgraph_index(*spec.decode(architecture))
+            state.fixed.set(index, session if key[0] is not None else None)
+
+    def derive(self, evaluate: Callable[[], float], budget: int | None = None, search: str | None = None, *,
+               maximize: bool | None = None, session: Any = None) -> Architecture:
+        """Search the trained supernet: `evaluate()` scores the architecture in force (a number).
+
+        Scores `budget` (default `oneshot.budget`) sampled architectures (`search: random`) or runs
+        regularized evolution (`search: evolution`, `population`, `sample_size`), keeps the best (higher
+        is better unless `optimize_mode: minimize` or `maximize=False`) and returns it;
+        `derived_architecture()` returns it afterwards. Graph style needs the session.
+        """
+        if not self.specs:
+            raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
+                             "train (or run one forward pass) first")
+        budget = self.config.budget if budget is None else budget
+        search = self.config.search if search is None else search
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise TrialError(f"derive_architecture(): budget must be a positive int, got {budget!r}")
+        if search not in ("random", "evolution"):
+            raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
+        specs = list(self.specs.values())
+        sign = 1.0 if (self.config.optimize_mode == "maximize" if maximize is None else maximize) else -1.0
+        scores: dict[str, float] = {}
+
+        def score(arch: Architecture) -> float:
+            key = json.dumps(arch, sort_keys=True)
+            if key not in scores:
+                self.fix(arch, session)
+                value = evaluate()
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                    raise TrialError(f"derive_architecture(): evaluate() must return a number, got {value!r}")
+                scores[key] = sign * float(value)
+            return scores[key]
+
+        try:
+            if search == "random":
+                for _ in range(budget):
+                    score(sample_architecture(specs, self.rng))
+            else:
+                population: deque[Architecture] = deque(maxlen=self.config.population)
+                for _ in range(budget):
+                    if len(population) < self.config.population:
+                        child = sample_architecture(specs, self.rng)
+                    else:
+                        contenders = self.rng.sample(list(population), min(self.config.sample_size, len(population)))
+                        child = mutate_architecture(specs, max(contenders, key=score), self.rng)
+                    score(child)
+                    population.append(child)
+        finally:
+            self.fix(None, session)
+        self._derived = json.loads(max(scores, key=scores.__getitem__))
+        return self._derived
+
+    def derived_architecture(self) -> Architecture:
+        """The architecture `derive(evaluate)` found."""
+        if self._derived is None:
+            raise TrialError(
+                "oneshot mode: no architecture derived yet; call "
+                "nas.derive_architecture(evaluate) after training"
+            )
+        return self._derived
+
+    def finish(self) -> Architecture | None:
+        """Report the derived architecture, if `derive` ran; None otherwise."""
+        return super().finish() if self._derived is not None else None

@@ -1,0 +1,325 @@
+"""darts mode for PyTorch: a softmax-mixed layer and its architecture optimizer (Liu et al. 2019).
+
+Per layer the backend owns `alpha` (one logit per candidate) and, when the layer has a real input
+choice, `beta` (one logit per optional input). Neither is registered on any module, so
+`model.parameters()` and the user's optimizer never see them; `arch_parameters()` returns them.
+
+- forward: `sum_i softmax(alpha)_i * op_i([fixed, [sigmoid(beta_j) * x_j]_j])`. Every optional input is
+  passed, scaled by its own gate (a relaxed independent Bernoulli, NNI's darts passes them all too).
+  `sampler: gumbel` replaces the softmax by a Gumbel-softmax sample and the gates by binary-concrete
+  samples, with the temperature annealed exponentially from `temperature[0]` to `temperature[1]` over
+  `anneal_steps` architecture steps (FBNet/DNAS); outside training the plain softmax/sigmoid is used.
+- `training_update(loss=val_loss)`: one step of Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3
+  by default) on `val_loss + complexity.weight * expected parameter count`, where the expected count
+  is `sum_layers sum_i softmax(alpha)_i * params(op_i)`. The gradient is taken with
+  `torch.autograd.grad` with respect to the architecture weights only: model weights' `.grad` is left
+  untouched, and a tensor `loss` keeps its graph so the script may still call `loss.backward()`.
+- `order: 2`: the unrolled gradient of Liu et al. 2019, eq. 7-8. It needs the validation loss at other
+  weights, so the script passes closures and the weights' learning rate:
+  `training_update(loss=lambda: val_loss_fn(), train_loss=lambda: train_loss_fn(), model=model, lr=eta)`.
+  The virtual step is plain SGD, `w' = w - eta * dL_train/dw` (eq. 6: no momentum, no weight decay).
+- derived architecture: the argmax of `alpha` per layer; the inputs whose gate `sigmoid(beta_j)` is
+  above 0.5, ranked by gate and clamped to `optional_input_size` (so within a range `[low, high]` the
+  count is learned from the weights; for an int `k` it is exactly the top `k`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from runtime.errors import TrialError
+from runtime.modes.torch._backend import Architecture, TorchOneShotBackend, top_inputs
+from runtime.modes.torch._layer import LayerCandidates, LayerSpec, first_tensor
+from runtime.modes.torch._options import DartsOptions
+
+LossArg = torch.Tensor | Callable[[], torch.Tensor]
+
+
+@dataclass
+class _ArchWeights:
+    spec: LayerSpec
+    alpha: torch.Tensor
+    beta: torch.Tensor | None
+    counts: torch.Tensor | None = None
+
+
+class DartsBackend(TorchOneShotBackend):
+    """The darts mode; see the module docstring for the mathematics and the options."""
+
+    mode = "darts"
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
+        super().__init__(options, seed=seed)
+        self.config = DartsOptions.parse(options)
+        self.weights: dict[tuple[str, str], _ArchWeights] = {}
+        self.optimizer: torch.optim.Adam | None = None
+        self.steps = 0
+        self._gumbel = self.config.sampler == "gumbel"
+
+    # -- forward ------------------------------------------------------------------------------------
+
+    def _new_layer_impl(self, spec: LayerSpec) -> None:
+        alpha = (1e-3 * torch.randn(len(spec.labels), generator=self.generator)).requires_grad_()
+        beta = None
+        if spec.input_high > 0 and spec.input_low < len(spec.input_labels):
+            beta = (1e-3 * torch.randn(len(spec.input_labels), generator=self.generator)).requires_grad_()
+        self.weights[(spec.block_key, spec.layer_key)] = _ArchWeights(spec, alpha, beta)
+        if self.optimizer is not None:
+            self.optimizer.add_param_group({"params": [alpha] + ([beta] if beta is not None else [])})
+
+    def _forward_impl(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
+        spec = layer.spec
+        state = self.weights[(spec.block_key, spec.layer_key)]
+        like = first_tensor(fixed) if fixed else first_tensor(optional)
+        if like is not None and (state.alpha.device != like.device
+                                 or (like.is_floating_point() and state.alpha.dtype != like.dtype)):
+            self._move_to(like.device, like.dtype if like.is_floating_point() else state.alpha.dtype)
+        sample = self._gumbel and layer.training()
+        if spec.input_high == 0:
+            chosen: list[Any] = []
+        elif state.beta is None:
+            chosen = optional
+        else:
+            gates = self._gates(state.beta, sample)
+            chosen = [gate * x for gate, x in zip(gates, optional, strict=True)]
+        mix = self._mix(state.alpha, sample)
+        out = sum(w * layer.call(i, fixed, chosen) for i, w in enumerate(mix))
+        if state.counts is None:
+            state.counts = torch.tensor(layer.parameter_counts(), dtype=state.alpha.dtype,
+                                        device=state.alpha.device)
+        return out
+
+    def temperature(self) -> float:
+        """The Gumbel temperature at the current architecture step (annealed exponentially)."""
+        start, end = self.config.temperature
+        progress = min(self.steps, self.config.anneal_steps) / self.config.anneal_steps
+        return start * (end / start) ** progress
+
+    def _mix(self, alpha: torch.Tensor, sample: bool) -> torch.Tensor:
+        if not sample:
+            return torch.softmax(alpha, dim=-1)
+        u = torch.rand(alpha.shape, generator=self.generator).clamp_(1e-10, 1.0 - 1e-7).to(alpha.device)
+        gumbel = -torch.log(-torch.log(u))  # g = -log(-log U)
+        return torch.softmax((alpha + gumbel) / self.temperature(), dim=-1)  # softmax((alpha + g) / tau)
+
+    def _gates(self, beta: torch.Tensor, sample: bool) -> torch.Tensor:
+        if not sample:
+            return torch.sigmoid(beta)
+        u = torch.rand(beta.shape, generator=self.generator).clamp_(1e-10, 1.0 - 1e-7).to(beta.device)
+        logistic = torch.log(u) - torch.log1p(-u)  # binary concrete: sigmoid((beta + L) / tau)
+        return torch.sigmoid((beta + logistic) / self.temperature())
+
+    def _move_to(self, device: torch.device, dtype: torch.dtype) -> None:
+        """Follow the model to its device and floating dtype (the weights are not module parameters)."""
+        for state in self.weights.values():
+            for tensor in (state.alpha, state.beta, state.counts):
+                if tensor is not None:
+                    tensor.data = tensor.data.to(device=device, dtype=dtype)
+        if self.optimizer is not None:
+            for per_param in self.optimizer.state.values():
+                for name, value in per_param.items():
+                    if isinstance(value, torch.Tensor) and name != "step":
+                        per_param[name] = value.to(device=device, dtype=dtype)
+
+    # -- the architecture step ----------------------------------------------------------------------
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        """Every layer's `alpha` and `beta`, in the order the layers first ran."""
+        params: list[torch.Tensor] = []
+        for state in self.weights.values():
+            params.append(state.alpha)
+            if state.beta is not None:
+                params.append(state.beta)
+        return params
+
+    def expected_parameters(self) -> torch.Tensor:
+        """`sum_layers sum_i softmax(alpha)_i * params(op_i)`: differentiable in `alpha`."""
+        total = torch.zeros(())
+        for state in self.weights.values():
+            if state.counts is not None:
+                total = total + (torch.softmax(state.alpha, dim=-1) * state.counts).sum()
+        return total
+
+    def _penalty(self) -> torch.Tensor | None:
+        if self.config.complexity_weight == 0.0:
+            return None
+        return self.config.complexity_weight * self.expected_parameters()
+
+    def _training_update_impl(
+        self,
+        loss: LossArg | None = None,
+        train_loss: Callable[[], torch.Tensor] | None = None,
+        model: torch.nn.Module | None = None,
+        lr: float | None = None,
+    ) -> None:
+        if loss is None:
+            raise TrialError("darts mode: training_update() needs loss=<validation loss> (a tensor or a closure)")
+        params = self.arch_parameters()
+        if not params:
+            raise TrialError("darts mode: training_update() was called before any mutable layer ran; "
+                             "run one forward pass first")
+        if self.config.order == 2:
+            value, grads = self._second_order(loss, train_loss, model, lr, params)
+        else:
+            value = loss() if callable(loss) else loss
+            retain = not callable(loss)
+            grads = list(torch.autograd.grad(value, params, allow_unused=True, retain_graph=retain))
+        penalty = self._penalty()
+        if penalty is not None:
+            extra = torch.autograd.grad(penalty, params, allow_unused=True)
+            grads = [_add(g, e) for g, e in zip(grads, extra, strict=True)]
+        if self.optimizer is None:
+            self.optimizer = torch.optim.Adam(
+                params, lr=self.config.lr, betas=self.config.betas, weight_decay=self.config.weight_decay
+            )
+        for p, g in zip(params, grads, strict=True):
+            p.grad = torch.zeros_like(p) if g is None else g.detach()
+        self.optimizer.step()
+        self.steps += 1
+        every = self.config.report_every
+        if self.reporter is not None and every and self.steps % every == 0:
+            arch_loss = float(value.detach()) + (float(penalty.detach()) if penalty is not None else 0.0)
+            self.reporter({"default": arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps})
+
+    def unrolled_gradient(
+        self,
+        loss: Callable[[], torch.Tensor],
+        train_loss: Callable[[], torch.Tensor],
+        model: torch.nn.Module,
+        lr: float,
+    ) -> list[torch.Tensor]:
+        """The second-order architecture gradient of Liu et al. 2019 (eq. 7-8), without taking a step."""
+        alphas = self.arch_parameters()
+        grads = self._second_order(loss, train_loss, model, lr, alphas)[1]
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, alphas, strict=True)]
+
+    def _second_order(
+        self,
+        loss: LossArg,
+        train_loss: Callable[[], torch.Tensor] | None,
+        model: torch.nn.Module | None,
+        lr: float | None,
+        alphas: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        if not callable(loss) or not callable(train_loss) or model is None or lr is None:
+            raise TrialError(
+                "darts mode with order 2: call training_update(loss=<closure of the validation loss>, "
+                "train_loss=<closure of the training loss>, model=<the model>, lr=<the weights' learning rate>)"
+            )
+        weights = [w for w in model.parameters() if w.requires_grad]
+        xi = float(lr)
+        backup = [w.detach().clone() for w in weights]
+        dw_train = torch.autograd.grad(train_loss(), weights, allow_unused=True)
+        with torch.no_grad():
+            for w, g in zip(weights, dw_train, strict=True):
+                if g is not None:
+                    w.sub_(xi * g)  # w' = w - xi * dL_train(w, alpha)/dw
+        val = loss()  # L_val(w', alpha)
+        grads = torch.autograd.grad(val, alphas + weights, allow_unused=True)
+        d_alpha, d_wprime = grads[: len(alphas)], grads[len(alphas):]
+        d_wprime = [torch.zeros_like(w) if g is None else g for g, w in zip(d_wprime, weights, strict=True)]
+        norm = torch.sqrt(sum((g * g).sum() for g in d_wprime))
+        eps = 0.01 / float(norm) if float(norm) > 0 else 0.0
+        hessian: list[torch.Tensor | None] = [None] * len(alphas)
+        if eps > 0.0:
+            plus = self._alpha_grad_at(train_loss, weights, backup, d_wprime, eps, alphas)  # w+ = w + eps*dw'
+            minus = self._alpha_grad_at(train_loss, weights, backup, d_wprime, -eps, alphas)  # w- = w - eps*dw'
+            hessian = [None if p is None else (p - m) / (2.0 * eps) for p, m in zip(plus, minus, strict=True)]
+        with torch.no_grad():
+            for w, b in zip(weights, backup, strict=True):
+                w.copy_(b)
+        # dL_val(w', alpha)/dalpha - xi * (dL_train(w+)/dalpha - dL_train(w-)/dalpha) / (2 eps)
+        result = [_add(d, None if h is None else -xi * h) for d, h in zip(d_alpha, hessian, strict=True)]
+        return val, result
+
+    @staticmethod
+    def _alpha_grad_at(
+        train_loss: Callable[[], torch.Tensor],
+        weights: list[torch.Tensor],
+        backup: list[torch.Tensor],
+        direction: list[torch.Tensor],
+        eps: float,
+        alphas: list[torch.Tensor],
+    ) -> tuple[torch.Tensor | None, ...]:
+        with torch.no_grad():
+            for w, b, d in zip(weights, backup, direction, strict=True):
+                w.copy_(b + eps * d)
+        return torch.autograd.grad(train_loss(), alphas, allow_unused=True)
+
+    # -- what the trial reports ---------------------------------------------------------------------
+
+    def arch_weight_values(self) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+        """`{block: {layer: {"layer": {label: softmax(alpha)}, "inputs": {label: sigmoid(beta)}}}}`."""
+        values: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        for state in self.weights.values():
+            spec = state.spec
+            probs = torch.softmax(state.alpha.detach(), dim=-1).tolist()
+            gates = torch.sigmoid(state.beta.detach()).tolist() if state.beta is not None else []
+            values.setdefault(spec.block_key, {})[spec.layer_key] = {
+                "layer": dict(zip(spec.labels, probs, strict=True)),
+                "inputs": dict(zip(spec.input_labels, gates, strict=False)),
+            }
+        return values
+
+    def derived_architecture(self) -> Architecture:
+        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range."""
+        arch: Architecture = {}
+        for state in self.weights.values():
+            spec = state.spec
+            best = int(torch.argmax(state.alpha.detach()))
+            if state.beta is None:
+                inputs = list(spec.input_labels) if spec.input_high else []
+            else:
+                inputs = top_inputs(spec, torch.sigmoid(state.beta.detach()).tolist(), 0.5)
+            arch.setdefault(spec.block_key, {})[spec.layer_key] = {
+                "chosen_layer": spec.labels[best],
+                "chosen_inputs": inputs,
+            }
+        return arch
+
+    def distribution(self) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+        """Per layer, `(softmax(alpha), sigmoid(beta))` as lists: what `--sample K` draws from."""
+        return {
+            block: {layer: (list(v["layer"].values()), list(v["inputs"].values())) for layer, v in layers.items()}
+            for block, layers in self.arch_weight_values().items()
+        }
+
+    def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
+        """`count` architectures drawn from the learned distribution: a candidate ~ softmax(alpha),
+        each optional input kept with probability sigmoid(beta), the count clamped to the size range."""
+        generator = torch.Generator()
+        generator.manual_seed(self.rng.randrange(2**63) if seed is None else seed)
+        samples: list[Architecture] = []
+        for _ in range(count):
+            arch: Architecture = {}
+            for state in self.weights.values():
+                spec = state.spec
+                probs = torch.softmax(state.alpha.detach().cpu(), dim=-1)
+                index = int(torch.multinomial(probs, 1, generator=generator))
+                if state.beta is None:
+                    inputs = list(spec.input_labels) if spec.input_high else []
+                else:
+                    gates = torch.sigmoid(state.beta.detach().cpu())
+                    draws = (torch.rand(gates.shape, generator=generator) < gates).tolist()
+                    # Kept inputs rank first; the clamp to [low, high] then takes the most likely ones.
+                    scores = [g + (1.0 if d else 0.0) for g, d in zip(gates.tolist(), draws, strict=True)]
+                    inputs = top_inputs(spec, scores, 1.0)
+                arch.setdefault(spec.block_key, {})[spec.layer_key] = {
+                    "chosen_layer": spec.labels[index],
+                    "chosen_inputs": inputs,
+                }
+            samples.append(arch)
+        return samples
+
+
+def _add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+

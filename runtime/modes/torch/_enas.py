@@ -1,0 +1,134 @@
+"""enas mode for PyTorch (Pham et al. 2018): one shared supernet, one subgraph per step.
+
+Every candidate is built once and keeps its weights across subgraphs. A forward runs only the current
+subgraph: each layer's chosen candidate on its chosen inputs (exactly what classic mode would run).
+`training_update()` asks for the next subgraph through `fetch_parameters` (one more parameter request
+of the same trial: the dispatcher answers with the ENAS controller's next sample), and the next
+`report_final_result(value)` is that subgraph's reward (`on_final_result`). Before the first
+`training_update()` the first forward fetches a subgraph itself.
+
+The derived architecture is decided on the trial side: the subgraph with the best mean reward among
+the last `window` rewarded steps (counting only subgraphs seen at least twice there, when any is, so
+one lucky batch does not decide). The controller's own most likely architecture is available on the
+tuner side as `ENASTuner.best_architecture()`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runtime.errors import TrialError
+from runtime.modes.torch._backend import Architecture, TorchOneShotBackend
+from runtime.modes.torch._layer import LayerCandidates
+from runtime.modes.torch._options import EnasOptions
+
+
+class EnasBackend(TorchOneShotBackend):
+    """The enas mode; see the module docstring."""
+
+    mode = "enas"
+
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
+        super().__init__(options, seed=seed)
+        self.config = EnasOptions.parse(options)
+        self.current: Architecture | None = None
+        self._choice: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
+        self._rewards: deque[tuple[str, Architecture, float]] = deque(maxlen=self.config.window)
+        self.exhausted = False
+
+    def set_architecture(self, architecture: Mapping[str, Any]) -> None:
+        """Run `architecture` from the next forward on (each layer is checked when it next runs)."""
+        self.current = dict(architecture)
+        self._choice = {}
+
+    def _next(self) -> None:
+        if self.fetch_parameters is None:
+            raise TrialError("enas mode needs a controller to send subgraphs: run the trial in an experiment "
+                             "with `tuner: {name: ENAS}`, or standalone where the ENAS tuner runs in-process")
+        parameters = self.fetch_parameters()
+        if parameters is None:
+            if self.current is None:
+                raise TrialError("enas mode: the tuner sent no subgraph (no more parameters)")
+            self.exhausted = True
+            return
+        self.set_architecture(parameters)
+
+    def _forward_impl(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
+        spec = layer.spec
+        key = (spec.block_key, spec.layer_key)
+        choice = self._choice.get(key)
+        if choice is None:
+            if self.current is None:
+                self._next()
+            assert self.current is not None
+            choice = self._choice[key] = self.decode_choice(spec, self.current)
+        index, inputs = choice
+        chosen = [optional[i] for i in inputs]
+        layer.materialize(fixed, chosen)
+        return layer.call(index, fixed, chosen)
+
+    def _training_update_impl(self, **_ignored: Any) -> None:
+        self._next()
+
+    def on_final_result(self, value: Any) -> None:
+        """Record `value` as the reward of the current subgraph."""
+        if self.current is None:
+            return
+        reward = value.get("default") if isinstance(value, Mapping) else value
+        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+            return
+        arch = self._architecture_part(self.current)
+        self._rewards.append((repr(arch), arch, float(reward)))
+
+    def _architecture_part(self, parameters: Mapping[str, Any]) -> Architecture:
+        blocks = {block for block, _ in self.specs}
+        return {key: value for key, value in parameters.items() if key in blocks}
+
+    def derived_architecture(self) -> Architecture:
+        """The best subgraph by mean reward over the last `window` rewards (see the module docstring)."""
+        if not self._rewards:
+            if self.current is None:
+                raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
+            return self._architecture_part(self.current)
+        groups: dict[str, tuple[Architecture, list[float]]] = {}
+        for key, arch, reward in self._rewards:
+            groups.setdefault(key, (arch, []))[1].append(reward)
+        repeated = {k: v for k, v in groups.items() if len(v[1]) >= 2}
+        pool = repeated or groups
+        sign = 1.0 if self.config.optimize_mode == "maximize" else -1.0
+        best = max(pool.values(), key=lambda item: sign * sum(item[1]) / len(item[1]))
+        return best[0]
+
+
+def attach_tuner(backend: EnasBackend, tuner: Any, search_space: Mapping[str, Any]) -> Callable[[Any], None]:
+    """Drive `backend` from a tuner in this process (standalone trials, tests): `fetch_parameters` asks
+    `tuner.generate_parameters`, and the returned callable passes a reward to `receive_trial_result`.
+
+    The runtime calls the returned function after each `report_final_result(value)` (as the dispatcher
+    would), together with `backend.on_final_result(value)`.
+    """
+    tuner.update_search_space(dict(search_space))
+    state: dict[str, Any] = {"next_id": 0, "current": None}
+
+    def fetch() -> Mapping[str, Any] | None:
+        from tuners import NoMoreTrialError
+
+        parameter_id = state["next_id"]
+        state["next_id"] += 1
+        try:
+            parameters = tuner.generate_parameters(parameter_id)
+        except NoMoreTrialError:
+            return None
+        state["current"] = (parameter_id, parameters)
+        return parameters
+
+    def reward(value: Any) -> None:
+        if state["current"] is not None:
+            parameter_id, parameters = state["current"]
+            tuner.receive_trial_result(parameter_id, parameters, value)
+        backend.on_final_result(value)
+
+    backend.fetch_parameters = fetch
+    return reward

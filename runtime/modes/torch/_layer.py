@@ -1,0 +1,153 @@
+"""One mutable layer as the one-shot backends see it: its static spec and its built candidates.
+
+A compiled layer call (docs/internals.md, "A layer") hands the backend the candidates as
+`{label: (callee, args, kwargs)}`. A class callee is constructed once per owner and registered on the
+owner's `nas_candidates` `ModuleDict` under `<block>__<layer>__<index>` (sanitised), so that
+`model.parameters()`, `state_dict()` and `.to(device)` see it; a function callee is called directly.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from runtime.errors import ArchitectureError
+
+CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
+
+_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
+
+
+def candidate_attribute(block_key: str, layer_key: str, index: int) -> str:
+    """The `nas_candidates` key of candidate `index` of a layer (docs/internals.md)."""
+    return _UNSAFE.sub("_", f"{block_key}__{layer_key}__{index}")
+
+
+def input_size_bounds(size: int | Sequence[int], n_inputs: int, where: str) -> tuple[int, int]:
+    """`optional_input_size` (an int or `[low, high]`) as `(low, high)`, checked against `n_inputs`."""
+    if isinstance(size, bool):
+        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
+    if isinstance(size, int):
+        low = high = size
+    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(v, int) for v in size):
+        low, high = int(size[0]), int(size[1])
+    else:
+        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
+    if not 0 <= low <= high <= n_inputs:
+        raise ArchitectureError(
+            f"optional_input_size {size!r} does not fit {n_inputs} optional input(s)", where
+        )
+    return low, high
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What the search space says about one layer: its keys, candidate labels and optional inputs."""
+
+    block_key: str
+    layer_key: str
+    labels: tuple[str, ...]
+    input_labels: tuple[str, ...]
+    input_low: int
+    input_high: int
+
+    @property
+    def where(self) -> str:
+        """The layer's key as error messages name it: `<block>/<layer>`."""
+        return f"{self.block_key}/{self.layer_key}"
+
+
+def _count_parameters(candidate: Any) -> int:
+    if not isinstance(candidate, nn.Module):
+        return 0
+    return sum(p.numel() for p in candidate.parameters() if not isinstance(p, nn.parameter.UninitializedParameter))
+
+
+class LayerCandidates:
+    """The candidates of one layer on one owner, built once; `call(i, fixed, chosen)` runs candidate `i`."""
+
+    def __init__(
+        self,
+        spec: LayerSpec,
+        table: CandidateTable,
+        owner: Any,
+        registry: nn.ModuleDict,
+    ) -> None:
+        self.spec = spec
+        self._owner = weakref.ref(owner) if isinstance(owner, nn.Module) else None
+        self._calls: list[Callable[[list[Any]], Any]] = []
+        self.modules: list[nn.Module | None] = []
+        holder = _candidate_dict(owner, registry)
+        for index, (callee, args, kwargs) in enumerate(table.values()):
+            if isinstance(callee, type):
+                name = candidate_attribute(spec.block_key, spec.layer_key, index)
+                instance = holder[name] if name in holder else None
+                if instance is None:
+                    instance = callee(*args, **dict(kwargs))
+                    if isinstance(instance, nn.Module):
+                        holder[name] = instance
+                self.modules.append(instance if isinstance(instance, nn.Module) else None)
+                self._calls.append(instance)
+            else:
+                self.modules.append(None)
+                self._calls.append(_bind(callee, tuple(args), dict(kwargs)))
+        self._param_counts: list[int] | None = None
+        self._lazy = [i for i, m in enumerate(self.modules) if m is not None and _has_lazy(m)]
+
+    def materialize(self, fixed: list[Any], chosen: list[Any]) -> None:
+        """Run each candidate that still has lazy (uninitialized) parameters once, without gradients,
+        so that every candidate's parameters exist before the user's optimizer is built."""
+        lazy, self._lazy = self._lazy, []
+        if lazy:
+            with torch.no_grad():
+                for index in lazy:
+                    self.call(index, fixed, chosen)
+
+    def training(self) -> bool:
+        """Whether this call is a training step: the owner's `.training`, else whether grad is on."""
+        owner = self._owner() if self._owner is not None else None
+        return owner.training if owner is not None else torch.is_grad_enabled()
+
+    def call(self, index: int, fixed: list[Any], chosen: list[Any]) -> Any:
+        """Run candidate `index` on `[fixed, chosen]` (NNI's calling convention)."""
+        return self._calls[index]([fixed, chosen])
+
+    def parameter_counts(self) -> list[int]:
+        """Parameters of each candidate (0 for a function), counted once all have run."""
+        if self._param_counts is None:
+            self._param_counts = [_count_parameters(m) for m in self.modules]
+        return self._param_counts
+
+
+def _has_lazy(module: nn.Module) -> bool:
+    return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
+
+
+def _bind(callee: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[list[Any]], Any]:
+    if not args and not kwargs:
+        return callee
+    return lambda inputs: callee(inputs, *args, **kwargs)
+
+
+def _candidate_dict(owner: Any, registry: nn.ModuleDict) -> nn.ModuleDict:
+    if not isinstance(owner, nn.Module):
+        return registry
+    holder = getattr(owner, "nas_candidates", None)
+    if holder is None:
+        holder = nn.ModuleDict()
+        owner.add_module("nas_candidates", holder)
+    return holder
+
+
+def first_tensor(values: Sequence[Any]) -> torch.Tensor | None:
+    """The first tensor among a layer's inputs (its device and dtype are the layer's)."""
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            return value
+    return None

@@ -1,0 +1,149 @@
+"""`inline_architecture` (`nasctl trial codegen`): one architecture, written out as plain Python."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import annotator
+import schemas
+
+TRIAL = Path(__file__).parent / "fixtures" / "inline" / "trial.py"
+
+ARCHITECTURE = {
+    "trial/Model.forward/h1": {
+        "h1": {"chosen_layer": "Scale(10)", "chosen_inputs": ["skip"]},
+        "h2": {"chosen_layer": "Scale(factor=2)", "chosen_inputs": []},
+    },
+    "trial/steps/choice": 3,
+    "trial/rate/uniform": 0.25,
+    "trial/round/function_choice": "round(total * rate, 3)",
+}
+
+
+# -I -S: no site-packages (where nasctl is installed), no PYTHON* variables; only the script's folder.
+_RUNNER = (
+    "import os, sys; path = sys.argv[1]; sys.argv = sys.argv[1:]; sys.path.insert(0, os.path.dirname(path)); "
+    "exec(compile(open(path).read(), path, 'exec'), {'__name__': '__main__'})"
+)
+
+
+def run_isolated(script: Path) -> str:
+    """Run `script` with no site-packages and no environment: nasctl cannot be imported."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _RUNNER, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        timeout=60,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_nasctl_is_not_importable_in_the_isolated_run(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import importlib.util\nprint(importlib.util.find_spec('nas'), importlib.util.find_spec('annotator'))\n")
+    assert run_isolated(probe).strip() == "None None"
+
+
+def test_inlined_trial_runs_without_nasctl(tmp_path: Path) -> None:
+    schemas.validate("architecture", ARCHITECTURE)
+    out = tmp_path / "trial.py"
+    annotator.inline_architecture(TRIAL, out, ARCHITECTURE)
+    code = out.read_text(encoding="utf-8")
+    assert "import nas" not in code and "_nas." not in code
+    assert run_isolated(out).splitlines() == [
+        "intermediate result: 20000",
+        "intermediate result: 40020",
+        "intermediate result: 60060",
+        "final result: 15015.0",
+        "built 2",  # each class candidate is constructed once per layer and reused every step
+    ]
+
+
+def test_another_architecture_gives_another_program(tmp_path: Path) -> None:
+    architecture = {
+        "trial/Model.forward/h1": {
+            "h1": {"chosen_layer": "add(k=1)", "chosen_inputs": []},
+            "h2": {"chosen_layer": "add(k=100)", "chosen_inputs": []},
+        },
+        "trial/steps/choice": 1,
+        "trial/rate/uniform": 1,
+        "trial/round/function_choice": "float(total)",
+    }
+    out = tmp_path / "trial.py"
+    annotator.inline_architecture(TRIAL, out, architecture)
+    code = out.read_text(encoding="utf-8")
+    assert '        h1 = _nas_layer(self, "trial_Model_forward_h1__h1__0", add, [[x], []], k=1)\n' in code
+    assert "    result = float(total)\n" in code
+    assert run_isolated(out).splitlines() == ["intermediate result: 101", "final result: 101.0", "built 0"]
+
+
+def test_removed_statements_leave_pass_where_a_block_would_be_empty(tmp_path: Path) -> None:
+    source = tmp_path / "src.py"
+    source.write_text(
+        "for i in range(2):\n    '''@nas.training_update(loss=i)'''\n"
+        "if True:\n    '''@nas.get_next_parameter()'''\n    '''@nas.training_update()'''\n"
+        "'''@nas.report_final_result(7)'''\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.py"
+    annotator.inline_architecture(source, out, {})
+    assert out.read_text(encoding="utf-8") == (
+        "for i in range(2):\n    pass\nif True:\n    pass\nprint(\"final result:\", 7)\n"
+    )
+    assert run_isolated(out) == "final result: 7\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        (lambda a: a.pop("trial/steps/choice"), r"architecture key 'trial/steps/choice': missing from the architecture"),
+        (
+            lambda a: a["trial/Model.forward/h1"]["h1"].update(chosen_layer="Scale(11)"),
+            r"key 'trial/Model.forward/h1': layer 'h1': chosen_layer 'Scale\(11\)' is not one of: add\(k=1\), Scale\(10\)",
+        ),
+        (
+            lambda a: a["trial/Model.forward/h1"]["h1"].update(chosen_inputs=["y"]),
+            r"layer 'h1': chosen input 'y' is not one of the optional inputs: skip, x",
+        ),
+        (
+            lambda a: a["trial/Model.forward/h1"]["h1"].update(chosen_inputs=["skip", "x"]),
+            r"layer 'h1': 2 chosen inputs, but optional_input_size allows 0 to 1",
+        ),
+        (lambda a: a["trial/Model.forward/h1"].pop("h2"), r"key 'trial/Model.forward/h1': layer 'h2' is missing"),
+        (lambda a: a.update({"trial/steps/choice": 4}), r"key 'trial/steps/choice': 4 is not one of the options: 1, 2, 3"),
+        (lambda a: a.update({"trial/rate/uniform": 2}), r"key 'trial/rate/uniform': 2 is outside uniform's range \[0, 1\]"),
+        (lambda a: a.update({"trial/round/function_choice": "int(total)"}), r"'int\(total\)' is not one of the candidates"),
+        (lambda a: a.update({"trial/unknown/choice": 1}), r"key 'trial/unknown/choice': not in the search space"),
+    ],
+)
+def test_architecture_that_does_not_fit_names_the_key(tmp_path: Path, change, pattern: str) -> None:
+    architecture = {key: (dict(value) if isinstance(value, dict) else value) for key, value in ARCHITECTURE.items()}
+    architecture["trial/Model.forward/h1"] = {k: dict(v) for k, v in ARCHITECTURE["trial/Model.forward/h1"].items()}
+    change(architecture)
+    out = tmp_path / "out.py"
+    with pytest.raises(annotator.ArchitectureMismatch, match=pattern):
+        annotator.inline_architecture(TRIAL, out, architecture)
+    assert not out.exists()
+
+
+def test_inline_a_directory_copies_the_rest(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    shutil.copy(TRIAL, src / "lib" / "trial.py")
+    (src / "main.py").write_text("from lib.trial import run\nprint('built', run())\n", encoding="utf-8")
+    (src / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    architecture = {key.replace("trial/", "lib.trial/", 1): value for key, value in ARCHITECTURE.items()}
+    annotator.inline_architecture(src, tmp_path / "out", architecture)
+    assert (tmp_path / "out" / "data.csv").read_text(encoding="utf-8") == "a,b\n1,2\n"
+    assert (tmp_path / "out" / "main.py").read_bytes() == (src / "main.py").read_bytes()
+    assert run_isolated(tmp_path / "out" / "main.py").splitlines()[-2:] == ["final result: 15015.0", "built 2"]

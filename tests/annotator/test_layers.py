@@ -1,0 +1,261 @@
+"""`mutable_layers` / `mutable_layer`: string and comment forms, both prefixes, every placement."""
+
+from __future__ import annotations
+
+import pytest
+
+import annotator
+
+SPEC = "{layer_choice: [ops.conv(size=3, ch=c), ops.pool(3)], fixed_inputs: [x], layer_output: h}"
+LAYER = (
+    'h = _nas.mutable_layer("{block}", "h", {{"ops.conv(size=3, ch=c)": (ops.conv, (), {{"size": 3, "ch": c}}), '
+    '"ops.pool(3)": (ops.pool, (3,), {{}})}}, [x], {{}}, 0, "{mode}", {owner})'
+)
+
+
+@pytest.mark.parametrize("prefix", ["nas", "nni"])
+@pytest.mark.parametrize("quote", ['"""', "'''", '"', "'"])
+def test_string_layer_in_a_method(h, prefix: str, quote: str) -> None:
+    result = h.compile(
+        f"""
+        class Net:
+            def forward(self, x, c):
+                {quote}@{prefix}.mutable_layer({SPEC}){quote}
+                return h
+        """
+    )
+    expected = h.dedent(
+        f"""
+        import nas as _nas
+        class Net:
+            def forward(self, x, c):
+                {LAYER.format(block="m/Net.forward/h", mode="classic", owner="self")}
+                return h
+        """
+    )
+    assert result.code == expected
+
+
+def test_the_design_example_two_layers_one_block(h) -> None:
+    result = h.compile(
+        '''
+        class Net:
+            def forward(self, x, skip1, skip2, c):
+                """@nas.mutable_layers(
+                    {
+                        layer_choice: [ops.conv(size=3, ch=c), ops.conv(size=5, ch=c), ops.max_pool(size=3)],
+                        fixed_inputs: [x],
+                        optional_inputs: [skip1, skip2],
+                        optional_input_size: [0, 1],
+                        layer_output: h1
+                    },
+                    {   layer_choice: [ops.relu(), ops.tanh()], fixed_inputs: [h1], layer_output: h2 }
+                )"""
+                return h2
+        ''',
+        module="mnist",
+    )
+    assert h.body(result.code) == h.dedent(
+        """
+        class Net:
+            def forward(self, x, skip1, skip2, c):
+                h1 = _nas.mutable_layer("mnist/Net.forward/h1", "h1", {"ops.conv(size=3, ch=c)": (ops.conv, (), {"size": 3, "ch": c}), "ops.conv(size=5, ch=c)": (ops.conv, (), {"size": 5, "ch": c}), "ops.max_pool(size=3)": (ops.max_pool, (), {"size": 3})}, [x], {"skip1": skip1, "skip2": skip2}, [0, 1], "classic", self)
+                h2 = _nas.mutable_layer("mnist/Net.forward/h1", "h2", {"ops.relu()": (ops.relu, (), {}), "ops.tanh()": (ops.tanh, (), {})}, [h1], {}, 0, "classic", self)
+                return h2
+        """
+    )
+    assert result.search_space == {
+        "mnist/Net.forward/h1": {
+            "_type": "mutable_layer",
+            "_value": {
+                "h1": {
+                    "layer_choice": ["ops.conv(size=3, ch=c)", "ops.conv(size=5, ch=c)", "ops.max_pool(size=3)"],
+                    "optional_inputs": ["skip1", "skip2"],
+                    "optional_input_size": [0, 1],
+                },
+                "h2": {"layer_choice": ["ops.relu()", "ops.tanh()"], "optional_inputs": [], "optional_input_size": 0},
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize("prefix", ["nas", "nni"])
+def test_comment_layer_over_several_lines(h, prefix: str) -> None:
+    result = h.compile(
+        f"""
+        def build(x, c):
+            # @{prefix}.mutable_layer({{
+            #     layer_choice: [ops.conv(size=3, ch=c),  # the small one
+            #                    ops.pool(3)],
+            #     fixed_inputs: [x], layer_output: h}})
+            return h
+        """
+    )
+    assert h.body(result.code) == h.dedent(
+        """
+        def build(x, c):
+            h = _nas.mutable_layer("m/build/h", "h", {"ops.conv(size=3, ch=c)": (ops.conv, (), {"size": 3, "ch": c}), "ops.pool(3)": (ops.pool, (3,), {})}, [x], {}, 0, "classic", None)
+            return h
+        """
+    )
+
+
+def test_module_level_layer_has_no_scope_and_no_owner(h) -> None:
+    result = h.compile(
+        f"""
+        x = 1
+        c = 2
+        '''@nas.mutable_layer({SPEC})'''
+        print(h)
+        """
+    )
+    assert LAYER.format(block="m/h", mode="classic", owner="None") in result.code
+    assert list(result.search_space) == ["m/h"]
+
+
+@pytest.mark.parametrize(
+    ("header", "inner_indent"),
+    [("for x in range(3):", "    "), ("with ctx() as x:", "    "), ("while x:", "    "), ("if x:", "    ")],
+)
+def test_layer_inside_loop_and_with_block(h, header: str, inner_indent: str) -> None:
+    result = h.compile(
+        f"""
+        def run(x, c):
+            {header}
+                # @nas.mutable_layer({SPEC})
+                print(h)
+        """
+    )
+    layer = LAYER.format(block="m/run/h", mode="classic", owner="None")
+    assert f"    {header}\n        {layer}\n        print(h)\n" in result.code
+
+
+def test_nested_function_scope_is_dotted(h) -> None:
+    result = h.compile(
+        f"""
+        def outer(x, c):
+            def inner():
+                '''@nas.mutable_layer({SPEC})'''
+                return h
+            return inner
+        """
+    )
+    assert list(result.search_space) == ["m/outer.inner/h"]
+    assert ', "classic", None)' in result.code
+
+
+@pytest.mark.parametrize(("decorator", "owner"), [("", "self"), ("@staticmethod", "None"), ("@classmethod", "None")])
+def test_owner_is_first_parameter_of_a_method(h, decorator: str, owner: str) -> None:
+    first = "x, c" if decorator == "@staticmethod" else "me, x, c"
+    result = h.compile(
+        f"""
+        class Net:
+            {decorator}
+            def f({first}):
+                '''@nas.mutable_layer({SPEC})'''
+                return h
+        """
+    )
+    expected_owner = "me" if owner == "self" else "None"
+    assert result.code.rstrip().splitlines()[-2].endswith(f'"classic", {expected_owner})')
+
+
+def test_block_name_keyword_names_the_block(h) -> None:
+    result = h.compile(
+        f"""
+        def f(x, c):
+            '''@nas.mutable_layers({SPEC}, name="stem")'''
+            return h
+        """
+    )
+    assert list(result.search_space) == ["m/f/stem"]
+
+
+@pytest.mark.parametrize("mode", ["classic", "enas", "oneshot", "darts", "enas_mode", "darts_mode"])
+def test_mode_is_a_constant_in_the_call(h, mode: str) -> None:
+    result = h.compile(
+        f"""
+        def f(x, c):
+            '''@nas.mutable_layer({SPEC})'''
+            return h
+        """,
+        mode=mode,
+    )
+    assert f'"{annotator.normalize_mode(mode)}", None)' in result.code
+
+
+def test_candidates_with_positional_star_and_double_star_arguments(h) -> None:
+    result = h.compile(
+        """
+        def f(x, a, rest, extra):
+            '''@nas.mutable_layer({layer_choice: [op(a, *rest, k=1, **extra)], fixed_inputs: [x], layer_output: h})'''
+        """
+    )
+    assert '{"op(a, *rest, k=1, **extra)": (op, (a, *rest), {"k": 1, **extra})}' in result.code
+
+
+def test_optional_inputs_may_be_expressions_and_use_earlier_layers(h) -> None:
+    result = h.compile(
+        """
+        def f(self, x, xs):
+            '''@nas.mutable_layers(
+                {layer_choice: [a()], fixed_inputs: [x], layer_output: h1},
+                {layer_choice: [b()], optional_inputs: [self.skip, xs[0], h1], optional_input_size: 2, layer_output: h2}
+            )'''
+        """
+    )
+    assert '{"self.skip": self.skip, "xs[0]": xs[0], "h1": h1}, 2, "classic", None)' in result.code
+    layer = result.search_space["m/f/h1"]["_value"]["h2"]
+    assert layer == {"layer_choice": ["b()"], "optional_inputs": ["self.skip", "xs[0]", "h1"], "optional_input_size": 2}
+
+
+def test_nni_key_style_numbers_blocks_by_line_and_layers_by_position(h) -> None:
+    result = h.compile(
+        """
+        def f(x):
+            y = x
+
+            '''@nni.mutable_layers(
+                {layer_choice: [a()], fixed_inputs: [x], layer_output: h1},
+                {layer_choice: [b()], fixed_inputs: [h1], layer_output: h2})'''
+        """,
+        module="pkg.mod",
+        key_style="nni",
+    )
+    assert list(result.search_space) == ["pkg.mod/mutable_block_4"]
+    assert list(result.search_space["pkg.mod/mutable_block_4"]["_value"]) == ["mutable_layer_0", "mutable_layer_1"]
+    assert 'h2 = _nas.mutable_layer("pkg.mod/mutable_block_4", "mutable_layer_1",' in result.code
+
+
+def test_one_line_compound_statement_joins_layers_with_semicolons(h) -> None:
+    result = h.compile(
+        """
+        def f(x):
+            if x: '''@nas.mutable_layers({layer_choice: [a()], fixed_inputs: [x], layer_output: h1}, {layer_choice: [b()], fixed_inputs: [x], layer_output: h2})'''
+        """
+    )
+    line = result.code.splitlines()[2]
+    assert line.startswith("    if x: h1 = _nas.mutable_layer(") and "; h2 = _nas.mutable_layer(" in line
+
+
+def test_compiled_layers_execute_on_the_runtime_contract(h, run_with_fake_nas) -> None:
+    result = h.compile(
+        '''
+        def double(inputs, k):
+            fixed, chosen = inputs
+            return sum(fixed) * k + sum(chosen)
+
+        def f(x, skip):
+            """@nas.mutable_layers(
+                {layer_choice: [double(k=2), double(k=3)], fixed_inputs: [x], optional_inputs: [skip],
+                 optional_input_size: [1, 1], layer_output: h1},
+                {layer_choice: [double(k=10)], fixed_inputs: [h1, x], layer_output: h2})"""
+            return h2
+
+        """@nas.report_final_result(f(1, 100))"""
+        '''
+    )
+    stdout, calls = run_with_fake_nas(result.code)
+    # h1 = 1*2 + 100 = 102; h2 = (102 + 1) * 10 = 1030
+    assert calls[-1] == ["report_final_result", ["1030"], []]
+    assert [c[0] for c in calls] == ["mutable_layer", "mutable_layer", "report_final_result"]

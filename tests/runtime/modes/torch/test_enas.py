@@ -1,0 +1,85 @@
+"""enas: one subgraph per step from the ENAS controller, rewards back to it, the derived architecture."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from runtime.errors import ArchitectureError, ConfigError, TrialError
+from runtime.modes.torch import EnasBackend, attach_tuner
+from tuners._enas import ENASTuner
+
+
+def search(kit, seed: int, steps: int = 300):
+    """ENAS on the task: each step trains the current subgraph on a batch, then reports its reward
+    (minus the loss on a validation batch) and fetches the next subgraph."""
+    task = kit.Task(seed)
+    torch.manual_seed(seed)
+    backend = EnasBackend(seed=seed)
+    tuner = ENASTuner(optimize_mode="maximize", seed=seed, lr=0.02, batch_size=5, baseline_decay=0.9)
+    report_final_result = attach_tuner(backend, tuner, kit.SEARCH_SPACE)
+    model = kit.Net(backend)
+    model(*task.batch()[:3])  # fetches the first subgraph
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        task.loss(model, task.batch()).backward()
+        optimizer.step()
+        with torch.no_grad():
+            report_final_result(-float(task.loss(model, task.batch(64))))
+        backend.training_update()
+    return backend, tuner, model
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_enas_recovers_the_target_candidate_and_input(kit, seed):
+    backend, tuner, _ = search(kit, seed)
+    assert backend.derived_architecture() == kit.TARGET
+    assert tuner.best_architecture() == kit.TARGET
+
+
+def test_forward_runs_only_the_current_subgraph(kit):
+    backend = EnasBackend(seed=0)
+    model = kit.Net(backend)
+    arch = {kit.BLOCK: {"h": {"chosen_layer": "Conv(3, dilation=2)", "chosen_inputs": ["s1"]}}}
+    backend.set_architecture(arch)
+    task = kit.Task(0)
+    x, s1, s2, _ = task.batch()
+    out = model(x, s1, s2)
+    expected = model.nas_candidates["task_Net_forward_h__h__1"]([[x], [s1]])
+    assert torch.equal(out, expected)
+    assert len(model.nas_candidates) == 3  # every candidate built once, sharing weights across subgraphs
+    out.sum().backward()
+    grads = {name: m.conv.weight.grad for name, m in model.nas_candidates.items()}
+    assert grads["task_Net_forward_h__h__1"] is not None
+    assert grads["task_Net_forward_h__h__0"] is None and grads["task_Net_forward_h__h__2"] is None
+
+
+def test_training_update_switches_subgraph_and_rewards_go_to_it(kit):
+    sent = [{kit.BLOCK: {"h": {"chosen_layer": label, "chosen_inputs": []}}} for label in kit.CANDIDATES]
+    queue = list(sent)
+    backend = EnasBackend({"window": 10})
+    backend.fetch_parameters = lambda: queue.pop(0) if queue else None
+    model = kit.Net(backend)
+    x, s1, s2, _ = kit.Task(0).batch()
+    for reward in (0.1, 0.9, 0.3):
+        model(x, s1, s2)
+        backend.on_final_result({"default": reward})
+        backend.training_update()
+    assert backend.exhausted  # no more subgraphs: the last one stays
+    assert backend.derived_architecture() == sent[1]
+
+
+def test_errors_name_the_problem(kit):
+    backend = EnasBackend()
+    model = kit.Net(backend)
+    x = torch.zeros(1, 2, 12)
+    with pytest.raises(TrialError, match="enas mode needs a controller"):
+        model(x, x, x)
+    backend.set_architecture({kit.BLOCK: {"h": {"chosen_layer": "Conv(9)", "chosen_inputs": []}}})
+    with pytest.raises(ArchitectureError, match="architecture key 'task/Net.forward/h'.*'Conv\\(9\\)'"):
+        model(x, x, x)
+    with pytest.raises(TrialError, match="no subgraph has run yet"):
+        EnasBackend().derived_architecture()
+    with pytest.raises(ConfigError, match="key 'enas.window'"):
+        EnasBackend({"window": 0})

@@ -1,0 +1,116 @@
+"""The trial context: lazy creation from the environment, replacement, standalone parameters and results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import nas
+from runtime.errors import ArchitectureError, TrialError
+from runtime.trial import StandalonePlatform, TrialContext, current_context, set_context, use_context
+
+
+def test_the_context_is_created_lazily_from_the_environment(monkeypatch, tmp_path):
+    architecture = tmp_path / "arch.json"
+    architecture.write_text(json.dumps({"m/lr/choice": 0.01}))
+    monkeypatch.delenv("NAS_PLATFORM", raising=False)
+    monkeypatch.setenv("NAS_ARCHITECTURE", str(architecture))
+    monkeypatch.setenv("NAS_TRIAL_SEED", "5")
+    previous = set_context(None)
+    try:
+        context = current_context()
+        assert current_context() is context
+        assert isinstance(context.platform, StandalonePlatform)
+        assert nas.get_trial_seed() == 5 and nas.get_trial_id() == "STANDALONE"
+        assert nas.get_experiment_id() == "STANDALONE" and nas.get_sequence_id() == 0
+        assert nas.choice(0.1, 0.01, key="m/lr/choice") == 0.01
+    finally:
+        set_context(previous).close()
+
+
+def test_use_context_replaces_and_restores():
+    outer = TrialContext(StandalonePlatform(seed=1))
+    inner = TrialContext(StandalonePlatform(seed=2))
+    with use_context(outer):
+        with use_context(inner):
+            assert nas.get_trial_seed() == 2
+        assert nas.get_trial_seed() == 1
+
+
+def test_standalone_prints_results_with_the_final_line_last(standalone, capsys):
+    standalone({"m/lr/choice": 0.1})
+    nas.report_intermediate_result(0.25)
+    nas.report_intermediate_result({"default": 0.5, "loss": 0.75})
+    nas.report_final_result(0.875)
+    assert capsys.readouterr().out.splitlines() == [
+        "intermediate result: 0.25",
+        'intermediate result: {"default": 0.5, "loss": 0.75}',
+        "final result: 0.875",
+    ]
+
+
+def test_numeric_scalars_of_numpy_and_torch_are_numbers(standalone, capsys):
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    standalone({})
+    nas.report_intermediate_result(np.float32(0.5))
+    nas.report_intermediate_result(torch.tensor(0.25))
+    nas.report_final_result({"default": np.int64(3)})
+    assert capsys.readouterr().out.splitlines() == [
+        "intermediate result: 0.5", "intermediate result: 0.25", 'final result: {"default": 3}']
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0.9", "a result is a number or a dict with a 'default' key, got str '0.9'"),
+    (True, "got bool True"),
+    ([0.9], "got list"),
+    ({"accuracy": 0.9}, "a dict result needs a 'default' key"),
+    ({"default": "high"}, r"\['default'\]: a result is a number"),
+    ({"default": 1, "extra": object()}, "not JSON-serialisable"),
+])
+def test_bad_results_are_trial_errors_that_say_why(standalone, value, message):
+    standalone({})
+    with pytest.raises(TrialError, match=message):
+        nas.report_final_result(value)
+    with pytest.raises(TrialError, match="report_intermediate_result"):
+        nas.report_intermediate_result(value)
+
+
+def test_derived_architecture_is_printed(standalone, capsys):
+    standalone({})
+    nas.report_architecture({"m/b/h": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}})
+    assert capsys.readouterr().out == \
+        'derived architecture: {"m/b/h": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}}\n'
+
+
+def test_standalone_gives_one_parameter_set(standalone):
+    standalone({"m/lr/choice": 0.1})
+    assert nas.get_next_parameter() == {"m/lr/choice": 0.1}
+    assert nas.get_next_parameter() is None
+    assert nas.get_current_parameter() == {"m/lr/choice": 0.1}
+    assert nas.get_current_parameter("m/lr/choice") == 0.1
+    with pytest.raises(ArchitectureError, match="architecture key 'm/x': no such key"):
+        nas.get_current_parameter("m/x")
+
+
+def test_sampled_standalone_parameters_fill_on_demand_and_match_sample_architecture(standalone):
+    from runtime.trial import sample_architecture
+
+    space = {"m/lr/choice": {"_type": "choice", "_value": [0.1, 0.01, 0.001]},
+             "m/n/randint": {"_type": "randint", "_value": [1, 100]}}
+    for seed in range(5):
+        standalone(seed=seed)
+        lazy = (nas.choice(0.1, 0.01, 0.001, key="m/lr/choice"), nas.randint(1, 100, key="m/n/randint"))
+        upfront = sample_architecture(space, seed)
+        assert lazy == (upfront["m/lr/choice"], upfront["m/n/randint"])
+        standalone(search_space=space, seed=seed)
+        assert nas.get_current_parameter() == upfront
+
+
+def test_the_trial_seed_changes_the_sample(standalone):
+    values = set()
+    for seed in range(20):
+        standalone(seed=seed)
+        values.add(nas.uniform(0, 1, key="m/x/uniform"))
+    assert len(values) == 20
