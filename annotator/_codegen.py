@@ -18,13 +18,14 @@ from annotator._ir import (
     PlainCall,
     Variable,
 )
-from annotator._parse import json_string
+from annotator._literals import python_string
 from annotator._source import line_starts
 
 IMPORT = "import nas as _nas"
 
 _SEMICOLON_AFTER = re.compile(r"[ \t]*;[ \t]*")
 _SEMICOLON_BEFORE = re.compile(r";[ \t]*$")
+_COMMENT_AFTER = re.compile(r"[ \t]*(?=#)")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def remove(ir: ModuleIR, annotation: Annotation) -> Edit:
     text = ir.text
     if annotation.form == "comment":
         return Edit(region.start, region.end, "", annotation)
-    end_line = bisect.bisect_right(ir.line_starts, region.end - 1) if region.end > region.start else region.line
+    end_line = (
+        bisect.bisect_right(ir.line_starts, region.end - 1) if region.end > region.start else region.line
+    )
     line_end = ir.line_starts[end_line] if end_line < len(ir.line_starts) else len(text)
     if annotation.own_line:
         return Edit(ir.line_starts[region.line - 1], line_end, "", annotation)
@@ -72,6 +75,9 @@ def remove(ir: ModuleIR, annotation: Annotation) -> Edit:
     before = _SEMICOLON_BEFORE.search(text[line_start : region.start])
     if before:
         return Edit(line_start + before.start(), region.end, "", annotation)
+    comment = _COMMENT_AFTER.match(text, region.end)
+    if comment and first_on_line(ir, annotation):
+        return Edit(region.start, comment.end(), "", annotation)  # the line keeps its comment
     return Edit(region.start, region.end, "pass", annotation)
 
 
@@ -84,7 +90,7 @@ def _call_args(args: list[str]) -> str:
 
 
 def _call_kwargs(kwargs: list[tuple[str | None, str]]) -> str:
-    parts = [f"**{value}" if name is None else f"{json_string(name)}: {value}" for name, value in kwargs]
+    parts = [f"**{value}" if name is None else f"{python_string(name)}: {value}" for name, value in kwargs]
     return "{" + ", ".join(parts) + "}"
 
 
@@ -100,12 +106,14 @@ def input_size_text(layer: Layer) -> str:
 
 def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
     """One `h = _nas.mutable_layer(...)` line (docs/internals.md, "The compiled code")."""
-    candidates = "{" + ", ".join(f"{json_string(c.label)}: {candidate_tuple(c)}" for c in layer.candidates) + "}"
+    candidates = (
+        "{" + ", ".join(f"{python_string(c.label)}: {candidate_tuple(c)}" for c in layer.candidates) + "}"
+    )
     fixed = "[" + ", ".join(layer.fixed_inputs) + "]"
-    optional = "{" + ", ".join(f"{json_string(text)}: {text}" for text in layer.optional_inputs) + "}"
+    optional = "{" + ", ".join(f"{python_string(text)}: {text}" for text in layer.optional_inputs) + "}"
     return (
-        f"{layer.output} = _nas.mutable_layer({json_string(block.key)}, {json_string(layer.key)}, "
-        f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {json_string(mode)}, "
+        f"{layer.output} = _nas.mutable_layer({python_string(block.key)}, {python_string(layer.key)}, "
+        f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {python_string(mode)}, "
         f"{block.owner or 'None'})"
     )
 
@@ -114,13 +122,13 @@ def variable_call(variable: Variable) -> str:
     options = ", ".join(option.text for option in variable.options)
     labels = ""
     if variable.function == "choice" and not all(option.literal for option in variable.options):
-        labels = ", labels=[" + ", ".join(json_string(option.text) for option in variable.options) + "]"
-    return f"_nas.{variable.function}({options}, key={json_string(variable.key)}{labels})"
+        labels = ", labels=[" + ", ".join(python_string(option.text) for option in variable.options) + "]"
+    return f"_nas.{variable.function}({options}, key={python_string(variable.key)}{labels})"
 
 
 def function_choice_call(choice: FunctionChoice) -> str:
-    table = ", ".join(f"{json_string(text)}: lambda: {text}" for text in choice.candidates)
-    return f"_nas.function_choice({{{table}}}, key={json_string(choice.key)})"
+    table = ", ".join(f"{python_string(text)}: lambda: {text}" for text in choice.candidates)
+    return f"_nas.function_choice({{{table}}}, key={python_string(choice.key)})"
 
 
 def import_edit(ir: ModuleIR, lines: list[str]) -> Edit:
@@ -229,9 +237,18 @@ def compile_ir(ir: ModuleIR, mode: str, verify: bool = False) -> str:
         elif isinstance(annotation, Variable):
             assert annotation.target is not None
             edits.append(remove(ir, annotation))
-            edits.append(Edit(annotation.target.start, annotation.target.end, variable_call(annotation), annotation))
+            edits.append(
+                Edit(annotation.target.start, annotation.target.end, variable_call(annotation), annotation)
+            )
         elif isinstance(annotation, FunctionChoice):
             assert annotation.target is not None
             edits.append(remove(ir, annotation))
-            edits.append(Edit(annotation.target.start, annotation.target.end, function_choice_call(annotation), annotation))
+            edits.append(
+                Edit(
+                    annotation.target.start,
+                    annotation.target.end,
+                    function_choice_call(annotation),
+                    annotation,
+                )
+            )
     return apply(ir, edits, verify)

@@ -77,7 +77,9 @@ def _python_files(root: Path, skip: Path | None) -> Iterator[tuple[Path, Path]]:
     """(path, path relative to root) of every file under `root`, sorted; `.py` files and the rest."""
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip))
+        dirs[:] = sorted(
+            d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)
+        )
         for name in sorted(files):
             yield here / name, (here / name).relative_to(root)
 
@@ -111,6 +113,8 @@ def _each_module(
             errors.extend(error.errors)
         except AnnotationError as error:
             errors.append(error)
+        except OSError as error:
+            errors.append(AnnotationError(f"cannot read the file: {error.strerror or error}", shown, 0, 0))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -124,10 +128,19 @@ def _replace_atomically(dst: Path, build: Callable[[Path], None]) -> None:
     try:
         target = staging / "out"
         build(target)
-        if dst.is_dir() and not dst.is_symlink():
+        if dst.exists() and target.is_dir() != (dst.is_dir() and not dst.is_symlink()):
+            kind = "a directory" if dst.is_dir() else "a file"
+            raise AnnotationError(
+                f"the destination exists and is {kind}; remove it or choose another", str(dst), 0, 0
+            )
+        if target.is_dir() and dst.exists():
             old = staging / "old"
             dst.rename(old)
-            target.rename(dst)
+            try:
+                target.rename(dst)
+            except OSError:
+                old.rename(dst)
+                raise
         else:
             os.replace(target, dst)
     finally:
@@ -173,7 +186,9 @@ def _transform_tree(
     if src.is_dir():
         for folder, dirs, _ in os.walk(src):
             here = Path(folder)
-            dirs[:] = [d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)]
+            dirs[:] = [
+                d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)
+            ]
             folders.append(here.relative_to(src))
 
     def build(target: Path) -> None:
@@ -211,9 +226,7 @@ def expand_annotations(
     _check_key_style(key_style)
     canonical = normalize_mode(mode)
     builder = SpaceBuilder()
-    _transform_tree(
-        Path(src), Path(dst), key_style, lambda ir: compile_ir(ir, canonical), builder.add_module
-    )
+    _transform_tree(Path(src), Path(dst), key_style, lambda ir: compile_ir(ir, canonical), builder.add_module)
     return builder.space
 
 
@@ -254,9 +267,7 @@ def inline_architecture(
     def check_unused() -> None:
         unused = sorted(set(architecture) - seen)
         if unused:
-            raise ArchitectureMismatch(
-                "not in the search space of this code", unused[0], str(src), 0, 0
-            )
+            raise ArchitectureMismatch("not in the search space of this code", unused[0], str(src), 0, 0)
 
     _transform_tree(
         Path(src), Path(dst), key_style, lambda ir: inline_ir(ir, architecture), observe, check_unused

@@ -76,7 +76,9 @@ class AnnotationErrors(AnnotationError):
         """Every file's error, then a count."""
         parts = [error.render() for error in self.errors]
         files = len({error.path for error in self.errors})
-        parts.append(f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''} in {files} file{'s' if files != 1 else ''}")
+        parts.append(
+            f"{len(self.errors)} error{'s' if len(self.errors) != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+        )
         return "\n".join(parts)
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from annotator._codegen import Edit, apply, import_edit, remove, replace_with
 from annotator._errors import ArchitectureMismatch
 from annotator._ir import Annotation, FunctionChoice, LayerBlock, ModuleIR, PlainCall, Variable
-from annotator._parse import _number, json_string
+from annotator._literals import number_literal, python_string
 
 HELPER_NAME = "_nas_layer"
 
@@ -54,7 +54,9 @@ def _grouped(text: str) -> str:
 
 
 def _mismatch(ir: ModuleIR, annotation: Annotation, key: str, message: str) -> ArchitectureMismatch:
-    return ArchitectureMismatch(message, key, ir.path, annotation.line, annotation.column, ir.source_line(annotation.line))
+    return ArchitectureMismatch(
+        message, key, ir.path, annotation.line, annotation.column, ir.source_line(annotation.line)
+    )
 
 
 def _lookup(ir: ModuleIR, annotation: Annotation, key: str, architecture: dict[str, Any]) -> Any:
@@ -109,7 +111,7 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
         index = layer.candidates.index(candidate)
         arguments = [
             block.owner or "None",
-            json_string(candidate_key(block.key, layer.key, index)),
+            python_string(candidate_key(block.key, layer.key, index)),
             candidate.callee,
             f"[[{', '.join(layer.fixed_inputs)}], [{', '.join(inputs)}]]",
             *candidate.args,
@@ -131,20 +133,25 @@ def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, An
             if isinstance(label, numeric) and isinstance(value, numeric) and not isinstance(value, bool):
                 if not isinstance(label, bool) and label == value:
                     return _grouped(option.text)
-        known = ", ".join(json_string(label) if isinstance(label, str) else repr(label) for label in labels)
+        known = ", ".join(python_string(label) if isinstance(label, str) else repr(label) for label in labels)
         raise _mismatch(ir, variable, variable.key, f"{value!r} is not one of the options: {known}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _mismatch(ir, variable, variable.key, f"{variable.function} needs a number, got {value!r}")
-    bounds = [_number(option.text) for option in variable.options]
+    bounds = [number_literal(option.text) for option in variable.options]
     if variable.function == "randint":
         if value != int(value):
             raise _mismatch(ir, variable, variable.key, f"randint needs an integer, got {value!r}")
         value = int(value)
         if not bounds[0] <= value < bounds[1]:
-            raise _mismatch(ir, variable, variable.key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})")
+            raise _mismatch(
+                ir, variable, variable.key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})"
+            )
     elif "normal" not in variable.function and not bounds[0] <= value <= bounds[1]:
         raise _mismatch(
-            ir, variable, variable.key, f"{value!r} is outside {variable.function}'s range [{bounds[0]}, {bounds[1]}]"
+            ir,
+            variable,
+            variable.key,
+            f"{value!r} is outside {variable.function}'s range [{bounds[0]}, {bounds[1]}]",
         )
     return repr(value)
 
@@ -162,7 +169,11 @@ def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
     if not ir.annotations:
         return ir.text
     edits: list[Edit] = []
-    dropped = [a for a in ir.annotations if a.form == "string" and (a.kind in _DROPPED or isinstance(a, (Variable, FunctionChoice)))]
+    dropped = [
+        a
+        for a in ir.annotations
+        if a.form == "string" and (a.kind in _DROPPED or isinstance(a, (Variable, FunctionChoice)))
+    ]
     removed_per_body = Counter(a.body for a in dropped)
     emptied = {a.body for a in dropped if removed_per_body[a.body] == a.body_size}
     given_pass: set[int] = set()
@@ -190,7 +201,7 @@ def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
             edits.append(Edit(annotation.target.start, annotation.target.end, call, annotation))
         elif isinstance(annotation, PlainCall):
             if annotation.kind in _PRINTS:
-                statement = f"print({json_string(_PRINTS[annotation.kind])}, {annotation.arguments[0]})"
+                statement = f"print({python_string(_PRINTS[annotation.kind])}, {annotation.arguments[0]})"
                 edits.append(replace_with(ir, annotation, [statement]))
             else:
                 edits.append(drop(annotation))

@@ -7,7 +7,7 @@ from typing import Any
 
 from annotator._errors import AnnotationError
 from annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
-from annotator._parse import _number
+from annotator._literals import number_literal
 
 
 def _layer_entry(layer: Any) -> dict[str, Any]:
@@ -30,7 +30,9 @@ class SpaceBuilder:
         self.space: dict[str, Any] = {}
         self._origin: dict[tuple[str, str | None], tuple[str, int]] = {}
 
-    def _conflict(self, ir: ModuleIR, key: str, line: int, column: int, before: tuple[str, int]) -> AnnotationError:
+    def _conflict(
+        self, ir: ModuleIR, key: str, line: int, column: int, before: tuple[str, int]
+    ) -> AnnotationError:
         path, at = before
         where = f"line {at}" if path == ir.path else f"{path}:{at}"
         return AnnotationError(
@@ -49,7 +51,9 @@ class SpaceBuilder:
         self.space.setdefault(key, entry)
         self._origin.setdefault((key, None), (ir.path, line))
 
-    def add_layer(self, ir: ModuleIR, key: str, layer_key: str, layer: dict[str, Any], line: int, column: int) -> None:
+    def add_layer(
+        self, ir: ModuleIR, key: str, layer_key: str, layer: dict[str, Any], line: int, column: int
+    ) -> None:
         """Add one layer of a block written by hand (`nas.mutable_layer(...)`)."""
         block = self.space.setdefault(key, {"_type": "mutable_layer", "_value": {}})
         if block.get("_type") != "mutable_layer":
@@ -74,7 +78,7 @@ class SpaceBuilder:
                 if annotation.function == "choice":
                     values = annotation.labels
                 else:
-                    values = [_number(option.text) for option in annotation.options]
+                    values = [number_literal(option.text) for option in annotation.options]
                 entry = {"_type": annotation.function, "_value": values}
                 self.add(ir, annotation.key, entry, annotation.line, annotation.column)
             elif isinstance(annotation, FunctionChoice):

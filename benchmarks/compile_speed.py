@@ -2,7 +2,9 @@
 
 Generates a 10,000-line training script with 300 annotations of every kind (string and comment
 forms, layers, variables, function choices, reports), compiles it with `annotator.compile_source`
-and prints the best of a few runs, in seconds and lines per second. Target: under 1 s.
+and prints the best and median of a few runs (wall clock, and CPU time, which other processes on a
+shared machine disturb less), in seconds and lines per second, next to a plain `ast.parse` of the
+same text for scale. Target: under 1 s.
 
     .venv/bin/python benchmarks/compile_speed.py [--lines 10000] [--annotations 300] [--repeat 5]
 """
@@ -49,9 +51,15 @@ def _annotation(kind: int, n: int) -> list[str]:
             f"    y{n} = ops.max_pool{n}(x, 2) + 1",
         ]
     if kind == 3:
-        return [f'    """@nas.variable(nas.uniform(0, {n + 1}), name=self.rate{n})"""', f"    self.rate{n} = 0.5"]
+        return [
+            f'    """@nas.variable(nas.uniform(0, {n + 1}), name=self.rate{n})"""',
+            f"    self.rate{n} = 0.5",
+        ]
     if kind == 4:
-        return ["    # @nas.mutable_layer({layer_choice: [ops.a(), ops.b()],", f"    #     fixed_inputs: [x], layer_output: m{n}}})"]
+        return [
+            "    # @nas.mutable_layer({layer_choice: [ops.a(), ops.b()],",
+            f"    #     fixed_inputs: [x], layer_output: m{n}}})",
+        ]
     return [f'    """@nas.report_intermediate_result(total + {n})"""']
 
 
@@ -103,20 +111,26 @@ def main() -> None:
     args = parser.parse_args()
     source = generate(args.lines, args.annotations)
     line_count = source.count("\n")
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = annotator.compile_source(source, "bench")
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     entries = len(result.search_space)
     best, median = min(times), statistics.median(times)
     # For scale on a shared machine: one plain `ast.parse` of the same text, in the same process.
     reference = min(_timed(lambda: ast.parse(source)) for _ in range(args.repeat))
     print(f"file: {line_count} lines, {args.annotations} annotations, {entries} search-space entries")
-    print(f"compile_source: best {best:.3f} s, median {median:.3f} s over {args.repeat} runs")
+    print(f"compile_source: best {best:.3f} s, median {median:.3f} s over {args.repeat} runs (wall clock)")
+    print(
+        f"compile_source: best {min(cpu_times):.3f} s of CPU time (less sensitive to other load on the machine)"
+    )
     print(f"lines per second: {line_count / best:,.0f} (best), {line_count / median:,.0f} (median)")
-    print(f"reference: ast.parse of the same file takes {reference:.3f} s; compile / parse = {best / reference:.2f}")
-    print(f"target < 1 s: {'met' if best < 1.0 else 'NOT met'}")
+    print(
+        f"reference: ast.parse of the same file takes {reference:.3f} s; compile / parse = {best / reference:.2f}"
+    )
+    print(f"target < 1 s (best wall clock): {'met' if best < 1.0 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,17 @@ def register(commands: Any, trial_commands: Any) -> None:
         "written.",
     )
     compile_parser.add_argument("src", metavar="SRC", help="annotated Python file or directory")
-    compile_parser.add_argument("-o", "--output", dest="dst", metavar="DST", required=True, help="where to write")
-    compile_parser.add_argument("--mode", default="classic", choices=_modes(), help="NAS mode (default: classic)")
     compile_parser.add_argument(
-        "--key-style", default="stable", choices=KEY_STYLES, help="search-space keys: stable (default) or NNI's"
+        "-o", "--output", dest="dst", metavar="DST", required=True, help="where to write"
+    )
+    compile_parser.add_argument(
+        "--mode", default="classic", choices=_modes(), help="NAS mode (default: classic)"
+    )
+    compile_parser.add_argument(
+        "--key-style",
+        default="stable",
+        choices=KEY_STYLES,
+        help="search-space keys: stable (default) or NNI's",
     )
     compile_parser.add_argument(
         "--search-space", metavar="FILE", help="also write the search space as JSON to FILE"
@@ -49,9 +56,14 @@ def register(commands: Any, trial_commands: Any) -> None:
         description="Write the JSON search space of SRC (annotations and hand-written nas.* calls).",
     )
     space_parser.add_argument("src", metavar="SRC", help="annotated Python file or directory")
-    space_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     space_parser.add_argument(
-        "--key-style", default="stable", choices=KEY_STYLES, help="search-space keys: stable (default) or NNI's"
+        "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    space_parser.add_argument(
+        "--key-style",
+        default="stable",
+        choices=KEY_STYLES,
+        help="search-space keys: stable (default) or NNI's",
     )
     space_parser.set_defaults(func=_search_space)
 

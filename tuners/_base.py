@@ -28,14 +28,14 @@ def scalar_value(value: Any, parameter_id: int | None = None) -> float:
     >>> scalar_value({"default": 0.93, "loss": 0.2})
     0.93
     """
-    where = f"the result of parameter {parameter_id}" if parameter_id is not None else "a result"
+    where = f"the result of parameter {parameter_id}" if parameter_id is not None else "the result"
     if isinstance(value, Mapping):
         if "default" not in value:
             raise TunerError(f"{where} is a dict without a 'default' key (keys: {', '.join(map(str, value))}); "
                              "a result is a number or a dict whose 'default' is the number to optimise")
         value = value["default"]
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TunerError(f"{where} is {value!r}; a result is a number or a dict with a numeric 'default'")
+        raise TunerError(f"{where} is {value!r}; expected a number or a dict with a numeric 'default'")
     return float(value)
 
 
@@ -219,11 +219,11 @@ class BuiltinTuner(Tuner):
     def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any,
                              **kwargs: Any) -> None:
         self._require_space()
+        score = self._score(value, parameter_id)  # a bad value raises before any state changes
         point = self._pending.pop(parameter_id, None)
         if point is None:
             point = self._encode(parameters, f"the result of parameter {parameter_id}")
             self._seen.add(point)
-        score = self._score(value, parameter_id)
         if score is None:
             self._fail_impl(parameter_id, point)
         else:
@@ -238,15 +238,17 @@ class BuiltinTuner(Tuner):
         self._require_space()
         if not isinstance(data, list):
             raise TunerError(f"import_data takes a list of {{'parameter': ..., 'value': ...}}, got {type(data).__name__}")
+        checked: list[tuple[Point, float | None]] = []  # all entries are checked before any is used
         for index, entry in enumerate(data):
             if not isinstance(entry, Mapping) or "parameter" not in entry or "value" not in entry:
                 raise TunerError(f"import_data entry {index}: expected {{'parameter': architecture, 'value': result}}, "
                                  f"got {entry!r:.200}")
             point = self._encode(entry["parameter"], f"import_data entry {index}")
             try:
-                score = self._score(entry["value"], None)
+                checked.append((point, self._score(entry["value"], None)))
             except TunerError as error:
                 raise TunerError(f"import_data entry {index}: {error}") from None
+        for point, score in checked:
             self._seen.add(point)
             if score is not None:
                 self._observe_impl(None, point, score)

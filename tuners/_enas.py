@@ -7,12 +7,13 @@ per decision, feeding each step the embedding of the previous choice:
 - a layer's inputs: first the number of inputs (a categorical head over `[low, high]`, skipped when
   `optional_input_size` is an int), then that many distinct inputs drawn one after the other from a
   softmax over attention scores `v . tanh(W_prev anchor_j + W_curr h)` (Pham et al.'s input choice of
-  the micro search space). An input's anchor is the LSTM output of the step that chose the layer
+  the micro search space) plus a per-input logit from a linear head on `h`, which learns the inputs
+  that are not outputs of earlier layers much faster. An input's anchor is the LSTM output of the step that chose the layer
   producing it, when that layer is earlier in the same block; otherwise a learned vector;
 - a `choice`, `randint`, `quniform` or `qloguniform` variable: a categorical head over its options;
   continuous variables (`uniform`, `normal`, ...) are drawn at random from their prior (not learned).
 
-Logits are squashed to `tanh_constant * tanh(logits)` as in ENAS. Each `generate_parameters` samples a
+Logits are squashed to `tanh_constant * tanh(logits / temperature)` as in ENAS. Each `generate_parameters` samples a
 subgraph; each received result is its reward (`value`, negated when `optimize_mode` is `minimize`).
 Rewards are batched: once `batch_size` of them arrived, one Adam step on
 `mean_b [-(R_b - baseline_b) * log p(a_b)] - entropy_weight * mean_b H_b`, with the moving-average
@@ -22,17 +23,15 @@ baseline `baseline <- decay * baseline + (1 - decay) * R` updated reward by rewa
 
 from __future__ import annotations
 
-import os
-import pickle
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._errors import CheckpointError, SearchSpaceError, TunerArgumentError
+from ._base import Tuner, check_float, check_int, check_optimize_mode, check_seed, scalar_value
+from ._errors import SearchSpaceError
 from ._space import SearchSpace
 
 __all__ = ["ENASTuner"]
@@ -40,7 +39,7 @@ __all__ = ["ENASTuner"]
 _MAX_HEAD = 1024  # a finite variable with more options than this is drawn at random, not learned
 
 
-class ENASTuner:
+class ENASTuner(Tuner):
     """The ENAS controller; NNI's tuner interface. See the module docstring.
 
     >>> tuner = ENASTuner(optimize_mode="maximize", seed=0)
@@ -63,29 +62,17 @@ class ENASTuner:
         baseline_decay: float = 0.99,
         entropy_weight: float = 1e-4,
         tanh_constant: float = 1.5,
-        checkpoint_path: str | os.PathLike[str] | None = None,
+        temperature: float = 5.0,
     ) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise TunerArgumentError(f"ENAS: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
-        for name, value, low, high in (("hidden_size", hidden_size, 1, 1 << 16), ("batch_size", batch_size, 1, 1 << 20)):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise TunerArgumentError(f"ENAS: {name} must be an int in [{low}, {high}], got {value!r}")
-        for name, value in (("lr", lr), ("tanh_constant", tanh_constant)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise TunerArgumentError(f"ENAS: {name} must be a positive number, got {value!r}")
-        if isinstance(baseline_decay, bool) or not isinstance(baseline_decay, (int, float)) or not 0 <= baseline_decay < 1:
-            raise TunerArgumentError(f"ENAS: baseline_decay must be in [0, 1), got {baseline_decay!r}")
-        if isinstance(entropy_weight, bool) or not isinstance(entropy_weight, (int, float)) or entropy_weight < 0:
-            raise TunerArgumentError(f"ENAS: entropy_weight must be a number >= 0, got {entropy_weight!r}")
-        self.optimize_mode = optimize_mode
-        self.seed = seed
-        self.hidden_size = hidden_size
-        self.lr = float(lr)
-        self.batch_size = batch_size
-        self.baseline_decay = float(baseline_decay)
-        self.entropy_weight = float(entropy_weight)
-        self.tanh_constant = float(tanh_constant)
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.optimize_mode = check_optimize_mode(optimize_mode)
+        self.seed = check_seed(seed)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.lr = check_float("lr", lr, 0.0, open_low=True)
+        self.baseline_decay = check_float("baseline_decay", baseline_decay, 0.0, 0.999999)
+        self.entropy_weight = check_float("entropy_weight", entropy_weight, 0.0)
+        self.tanh_constant = check_float("tanh_constant", tanh_constant, 0.0, open_low=True)
+        self.temperature = check_float("temperature", temperature, 0.0, open_low=True)
         self.rng = np.random.default_rng(seed)
         self.space: SearchSpace | None = None
         self.controller: Any = None
@@ -106,7 +93,8 @@ class ENASTuner:
         self.generator.manual_seed(torch_seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)
-            self.controller = Controller(self.space, self.hidden_size, self.tanh_constant, _MAX_HEAD)
+            self.controller = Controller(self.space, self.hidden_size, self.tanh_constant, self.temperature,
+                                         _MAX_HEAD)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.lr)
         self.baseline = None
         self.pending.clear()
@@ -122,7 +110,7 @@ class ENASTuner:
     def receive_trial_result(self, parameter_id: int, parameters: Mapping[str, Any], value: Any, **kwargs: Any) -> None:
         """`value` (a number or `{"default": number}`) is the reward of the subgraph `parameter_id`."""
         self._require_space()
-        reward = self._reward(value, f"parameter {parameter_id}")
+        reward = self._reward(value, parameter_id)
         actions = self.pending.pop(parameter_id, None)
         if actions is None:
             actions = self._actions_of(parameters, f"parameter {parameter_id}")
@@ -140,75 +128,49 @@ class ENASTuner:
             where = f"import_data entry {index}"
             if not isinstance(entry, Mapping) or "parameter" not in entry or "value" not in entry:
                 raise SearchSpaceError(f"{where}: expected {{'parameter': ..., 'value': ...}}, got {entry!r}")
-            self._add(self._actions_of(entry["parameter"], where), self._reward(entry["value"], where))
+            self._add(self._actions_of(entry["parameter"], where), self._reward(entry["value"], None))
 
     def best_architecture(self) -> dict[str, Any]:
         """The controller's most likely architecture (greedy decoding)."""
         self._require_space()
         return self._architecture(self.controller.sample(self.generator, greedy=True))
 
-    # -- checkpoints --------------------------------------------------------------------------------
+    # -- checkpoints (`Tuner.save_checkpoint(path)` / `load_checkpoint(path)` write and read these) ---
 
-    def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Write the controller, its optimizer, the baseline and the random states to `path`."""
-        target = self._checkpoint(path)
-        self._require_space()
-        state = {
-            "kind": "ENASTuner",
-            "search_space": self.space.raw,
-            "controller": self.controller.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "rng": self.rng.bit_generator.state,
-            "baseline": self.baseline,
-            "pending": self.pending,
-            "batch": self.batch,
-            "updates": self.updates,
-        }
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(state, target)
-        except OSError as error:
-            raise CheckpointError(f"ENAS: cannot write checkpoint {target}: {error}") from None
+    def _checkpoint_state(self) -> dict[str, Any]:
+        state = {name: value for name, value in vars(self).items()
+                 if name not in ("space", "controller", "optimizer", "generator")}
+        if self.space is not None:
+            state["search_space"] = self.space.raw
+            state["controller_state"] = self.controller.state_dict()
+            state["optimizer_state"] = self.optimizer.state_dict()
+            state["generator_state"] = self.generator.get_state()
+        return state
 
-    def load_checkpoint(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Restore what `save_checkpoint` wrote; the search space comes with it."""
-        source = self._checkpoint(path)
-        try:
-            state = torch.load(source, weights_only=False)
-        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
-            raise CheckpointError(f"ENAS: cannot read checkpoint {source}: {error}") from None
-        if not isinstance(state, dict) or state.get("kind") != "ENASTuner":
-            raise CheckpointError(f"ENAS: {source} is not an ENAS tuner checkpoint")
-        self.update_search_space(state["search_space"])
-        self.controller.load_state_dict(state["controller"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.rng.bit_generator.state = state["rng"]
-        self.baseline = state["baseline"]
-        self.pending = dict(state["pending"])
-        self.batch = list(state["batch"])
-        self.updates = state["updates"]
-
-    # -- internals ----------------------------------------------------------------------------------
-
-    def _checkpoint(self, path: str | os.PathLike[str] | None) -> Path:
-        if path is not None:
-            return Path(path)
-        if self.checkpoint_path is None:
-            raise CheckpointError("ENAS: no checkpoint path given (pass one, or checkpoint_path= to the tuner)")
-        return self.checkpoint_path
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        space = state.pop("search_space", None)
+        controller = state.pop("controller_state", None)
+        optimizer = state.pop("optimizer_state", None)
+        generator = state.pop("generator_state", None)
+        self.__dict__.update(state)
+        self.space = self.controller = self.optimizer = self.generator = None
+        if space is not None:
+            rng_state = self.rng.bit_generator.state
+            kept = (dict(self.pending), list(self.batch), self.baseline)
+            self.update_search_space(space)
+            self.rng.bit_generator.state = rng_state
+            self.pending, self.batch, self.baseline = kept
+            self.controller.load_state_dict(controller)
+            self.optimizer.load_state_dict(optimizer)
+            self.generator.set_state(generator)
 
     def _require_space(self) -> None:
         if self.space is None:
             raise SearchSpaceError("ENAS: update_search_space() must be called before proposing or learning")
 
-    def _reward(self, value: Any, where: str) -> float:
-        number = value.get("default") if isinstance(value, Mapping) else value
-        if isinstance(number, bool) or not isinstance(number, (int, float, np.integer, np.floating)):
-            raise TunerArgumentError(f"ENAS: {where}: the result must be a number or {{'default': number}}, "
-                                     f"got {value!r}")
-        number = float(number)
+    def _reward(self, value: Any, parameter_id: int | None) -> float:
+        number = scalar_value(value, parameter_id)
         return number if self.optimize_mode == "maximize" else -number
 
     def _architecture(self, actions: list[Any]) -> dict[str, Any]:
@@ -267,9 +229,11 @@ class ENASTuner:
 class Controller(nn.Module):
     """The LSTM policy over a search space's decisions; see the module docstring."""
 
-    def __init__(self, space: SearchSpace, hidden: int, tanh_constant: float, max_head: int) -> None:
+    def __init__(self, space: SearchSpace, hidden: int, tanh_constant: float, temperature: float,
+                 max_head: int) -> None:
         super().__init__()
         self.tanh_constant = tanh_constant
+        self.temperature = temperature
         self.lstm = nn.LSTMCell(hidden, hidden)
         self.start = nn.Parameter(0.1 * torch.randn(1, hidden))  # g_emb of ENAS: the first step's input
         self.w_prev = nn.Linear(hidden, hidden, bias=False)
@@ -289,7 +253,7 @@ class Controller(nn.Module):
                 kind = "inputs"
                 bounds = (dim.low, dim.high)
                 sources = [producer.get((dim.key, label)) for label in dim.inputs]
-                head: nn.Module = nn.Linear(hidden, dim.high - dim.low + 1)
+                head: nn.Module = nn.Linear(hidden, dim.high - dim.low + 1 + len(dim.inputs))
                 embedding: nn.Module = nn.Identity()
                 anchor = nn.Parameter(0.1 * torch.randn(max(len(dim.inputs), 1), hidden))
             elif dim.size is not None and 1 <= dim.size <= max_head:
@@ -315,7 +279,7 @@ class Controller(nn.Module):
         return dim.part == "chosen_inputs" or (dim.size is not None and 1 <= dim.size <= _MAX_HEAD)
 
     def _squash(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.tanh_constant * torch.tanh(logits)
+        return self.tanh_constant * torch.tanh(logits / self.temperature)
 
     def _run(
         self, actions: list[Any] | None, generator: torch.Generator | None, greedy: bool
@@ -345,7 +309,8 @@ class Controller(nn.Module):
                 x = self.embeddings[index](torch.tensor([choice]))
                 continue
             low, high = self.bounds[index]
-            count_logits = self._squash(self.heads[index](h))[0]
+            raw = self.heads[index](h)[0]
+            count_logits = self._squash(raw[: high - low + 1])
             if given is None:
                 count = low + _pick(count_logits, None, generator, greedy)
             else:
@@ -359,7 +324,8 @@ class Controller(nn.Module):
             ]) if self.anchor_sources[index] else torch.zeros(0, hidden)
             chosen: list[int] = []
             if len(anchors):
-                scores = self.v(torch.tanh(self.w_prev(anchors) + self.w_curr(h)))[:, 0]  # v.tanh(W a_j + W h)
+                # v . tanh(W_prev a_j + W_curr h), plus a per-input logit of this decision
+                scores = self.v(torch.tanh(self.w_prev(anchors) + self.w_curr(h)))[:, 0] + raw[high - low + 1:]
                 scores = self._squash(scores)
                 entropy = entropy + _entropy(scores)
                 mask = torch.zeros_like(scores, dtype=torch.bool)

@@ -33,13 +33,17 @@ import numpy as np
 
 from ._errors import NoMoreTrialError, SearchSpaceError
 
-__all__ = ["Dimension", "SearchSpace", "Point", "HYPERPARAMETER_TYPES"]
+__all__ = ["Dimension", "SearchSpace", "Point", "HYPERPARAMETER_TYPES", "MAX_CATEGORIES"]
 
 Point = tuple
 """One coordinate per dimension of a `SearchSpace`, in the order of `SearchSpace.dimensions`."""
 
 HYPERPARAMETER_TYPES = ("choice", "randint", "uniform", "quniform", "loguniform", "qloguniform",
                         "normal", "qnormal", "lognormal", "qlognormal")
+
+MAX_CATEGORIES = 1000
+"""A finite dimension with more options than this is not `categorical`: a learner handles it
+through its quantiles (`from_unit`/`to_unit`), like a continuous one."""
 
 _UNIT_EPS = 1e-12
 _STANDARD_NORMAL = NormalDist()
@@ -99,6 +103,11 @@ class Dimension:
     @property
     def finite(self) -> bool:
         return self.size is not None
+
+    @property
+    def categorical(self) -> bool:
+        """Whether a learner should model this dimension as one categorical over its options."""
+        return self.size is not None and self.size <= MAX_CATEGORIES
 
     def sample(self, rng: np.random.Generator) -> Any:
         """A coordinate drawn from the dimension's prior (NNI's semantics)."""
@@ -329,6 +338,21 @@ class _Continuous(Dimension):
                 return new
         return new
 
+    def step(self, coordinate: float, k: int) -> float | None:
+        """The value `k` steps away from `coordinate`: `k * q` for the q-types, a tiny relative step
+        otherwise; None when that leaves the support."""
+        a, b = self.args[0], self.args[1]
+        if self.q:
+            value = coordinate + k * self.q
+            return None if self.log and value < 0 else value
+        if self.log:  # loguniform, lognormal: a relative step keeps the value positive
+            value = coordinate * (1.0 + 1e-9 * k)
+        else:  # uniform: relative to its range; normal: relative to sigma
+            value = coordinate + 1e-9 * k * ((b - a) if self.type == "uniform" else b)
+        if self.type in ("uniform", "loguniform") and not a <= value <= b:
+            return None
+        return value
+
     def from_unit(self, u: float) -> float:
         return self._quantize(self._raw(u))
 
@@ -477,18 +501,18 @@ class SearchSpace:
                       attempts: int = 32) -> Point:
         """A point from the prior that is not in `seen`; `NoMoreTrialError` when none is left.
 
-        In a finite space where rejection keeps failing, a point is drawn uniformly from the
-        unseen ones by rank, so this never loops however few points remain.
+        When `attempts` draws from the prior were all seen, a finite space draws uniformly from
+        its unseen points by rank, an infinite one walks outwards from a draw to the nearest unseen
+        point; so this never loops, however few likely points remain.
         """
         if self.size is not None and len(seen) >= self.size:
             raise NoMoreTrialError(f"all {self.size} architectures of the search space have been proposed")
-        for _ in range(attempts if self.size is not None else 100 * attempts):
+        for _ in range(attempts):
             point = self.sample(rng)
             if point not in seen:
                 return point
         if self.size is None:
-            raise NoMoreTrialError(f"no unseen architecture found in {100 * attempts} draws from the prior; "
-                                   "the search space's unbounded dimensions are too narrow")
+            return self._walk_unseen(self.sample(rng), seen)
         taken = sorted(self.rank(p) for p in seen)
         index = _randbelow(rng, self.size - len(taken))
         # The index-th unseen rank: shift past every taken rank at or below it.
@@ -498,6 +522,20 @@ class SearchSpace:
             else:
                 break
         return self.unrank(index)
+
+    def _walk_unseen(self, start: Point, seen: set[Point] | frozenset[Point]) -> Point:
+        """The nearest unseen point on a walk outwards from `start` along the infinite dimensions:
+        a narrow `qnormal` has few likely values, but infinitely many, so one is always left."""
+        infinite = [i for i, d in enumerate(self.dimensions) if not d.finite]
+        for distance in itertools.count(1):
+            for i in infinite:
+                for k in (distance, -distance):
+                    moved = self.dimensions[i].step(start[i], k)
+                    if moved is not None:
+                        candidate = start[:i] + (moved,) + start[i + 1:]
+                        if candidate not in seen:
+                            return candidate
+        raise AssertionError("unreachable")
 
     # -- encoding -----------------------------------------------------------------------------
     def to_architecture(self, point: Point) -> dict[str, Any]:

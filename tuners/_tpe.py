@@ -20,7 +20,6 @@ SAMPLERS = {"tpe": "TPESampler", "cmaes": "CmaEsSampler", "gp": "GPSampler", "qm
 _TPE_DEFAULTS = {"multivariate": True, "constant_liar": True}
 _NEEDS = {"CmaEsSampler": ("cmaes",), "GPSampler": ("torch", "scipy"), "QMCSampler": ("scipy",)}
 """Packages an Optuna sampler imports only when it first samples: checked up front instead."""
-_MAX_CATEGORIES = 1000
 
 
 def _optuna() -> Any:
@@ -137,7 +136,7 @@ class TPETuner(BuiltinTuner):
                 coords.append(dim.quantize_index(float(raw)))
             elif isinstance(dim, _Continuous) and dim.type in ("uniform", "loguniform"):
                 coords.append(float(raw))
-            elif not dim.finite or dim.size > _MAX_CATEGORIES:
+            elif not dim.categorical:
                 coords.append(dim.from_unit(float(raw)))
             else:
                 coords.append(int(raw))
@@ -149,7 +148,7 @@ class TPETuner(BuiltinTuner):
             if isinstance(dim, _RandInt | _Quantized) or (isinstance(dim, _Continuous)
                                                          and dim.type in ("uniform", "loguniform")):
                 params[dim.name] = dim.value(coordinate)
-            elif not dim.finite or dim.size > _MAX_CATEGORIES:
+            elif not dim.categorical:
                 params[dim.name] = dim.to_unit(coordinate)
             else:
                 params[dim.name] = coordinate
@@ -164,6 +163,6 @@ def _distribution(optuna: Any, dim: Dimension) -> Any:
         return dists.FloatDistribution(dim.low, dim.high, log=dim.log)
     if isinstance(dim, _Continuous) and dim.type in ("uniform", "loguniform"):
         return dists.FloatDistribution(dim.args[0], dim.args[1], log=dim.type == "loguniform")
-    if not dim.finite or dim.size > _MAX_CATEGORIES:
+    if not dim.categorical:
         return dists.FloatDistribution(0.0, 1.0)  # the prior's quantile; see Dimension.from_unit
     return dists.CategoricalDistribution(list(range(dim.size)))

@@ -10,6 +10,8 @@ report is the final result.
     nasctl run examples/mnist-nas/config.yml                        # a whole experiment
 """
 
+# The layers' outputs (conv1 ... conv4) are defined by the annotations, which a linter cannot see.
+# ruff: noqa: F401, F821, F841
 from __future__ import annotations
 
 import argparse
@@ -19,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ops import Conv, Pool, SepConv, identity
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
-
-from ops import Conv, Pool, SepConv, identity
 
 
 class Net(nn.Module):

@@ -148,7 +148,8 @@ class Experiment:
         storage = Storage(self.db_path, create=True)
         try:
             storage.set_meta(
-                id=self.id, name=config.name, config=config.document, source=config.source,
+                id=self.id, name=config.name, config=config.document,
+                source=str(Path(config.source).resolve()) if config.source else None,
                 base_dir=str(Path(config.source).resolve().parent) if config.source else str(Path.cwd()),
                 search_space=search_space, seed=seed, code_dir=str(code_dir), created=time.time(),
                 optimize_mode=class_args.get("optimize_mode", "maximize"), status="CREATED", message=None, pid=None)

@@ -36,7 +36,13 @@ from runtime.manager._config import ExperimentConfig
 from runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from runtime.manager._storage import Storage
 from runtime.manager._trial_env import derive_trial_seed, trial_environment
-from runtime.manager._tuner import checkpoint_tuner, create_tuner, is_no_more_trials, restore_tuner
+from runtime.manager._tuner import (
+    CheckpointUnusable,
+    checkpoint_tuner,
+    create_tuner,
+    is_no_more_trials,
+    restore_tuner,
+)
 
 __all__ = ["Manager", "Progress", "LOCK_NAME", "SOCKET_NAME", "manager_pid"]
 
@@ -128,11 +134,18 @@ class Manager:
     @contextlib.contextmanager
     def _lock(self):
         handle = open(self.dir / LOCK_NAME, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise ExperimentError(f"experiment {self.id} is already running (see nasctl stop {self.id})") from None
+        # `manager_pid` probes the lock by taking it for an instant; a running manager holds it for good.
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise ExperimentError(f"experiment {self.id} is already running "
+                                          f"(see nasctl stop {self.id})") from None
+                time.sleep(0.01)
         try:
             handle.seek(0)
             handle.truncate()
@@ -147,11 +160,13 @@ class Manager:
         handler = logging.FileHandler(self.dir / LOG_NAME)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
-        if log.level == logging.NOTSET or log.level > logging.INFO:
-            log.setLevel(logging.INFO)
+        level = self.config.document.get("logLevel", "info")
+        previous = log.level
+        log.setLevel({"trace": logging.DEBUG, "fatal": logging.CRITICAL}.get(level, level.upper()))
         try:
             yield
         finally:
+            log.setLevel(previous)
             log.removeHandler(handler)
             handler.close()
 
@@ -166,10 +181,16 @@ class Manager:
         storage.set_meta(status="RUNNING", message=None, pid=os.getpid())
         log.info("experiment %s: session %s started (pid %s)", self.id, self.session, os.getpid())
         self._recover_interrupted()
-        self.tuner = create_tuner(self.config.tuner, self.seed)
         self.search_space = storage.meta("search_space")
+        self.tuner = create_tuner(self.config.tuner, self.seed)
         self.tuner.update_search_space(self.search_space)
-        replayed = restore_tuner(self.tuner, storage, self.dir)
+        try:
+            replayed = restore_tuner(self.tuner, storage, self.dir)
+        except CheckpointUnusable as error:
+            log.warning("tuner checkpoint unusable (%s); replaying every stored event instead", error)
+            self.tuner = create_tuner(self.config.tuner, self.seed)
+            self.tuner.update_search_space(self.search_space)
+            replayed = restore_tuner(self.tuner, storage, self.dir, use_checkpoint=False)
         if replayed:
             log.info("tuner: replayed %d stored events", replayed)
         self._last_checkpoint_event = storage.last_event_id()
@@ -195,6 +216,8 @@ class Manager:
         try:
             self.channel.start()
             status, message = self._loop()
+            # Not after an exception: the tuner may have failed half-way through a call.
+            self._maybe_checkpoint()
         except BaseException as error:
             message = f"{type(error).__name__}: {error}"
             self._interrupt_running()
@@ -206,8 +229,6 @@ class Manager:
             self.selector.unregister(wake_r)
             wake_r.close()
             wake_w.close()
-            with contextlib.suppress(Exception):
-                checkpoint_tuner(self.tuner, storage, self.dir)
             storage.heartbeat(self.session)
             storage.set_meta(status=status, message=message, pid=None)
             log.info("experiment %s: %s%s", self.id, status, f" ({message})" if message else "")
@@ -277,9 +298,16 @@ class Manager:
                 next_checkpoint = now + _CHECKPOINT_EVERY
 
     def _maybe_checkpoint(self) -> None:
+        """Checkpoint the tuner if it has seen new events; a failure only costs a longer replay."""
         last = self.storage.last_event_id()
-        if last != self._last_checkpoint_event and checkpoint_tuner(self.tuner, self.storage, self.dir):
-            self._last_checkpoint_event = last
+        if last == self._last_checkpoint_event:
+            return
+        try:
+            if checkpoint_tuner(self.tuner, self.storage, self.dir):
+                self._last_checkpoint_event = last
+        except Exception as error:
+            log.warning("tuner checkpoint failed (a resume replays more events instead): %s: %s",
+                        type(error).__name__, error)
 
     # -- trials -------------------------------------------------------------------------------------
 
@@ -458,8 +486,11 @@ class Manager:
             if parameter_id in live.finals:
                 raise Refused(f"parameter_id {parameter_id} already has a final result")
             live.finals.add(parameter_id)
-            self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters)
-            self.tuner.receive_trial_result(parameter_id, parameters, value)
+            if self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters):
+                self.tuner.receive_trial_result(parameter_id, parameters, value)
+            else:
+                log.info("trial %s: the tuner already has the result of parameter %s from an interrupted "
+                         "attempt; this one is stored only", live.trial_id, parameter_id)
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)

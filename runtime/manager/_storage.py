@@ -197,7 +197,10 @@ class Storage:
         return int(self._db.execute("SELECT COALESCE(MAX(sequence), -1) + 1 FROM trials").fetchone()[0])
 
     def next_parameter_id(self) -> int:
-        return int(self._db.execute("SELECT COALESCE(MAX(parameter_id), -1) + 1 FROM parameters").fetchone()[0])
+        """A parameter id never used before (ids of dropped phases stay used: the tuner saw them)."""
+        row = self._db.execute("SELECT MAX(COALESCE((SELECT MAX(parameter_id) FROM parameters), -1), "
+                               "COALESCE((SELECT MAX(parameter_id) FROM tuner_events), -1)) + 1").fetchone()
+        return int(row[0])
 
     def add_trial(self, trial_id: str, sequence: int, parameter_id: int, parameters: dict[str, Any],
                   *, tuner_event: bool = True) -> None:
@@ -262,15 +265,25 @@ class Storage:
             db.execute("DELETE FROM parameters WHERE trial_id = ? AND phase > 0", (trial_id,))
 
     def add_metric(self, trial_id: str, parameter_id: int | None, kind: str, sequence: int | None, value: Any,
-                   *, parameters: dict[str, Any] | None = None) -> None:
-        """Store a metric; a final one also becomes the tuner's `result` event."""
+                   *, parameters: dict[str, Any] | None = None) -> bool:
+        """Store a metric; a final one also becomes the tuner's `result` event.
+
+        Returns whether the tuner is to be told: False for an intermediate metric, and for the final
+        result of a parameter the tuner already has (reported by an attempt a killed manager lost).
+        """
         payload = json.dumps(value)
         with self.transaction() as db:
             db.execute("INSERT INTO metrics(trial_id, parameter_id, kind, sequence, value, time) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (trial_id, parameter_id, kind, sequence, payload, time.time()))
-            if kind == "final" and parameter_id is not None:
-                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
-                           (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+            if kind != "final" or parameter_id is None:
+                return False
+            known = db.execute("SELECT 1 FROM tuner_events WHERE kind = 'result' AND parameter_id = ?",
+                               (parameter_id,)).fetchone()
+            if known:
+                return False
+            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
+                       (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+            return True
 
     def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
         with self.transaction() as db:

@@ -11,7 +11,8 @@ from typing import Any
 from runtime.manager._config import TunerSpec
 from runtime.manager._storage import Storage
 
-__all__ = ["create_tuner", "is_no_more_trials", "restore_tuner", "checkpoint_tuner", "TunerlessProposer"]
+__all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_tuner", "create_tuner", "is_no_more_trials",
+           "restore_tuner"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -71,7 +72,11 @@ def checkpoint_tuner(tuner: Any, storage: Storage, folder: Path) -> bool:
     return True
 
 
-def restore_tuner(tuner: Any, storage: Storage, folder: Path) -> int:
+class CheckpointUnusable(Exception):
+    """The stored tuner checkpoint could not be loaded; replay every event into a fresh tuner instead."""
+
+
+def restore_tuner(tuner: Any, storage: Storage, folder: Path, *, use_checkpoint: bool = True) -> int:
     """Bring a fresh tuner (search space already set) to where the stored experiment left it.
 
     Loads the latest checkpoint, then replays the tuner calls recorded after it, in order. Returns
@@ -79,7 +84,7 @@ def restore_tuner(tuner: Any, storage: Storage, folder: Path) -> int:
     ones are what the trials ran.
     """
     start = 0
-    checkpoint = storage.latest_checkpoint() if _supports_checkpoints(tuner) else None
+    checkpoint = storage.latest_checkpoint() if use_checkpoint and _supports_checkpoints(tuner) else None
     if checkpoint is not None:
         start, data = checkpoint
         fd, name = tempfile.mkstemp(prefix=".tuner-", suffix=".ckpt", dir=folder)
@@ -87,6 +92,8 @@ def restore_tuner(tuner: Any, storage: Storage, folder: Path) -> int:
             os.write(fd, data)
             os.close(fd)
             tuner.load_checkpoint(name)
+        except Exception as error:
+            raise CheckpointUnusable(f"{type(error).__name__}: {error}") from error
         finally:
             Path(name).unlink(missing_ok=True)
     events = storage.events_after(start)

@@ -7,7 +7,7 @@ per-call path is a dict lookup plus the backend's call.
 The backend interface (`LayerBackend`), in the order the runtime calls it during a trial:
 
 1. `Backend(context)`: once per trial context and registry entry, on the first layer that needs it.
-   `context.mode_config` holds the experiment's options (`NAS_MODE_CONFIG`, e.g. `{"darts": {...}}`).
+   `context.mode_options(mode)` gives the mode's options from `NAS_MODE_CONFIG`.
 2. `resolve(layer: LayerRequest) -> LayerCall`: once per layer and owner (and again after new
    parameters). `layer` carries the block and layer keys, the first call's candidate table
    (`{label: (callee, args, kwargs)}`), inputs, `optional_input_size`, mode, owner and detected
@@ -21,15 +21,20 @@ The backend interface (`LayerBackend`), in the order the runtime calls it during
 4. `training_update(**kwargs)`: `nas.training_update(...)` (enas: fetch a subgraph; darts: step
    the architecture weights).
 5. `derive_architecture() -> dict | None`: asked when the trial reports its final result; a dict
-   is reported (`report_architecture`) before the final result.
+   is reported (`report_architecture`) before the final result. Then `on_final_result(value)`
+   (enas: the reward of the current subgraph).
 6. `close()`: the context is closing.
 
 A backend is registered with `register_backend(framework, mode, cls_or_"module:Class")`; framework
 None serves any framework that has no entry of its own. The framework of a layer is detected from its
 owner, candidate classes or inputs (`detect_framework`), without importing a framework.
 Built in: classic, for any framework (`ClassicBackend`) and for torch (`TorchClassicBackend`:
-`nn.ModuleDict` registration, device placement, the optimizer-before-first-forward check). A mode
-with no backend is a TrialError naming it.
+`nn.ModuleDict` registration, device placement, the optimizer-before-first-forward check). The
+backends of `runtime.modes.torch` (enas, oneshot, darts) have their own object shape
+(`Backend(options, seed=)`, `layer(...)`, hook attributes); `ForeignBackend` (`_adapter.py`) wraps
+them as registry entries. `runtime.modes.tensorflow` brings its own entries (classic, enas, oneshot,
+darts; `runtime.modes.tensorflow.ENTRIES`), listed in the built-in table. A mode with no backend is a
+TrialError naming it. `context.mode_options(mode)` gives a backend its options.
 """
 
 from __future__ import annotations

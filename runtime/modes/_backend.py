@@ -57,7 +57,7 @@ class LayerBackend:
     methods are hooks that do nothing by default.
     """
 
-    #: Set by `register_backend`; informational.
+    #: The framework this backend serves (None: any) and its mode; class attributes of each backend.
     framework: str | None = None
     mode: str = ""
 
@@ -78,6 +78,9 @@ class LayerBackend:
 
     def training_update(self, **kwargs: Any) -> None:
         """`nas.training_update(**kwargs)`: a step of the mode's own training (enas, darts)."""
+
+    def on_final_result(self, value: Any) -> None:
+        """The trial reported a final result (enas: the reward of the current subgraph)."""
 
     def derive_architecture(self) -> dict[str, Any] | None:
         """The architecture this backend derived, reported with the final result; None: nothing."""

@@ -15,6 +15,14 @@ from runtime.modes._backend import LayerBackend
 _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
     (None, "classic"): "runtime.modes._classic:ClassicBackend",
     ("torch", "classic"): "runtime.modes._torch_classic:TorchClassicBackend",
+    ("torch", "enas"): "runtime.modes._adapter:TorchEnasBackend",
+    ("torch", "oneshot"): "runtime.modes._adapter:TorchOneshotBackend",
+    ("torch", "darts"): "runtime.modes._adapter:TorchDartsBackend",
+    # runtime.modes.tensorflow.ENTRIES, spelled out here so that the registry imports nothing.
+    ("tensorflow", "classic"): "runtime.modes.tensorflow._plugin:TensorFlowClassic",
+    ("tensorflow", "enas"): "runtime.modes.tensorflow._plugin:TensorFlowEnas",
+    ("tensorflow", "oneshot"): "runtime.modes.tensorflow._plugin:TensorFlowOneShot",
+    ("tensorflow", "darts"): "runtime.modes.tensorflow._plugin:TensorFlowDarts",
 }
 
 FRAMEWORKS = ("torch", "tensorflow")

@@ -40,6 +40,7 @@ class TorchClassicBackend(ClassicBackend):
         self._generation = 0
         self._checked: weakref.WeakKeyDictionary[torch.optim.Optimizer, int] = weakref.WeakKeyDictionary()
         self._hook: Any = None
+        self._plain: dict[tuple[int, str, str, int], Any] = {}
 
     def holder(self, layer: LayerRequest) -> MutableMapping[str, Any]:
         owner = layer.owner
@@ -72,19 +73,13 @@ class TorchClassicBackend(ClassicBackend):
         return instance
 
     def instance(self, layer: LayerRequest, index: int, callee: type, args: Any, kwargs: Any) -> Any:
-        holder = self.holder(layer)
-        if isinstance(holder, nn.ModuleDict) and not issubclass(callee, nn.Module):
-            # A class that is not a module cannot go into a ModuleDict; keep it beside the modules.
-            holder = self.context.candidate_registry(None)
-            return self._plain_instance(layer, index, callee, args, kwargs, holder)
-        return super().instance(layer, index, callee, args, kwargs)
-
-    def _plain_instance(self, layer: LayerRequest, index: int, callee: type, args: Any, kwargs: Any,
-                        holder: MutableMapping[str, Any]) -> Any:
-        name = f"{id(layer.owner)}:{layer.block_key}:{layer.layer_key}:{index}"
-        if name not in holder:
-            holder[name] = callee(*args, **kwargs)
-        return holder[name]
+        if issubclass(callee, nn.Module):
+            return super().instance(layer, index, callee, args, kwargs)
+        # A class that is not a module cannot go into a ModuleDict: one instance per owner and layer here.
+        key = (id(layer.owner), layer.block_key, layer.layer_key, index)
+        if key not in self._plain:
+            self._plain[key] = callee(*args, **kwargs)
+        return self._plain[key]
 
     def registered(self, layer: LayerRequest, index: int, instance: Any) -> None:
         if not isinstance(instance, nn.Module) or not isinstance(layer.owner, nn.Module):

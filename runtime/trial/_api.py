@@ -152,12 +152,9 @@ def function_choice(functions: Mapping[str, Callable[[], Any]], *, key: str | No
     return function()
 
 
-def _sampler(type_: str, arity: int) -> Callable[..., Any]:
+def _sampler(type_: str) -> Callable[..., Any]:
     def sample(*spec: Any, key: str | None = None, name: str | None = None) -> Any:
-        key = _key(type_, key, name)
-        if len(spec) != arity:
-            raise TrialError(f"{type_}() for key '{key}' takes {arity} arguments, got {len(spec)}")
-        return current_context().variable(key, type_, list(spec))
+        return current_context().variable(_key(type_, key, name), type_, list(spec))
 
     return sample
 
@@ -207,12 +204,12 @@ def qlognormal(mu: float, sigma: float, q: float, *, key: str | None = None, nam
     return _QLOGNORMAL(mu, sigma, q, key=key, name=name)
 
 
-_RANDINT = _sampler("randint", 2)
-_UNIFORM = _sampler("uniform", 2)
-_QUNIFORM = _sampler("quniform", 3)
-_LOGUNIFORM = _sampler("loguniform", 2)
-_QLOGUNIFORM = _sampler("qloguniform", 3)
-_NORMAL = _sampler("normal", 2)
-_QNORMAL = _sampler("qnormal", 3)
-_LOGNORMAL = _sampler("lognormal", 2)
-_QLOGNORMAL = _sampler("qlognormal", 3)
+_RANDINT = _sampler("randint")
+_UNIFORM = _sampler("uniform")
+_QUNIFORM = _sampler("quniform")
+_LOGUNIFORM = _sampler("loguniform")
+_QLOGUNIFORM = _sampler("qloguniform")
+_NORMAL = _sampler("normal")
+_QNORMAL = _sampler("qnormal")
+_LOGNORMAL = _sampler("lognormal")
+_QLOGNORMAL = _sampler("qlognormal")

@@ -222,7 +222,9 @@ def validate_architecture(architecture: Any, search_space: Mapping[str, Any], *,
     except ArchitectureError as error:
         if source is None:
             raise
-        raise ArchitectureError(f"{source}: {error.args[0]}") from None
+        located = ArchitectureError(f"{source}: {error}")
+        located.key = error.key
+        raise located from None
 
 
 def _validate(architecture: Any, search_space: Mapping[str, Any], partial: bool) -> None:

@@ -87,6 +87,16 @@ class TrialContext:
         return cls(platform_from_environment(environ), mode_config=mode_config,
                    output_dir=environ.get("NAS_OUTPUT_DIR") or None)
 
+    def mode_options(self, mode: str) -> dict[str, Any]:
+        """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` section, or the whole object when
+        it holds no mode sections (the manager writes the mode's section itself)."""
+        section = self.mode_config.get(mode)
+        if isinstance(section, dict):
+            return section
+        if any(name in self.mode_config for name in ("classic", "enas", "oneshot", "darts")):
+            return {}
+        return self.mode_config
+
     # -- parameters -------------------------------------------------------------------------------
 
     def get_next_parameter(self) -> dict[str, Any] | None:
@@ -173,6 +183,8 @@ class TrialContext:
             if derived is not None:
                 self.report_architecture(derived)
         self.platform.send_metric("final", value, parameter_id, None)
+        for backend in list(self._backends.values()):
+            backend.on_final_result(value)
 
     def report_architecture(self, architecture: Mapping[str, Any]) -> None:
         """Send the architecture this trial derived (one-shot modes)."""

@@ -28,6 +28,8 @@ from runtime.trial._platform import StandalonePlatform
 __all__ = ["run_script"]
 
 _MARKERS = (b"@nas.", b"@nni.")
+# nasctl's own packages are never trial code, even when the trial directory holds their sources.
+_OWN_PACKAGES = frozenset({"annotator", "nas", "runtime", "schemas", "tuners"})
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -70,6 +72,8 @@ class _AnnotatedFinder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in _OWN_PACKAGES:
+            return None
         search = [str(self.root)] if path is None else [p for p in path if _within(p, self.root)]
         if not search:
             return None

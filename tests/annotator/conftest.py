@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # A stand-in for `import nas as _nas` that records each call and answers with the first option, so
 # that compiled code can be executed without the real runtime (the contract is docs/internals.md).
-FAKE_NAS = '''
+FAKE_NAS = """
 import json
 CALLS = []
 
@@ -61,7 +61,7 @@ def get_next_parameter():
 
 def training_update(**kwargs):
     _record("training_update", **kwargs)
-'''
+"""
 
 
 def dedent(text: str) -> str:
@@ -69,7 +69,9 @@ def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
-def compile_text(source: str, module: str = "m", mode: str = "classic", key_style: str = "stable") -> annotator.CompileResult:
+def compile_text(
+    source: str, module: str = "m", mode: str = "classic", key_style: str = "stable"
+) -> annotator.CompileResult:
     """Compile dedented `source` as module `module`."""
     return annotator.compile_source(dedent(source), module, mode, key_style=key_style)
 

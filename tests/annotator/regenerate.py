@@ -39,7 +39,9 @@ def main() -> int:
         code, space = expected_outputs(folder)
         (folder / "expected.py").write_bytes(code)
         (folder / "search_space.json").write_text(space, encoding="utf-8")
-        print(f"regenerated {folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder}")
+        print(
+            f"regenerated {folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder}"
+        )
     return 0
 
 

@@ -299,3 +299,26 @@ def test_bad_mode_and_key_style_are_value_errors() -> None:
 )
 def test_normalize_mode(name: str, canonical: str) -> None:
     assert annotator.normalize_mode(name) == canonical
+
+
+def test_verify_blames_the_annotation_whose_code_is_invalid() -> None:
+    """`verify=True` re-parses the output; the parser's placement rules normally make that unnecessary."""
+    from annotator._codegen import compile_ir
+    from annotator._parse import parse_module
+
+    source = "def f(x):\n    y = x\n    # @nas.report_final_result(y)\n    return y\n"
+    ir = parse_module(source, "m", "m.py")
+    assert compile_ir(ir, "classic", verify=True).count("_nas.report_final_result(y)") == 1
+    ir.annotations[0].indent = "  "  # as if the placement check had missed a bad indentation
+    with pytest.raises(
+        annotator.AnnotationError, match=r"not valid Python here \(unindent does not match"
+    ) as caught:
+        compile_ir(ir, "classic", verify=True)
+    assert (caught.value.line, caught.value.column) == (3, 5)
+
+
+def test_error_position_in_a_crlf_file_is_exact() -> None:
+    source = 'x = 1\r\n"""@nas.mutable_layers(\r\n    {layer_choice: [f()], layer_outptu: h})"""\r\n'
+    with pytest.raises(annotator.AnnotationError, match="unknown key 'layer_outptu'") as caught:
+        annotator.compile_source(source, "m", path="m.py")
+    assert (caught.value.line, caught.value.column) == (3, 27)

@@ -48,7 +48,9 @@ def test_single_file_into_a_file_or_a_directory(tmp_path: Path) -> None:
     assert list(annotator.expand_annotations(src, tmp_path / "out.py")) == ["train/x/choice"]
     (tmp_path / "outdir").mkdir()
     annotator.expand_annotations(src, tmp_path / "outdir")
-    assert (tmp_path / "outdir" / "train.py").read_text(encoding="utf-8") == (tmp_path / "out.py").read_text(encoding="utf-8")
+    assert (tmp_path / "outdir" / "train.py").read_text(encoding="utf-8") == (tmp_path / "out.py").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_a_second_compile_replaces_the_first(tmp_path: Path) -> None:
@@ -63,7 +65,9 @@ def test_a_second_compile_replaces_the_first(tmp_path: Path) -> None:
 def test_one_error_per_bad_file_and_nothing_written(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src")
     (src / "bad_one.py").write_text("'''@nas.variable(nas.choice(1, 2))'''\nx = 1\n", encoding="utf-8")
-    (src / "models" / "bad_two.py").write_text("x = 1\n\n# @nas.report_final_result(x, y)\n", encoding="utf-8")
+    (src / "models" / "bad_two.py").write_text(
+        "x = 1\n\n# @nas.report_final_result(x, y)\n", encoding="utf-8"
+    )
     (tmp_path / "dst").mkdir()
     (tmp_path / "dst" / "previous.txt").write_text("kept", encoding="utf-8")
     with pytest.raises(annotator.AnnotationErrors) as caught:
@@ -97,7 +101,9 @@ def test_non_utf8_file_is_an_error_with_position(tmp_path: Path) -> None:
 
 def test_declared_encoding_bom_and_crlf_are_kept(tmp_path: Path) -> None:
     latin = tmp_path / "latin.py"
-    latin.write_bytes(b"# -*- coding: latin-1 -*-\r\ns = '\xe9t\xe9'\r\n'''@nas.report_final_result(s)'''\r\n")
+    latin.write_bytes(
+        b"# -*- coding: latin-1 -*-\r\ns = '\xe9t\xe9'\r\n'''@nas.report_final_result(s)'''\r\n"
+    )
     annotator.expand_annotations(latin, tmp_path / "latin_out.py")
     assert (tmp_path / "latin_out.py").read_bytes() == (
         b"# -*- coding: latin-1 -*-\r\nimport nas as _nas\r\ns = '\xe9t\xe9'\r\n_nas.report_final_result(s)\r\n"
@@ -105,12 +111,16 @@ def test_declared_encoding_bom_and_crlf_are_kept(tmp_path: Path) -> None:
     bom = tmp_path / "bom.py"
     bom.write_bytes(b"\xef\xbb\xbfx = 1\n'''@nas.report_final_result(x)'''\n")
     annotator.expand_annotations(bom, tmp_path / "bom_out.py")
-    assert (tmp_path / "bom_out.py").read_bytes() == b"\xef\xbb\xbfimport nas as _nas\nx = 1\n_nas.report_final_result(x)\n"
+    assert (
+        tmp_path / "bom_out.py"
+    ).read_bytes() == b"\xef\xbb\xbfimport nas as _nas\nx = 1\n_nas.report_final_result(x)\n"
 
 
 def test_unparsable_python_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "broken.py").write_text("def f(:\n    '''@nas.report_final_result(1)'''\n", encoding="utf-8")
+    (tmp_path / "src" / "broken.py").write_text(
+        "def f(:\n    '''@nas.report_final_result(1)'''\n", encoding="utf-8"
+    )
     with pytest.raises(annotator.AnnotationError, match="invalid Python") as caught:
         annotator.generate_search_space(tmp_path / "src")
     assert caught.value.line == 1
@@ -140,3 +150,12 @@ def test_a_file_is_never_compiled_over_itself(tmp_path: Path) -> None:
     with pytest.raises(annotator.AnnotationError, match="would overwrite the source"):
         annotator.expand_annotations(src, tmp_path)
     assert src.read_text(encoding="utf-8") == ANNOTATED
+
+
+def test_a_directory_is_not_compiled_over_a_file(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src")
+    (tmp_path / "dst").write_text("a file", encoding="utf-8")
+    with pytest.raises(annotator.AnnotationError, match="the destination exists and is a file"):
+        annotator.expand_annotations(src, tmp_path / "dst")
+    assert (tmp_path / "dst").read_text(encoding="utf-8") == "a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]

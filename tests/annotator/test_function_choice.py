@@ -65,7 +65,7 @@ def test_return_statement_and_method_target(h) -> None:
                 return self.relu(x)
         """
     )
-    assert "        return _nas.function_choice({\"self.relu(x)\": lambda: self.relu(x)," in result.code
+    assert '        return _nas.function_choice({"self.relu(x)": lambda: self.relu(x),' in result.code
     assert list(result.search_space) == ["m/self.relu/function_choice"]
 
 

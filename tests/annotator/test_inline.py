@@ -50,7 +50,9 @@ def run_isolated(script: Path) -> str:
 
 def test_nasctl_is_not_importable_in_the_isolated_run(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("import importlib.util\nprint(importlib.util.find_spec('nas'), importlib.util.find_spec('annotator'))\n")
+    probe.write_text(
+        "import importlib.util\nprint(importlib.util.find_spec('nas'), importlib.util.find_spec('annotator'))\n"
+    )
     assert run_isolated(probe).strip() == "None None"
 
 
@@ -98,7 +100,7 @@ def test_removed_statements_leave_pass_where_a_block_would_be_empty(tmp_path: Pa
     out = tmp_path / "out.py"
     annotator.inline_architecture(source, out, {})
     assert out.read_text(encoding="utf-8") == (
-        "for i in range(2):\n    pass\nif True:\n    pass\nprint(\"final result:\", 7)\n"
+        'for i in range(2):\n    pass\nif True:\n    pass\nprint("final result:", 7)\n'
     )
     assert run_isolated(out) == "final result: 7\n"
 
@@ -106,7 +108,10 @@ def test_removed_statements_leave_pass_where_a_block_would_be_empty(tmp_path: Pa
 @pytest.mark.parametrize(
     ("change", "pattern"),
     [
-        (lambda a: a.pop("trial/steps/choice"), r"architecture key 'trial/steps/choice': missing from the architecture"),
+        (
+            lambda a: a.pop("trial/steps/choice"),
+            r"architecture key 'trial/steps/choice': missing from the architecture",
+        ),
         (
             lambda a: a["trial/Model.forward/h1"]["h1"].update(chosen_layer="Scale(11)"),
             r"key 'trial/Model.forward/h1': layer 'h1': chosen_layer 'Scale\(11\)' is not one of: add\(k=1\), Scale\(10\)",
@@ -119,16 +124,35 @@ def test_removed_statements_leave_pass_where_a_block_would_be_empty(tmp_path: Pa
             lambda a: a["trial/Model.forward/h1"]["h1"].update(chosen_inputs=["skip", "x"]),
             r"layer 'h1': 2 chosen inputs, but optional_input_size allows 0 to 1",
         ),
-        (lambda a: a["trial/Model.forward/h1"].pop("h2"), r"key 'trial/Model.forward/h1': layer 'h2' is missing"),
-        (lambda a: a.update({"trial/steps/choice": 4}), r"key 'trial/steps/choice': 4 is not one of the options: 1, 2, 3"),
-        (lambda a: a.update({"trial/rate/uniform": 2}), r"key 'trial/rate/uniform': 2 is outside uniform's range \[0, 1\]"),
-        (lambda a: a.update({"trial/round/function_choice": "int(total)"}), r"'int\(total\)' is not one of the candidates"),
-        (lambda a: a.update({"trial/unknown/choice": 1}), r"key 'trial/unknown/choice': not in the search space"),
+        (
+            lambda a: a["trial/Model.forward/h1"].pop("h2"),
+            r"key 'trial/Model.forward/h1': layer 'h2' is missing",
+        ),
+        (
+            lambda a: a.update({"trial/steps/choice": 4}),
+            r"key 'trial/steps/choice': 4 is not one of the options: 1, 2, 3",
+        ),
+        (
+            lambda a: a.update({"trial/rate/uniform": 2}),
+            r"key 'trial/rate/uniform': 2 is outside uniform's range \[0, 1\]",
+        ),
+        (
+            lambda a: a.update({"trial/round/function_choice": "int(total)"}),
+            r"'int\(total\)' is not one of the candidates",
+        ),
+        (
+            lambda a: a.update({"trial/unknown/choice": 1}),
+            r"key 'trial/unknown/choice': not in the search space",
+        ),
     ],
 )
 def test_architecture_that_does_not_fit_names_the_key(tmp_path: Path, change, pattern: str) -> None:
-    architecture = {key: (dict(value) if isinstance(value, dict) else value) for key, value in ARCHITECTURE.items()}
-    architecture["trial/Model.forward/h1"] = {k: dict(v) for k, v in ARCHITECTURE["trial/Model.forward/h1"].items()}
+    architecture = {
+        key: (dict(value) if isinstance(value, dict) else value) for key, value in ARCHITECTURE.items()
+    }
+    architecture["trial/Model.forward/h1"] = {
+        k: dict(v) for k, v in ARCHITECTURE["trial/Model.forward/h1"].items()
+    }
     change(architecture)
     out = tmp_path / "out.py"
     with pytest.raises(annotator.ArchitectureMismatch, match=pattern):
@@ -146,4 +170,45 @@ def test_inline_a_directory_copies_the_rest(tmp_path: Path) -> None:
     annotator.inline_architecture(src, tmp_path / "out", architecture)
     assert (tmp_path / "out" / "data.csv").read_text(encoding="utf-8") == "a,b\n1,2\n"
     assert (tmp_path / "out" / "main.py").read_bytes() == (src / "main.py").read_bytes()
-    assert run_isolated(tmp_path / "out" / "main.py").splitlines()[-2:] == ["final result: 15015.0", "built 2"]
+    assert run_isolated(tmp_path / "out" / "main.py").splitlines()[-2:] == [
+        "final result: 15015.0",
+        "built 2",
+    ]
+
+
+def test_torch_candidates_are_kept_where_classic_mode_keeps_them(tmp_path: Path) -> None:
+    """docs/internals.md: `nas_candidates` (an nn.ModuleDict) keyed by the sanitised `<block>__<layer>__<index>`."""
+    torch = pytest.importorskip("torch")
+    source = tmp_path / "net.py"
+    source.write_text(
+        "import torch.nn as nn\n\n\n"
+        "class Dense(nn.Linear):\n"
+        "    def forward(self, inputs):\n"
+        "        fixed, chosen = inputs\n"
+        "        return super().forward(sum(fixed) + sum(chosen))\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        '''@nas.mutable_layers(\n"
+        "            {layer_choice: [Dense(4, 4), Dense(4, 8)], fixed_inputs: [x], layer_output: h1},\n"
+        "            {layer_choice: [Dense(8, 2), Dense(4, 2)], fixed_inputs: [h1], layer_output: h2})'''\n"
+        "        return h2\n",
+        encoding="utf-8",
+    )
+    architecture = {
+        "net/Net.forward/h1": {
+            "h1": {"chosen_layer": "Dense(4, 4)", "chosen_inputs": []},
+            "h2": {"chosen_layer": "Dense(4, 2)", "chosen_inputs": []},
+        }
+    }
+    annotator.inline_architecture(source, tmp_path / "out.py", architecture)
+    namespace: dict = {"__name__": "inlined"}
+    exec(compile((tmp_path / "out.py").read_text(encoding="utf-8"), "out.py", "exec"), namespace)
+    net = namespace["Net"]()
+    assert net(torch.ones(3, 4)).shape == (3, 2)
+    assert sorted(net.state_dict()) == [
+        "nas_candidates.net_Net_forward_h1__h1__0.bias",
+        "nas_candidates.net_Net_forward_h1__h1__0.weight",
+        "nas_candidates.net_Net_forward_h1__h2__1.bias",
+        "nas_candidates.net_Net_forward_h1__h2__1.weight",
+    ]
+    assert len(list(net.parameters())) == 4

@@ -69,11 +69,19 @@ def test_the_design_example_two_layers_one_block(h) -> None:
             "_type": "mutable_layer",
             "_value": {
                 "h1": {
-                    "layer_choice": ["ops.conv(size=3, ch=c)", "ops.conv(size=5, ch=c)", "ops.max_pool(size=3)"],
+                    "layer_choice": [
+                        "ops.conv(size=3, ch=c)",
+                        "ops.conv(size=5, ch=c)",
+                        "ops.max_pool(size=3)",
+                    ],
                     "optional_inputs": ["skip1", "skip2"],
                     "optional_input_size": [0, 1],
                 },
-                "h2": {"layer_choice": ["ops.relu()", "ops.tanh()"], "optional_inputs": [], "optional_input_size": 0},
+                "h2": {
+                    "layer_choice": ["ops.relu()", "ops.tanh()"],
+                    "optional_inputs": [],
+                    "optional_input_size": 0,
+                },
             },
         }
     }
@@ -144,7 +152,9 @@ def test_nested_function_scope_is_dotted(h) -> None:
     assert ', "classic", None)' in result.code
 
 
-@pytest.mark.parametrize(("decorator", "owner"), [("", "self"), ("@staticmethod", "None"), ("@classmethod", "None")])
+@pytest.mark.parametrize(
+    ("decorator", "owner"), [("", "self"), ("@staticmethod", "None"), ("@classmethod", "None")]
+)
 def test_owner_is_first_parameter_of_a_method(h, decorator: str, owner: str) -> None:
     first = "x, c" if decorator == "@staticmethod" else "me, x, c"
     result = h.compile(
@@ -206,7 +216,11 @@ def test_optional_inputs_may_be_expressions_and_use_earlier_layers(h) -> None:
     )
     assert '{"self.skip": self.skip, "xs[0]": xs[0], "h1": h1}, 2, "classic", None)' in result.code
     layer = result.search_space["m/f/h1"]["_value"]["h2"]
-    assert layer == {"layer_choice": ["b()"], "optional_inputs": ["self.skip", "xs[0]", "h1"], "optional_input_size": 2}
+    assert layer == {
+        "layer_choice": ["b()"],
+        "optional_inputs": ["self.skip", "xs[0]", "h1"],
+        "optional_input_size": 2,
+    }
 
 
 def test_nni_key_style_numbers_blocks_by_line_and_layers_by_position(h) -> None:
@@ -223,7 +237,10 @@ def test_nni_key_style_numbers_blocks_by_line_and_layers_by_position(h) -> None:
         key_style="nni",
     )
     assert list(result.search_space) == ["pkg.mod/mutable_block_4"]
-    assert list(result.search_space["pkg.mod/mutable_block_4"]["_value"]) == ["mutable_layer_0", "mutable_layer_1"]
+    assert list(result.search_space["pkg.mod/mutable_block_4"]["_value"]) == [
+        "mutable_layer_0",
+        "mutable_layer_1",
+    ]
     assert 'h2 = _nas.mutable_layer("pkg.mod/mutable_block_4", "mutable_layer_1",' in result.code
 
 
@@ -259,3 +276,42 @@ def test_compiled_layers_execute_on_the_runtime_contract(h, run_with_fake_nas) -
     # h1 = 1*2 + 100 = 102; h2 = (102 + 1) * 10 = 1030
     assert calls[-1] == ["report_final_result", ["1030"], []]
     assert [c[0] for c in calls] == ["mutable_layer", "mutable_layer", "report_final_result"]
+
+
+def test_star_import_silences_the_undefined_input_check(h) -> None:
+    result = h.compile(
+        """
+        from ops import *
+        '''@nas.mutable_layer({layer_choice: [conv()], fixed_inputs: [stem_output], layer_output: h})'''
+        """
+    )
+    assert '[stem_output], {}, 0, "classic", None)' in result.code
+
+
+def test_same_block_key_twice_is_shared_if_equal_and_an_error_if_not(h) -> None:
+    shared = h.compile(
+        """
+        def f(x, y, c):
+            if c:
+                '''@nas.mutable_layer({layer_choice: [a(), b()], fixed_inputs: [x], layer_output: h})'''
+            else:
+                '''@nas.mutable_layer({layer_choice: [a(), b()], fixed_inputs: [y], layer_output: h})'''
+            return h
+        """
+    )
+    assert list(shared.search_space) == ["m/f/h"]
+    assert shared.code.count('_nas.mutable_layer("m/f/h", "h",') == 2
+    with pytest.raises(
+        annotator.AnnotationError, match=r"key 'm/f/h' is defined here differently from line 3"
+    ) as caught:
+        h.compile(
+            """
+            def f(x, y, c):
+                if c:
+                    '''@nas.mutable_layer({layer_choice: [a(), b()], fixed_inputs: [x], layer_output: h})'''
+                else:
+                    '''@nas.mutable_layer({layer_choice: [a()], fixed_inputs: [y], layer_output: h})'''
+                return h
+            """
+        )
+    assert caught.value.line == 5

@@ -74,4 +74,6 @@ def test_bytes_around_an_annotation_are_kept(before: str, after: str, newline: s
 def test_line_endings_are_kept(newline: str) -> None:
     source = newline.join(["x = 1", "# @nas.variable(nas.choice(1, 2),", "#     name=x)", "x = 2", ""])
     result = annotator.compile_source(source, "m")
-    assert result.code == newline.join(["import nas as _nas", "x = 1", 'x = _nas.choice(1, 2, key="m/x/choice")', ""])
+    assert result.code == newline.join(
+        ["import nas as _nas", "x = 1", 'x = _nas.choice(1, 2, key="m/x/choice")', ""]
+    )

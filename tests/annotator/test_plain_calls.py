@@ -10,10 +10,16 @@ import pytest
     [
         ("report_intermediate_result(acc)", "_nas.report_intermediate_result(acc)"),
         ("report_final_result(acc)", "_nas.report_final_result(acc)"),
-        ("report_final_result({'default': acc, 'loss': loss})", "_nas.report_final_result({'default': acc, 'loss': loss})"),
+        (
+            "report_final_result({'default': acc, 'loss': loss})",
+            "_nas.report_final_result({'default': acc, 'loss': loss})",
+        ),
         ("get_next_parameter()", "_nas.get_next_parameter()"),
         ("training_update(loss=val_loss)", "_nas.training_update(loss=val_loss)"),
-        ("training_update(loss = val_loss, step=i, **more)", "_nas.training_update(loss=val_loss, step=i, **more)"),
+        (
+            "training_update(loss = val_loss, step=i, **more)",
+            "_nas.training_update(loss=val_loss, step=i, **more)",
+        ),
     ],
 )
 @pytest.mark.parametrize("prefix", ["nas", "nni"])
@@ -72,7 +78,9 @@ def test_import_goes_before_the_first_statement_after_header_comments(h) -> None
         '''@nas.report_final_result(1)'''
         """
     )
-    assert result.code.startswith("# Copyright notice\n# spanning two lines\n\nimport nas as _nas\nimport os\n")
+    assert result.code.startswith(
+        "# Copyright notice\n# spanning two lines\n\nimport nas as _nas\nimport os\n"
+    )
 
 
 def test_annotation_as_first_statement_is_not_a_docstring(h) -> None:

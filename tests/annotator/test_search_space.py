@@ -114,14 +114,20 @@ def test_hand_written_mutable_layers_merge_into_blocks(h) -> None:
 
 
 def test_hand_written_nas_call_without_key_is_an_error(h) -> None:
-    with pytest.raises(annotator.AnnotationError, match=r'hand-written nas.choice\(\.\.\.\): it needs key="\.\.\."') as caught:
+    with pytest.raises(
+        annotator.AnnotationError, match=r'hand-written nas.choice\(\.\.\.\): it needs key="\.\.\."'
+    ) as caught:
         h.compile("import nas\nx = 1\nlr = nas.choice(0.1, 0.2)\n")
     assert caught.value.line == 3
 
 
 def test_hand_written_key_clashing_with_an_annotation_is_an_error(h) -> None:
-    with pytest.raises(annotator.AnnotationError, match=r"key 'm/x/choice' is defined here differently from line 1") as caught:
-        h.compile("'''@nas.variable(nas.choice(1, 2), name=x)'''\nx = 1\ny = nas.choice(3, key='m/x/choice')\n")
+    with pytest.raises(
+        annotator.AnnotationError, match=r"key 'm/x/choice' is defined here differently from line 1"
+    ) as caught:
+        h.compile(
+            "'''@nas.variable(nas.choice(1, 2), name=x)'''\nx = 1\ny = nas.choice(3, key='m/x/choice')\n"
+        )
     assert caught.value.line == 3
 
 
@@ -172,13 +178,18 @@ def test_generate_search_space_on_a_directory(tmp_path, h) -> None:
     space = annotator.generate_search_space(tmp_path)
     assert list(space) == ["main/x/choice", "pkg.model/f/b"]
     assert list(annotator.generate_search_space(tmp_path / "pkg" / "model.py")) == ["model/f/b"]
-    assert list(annotator.generate_search_space(tmp_path, key_style="nni")) == ["main/x/choice", "pkg.model/mutable_block_2"]
+    assert list(annotator.generate_search_space(tmp_path, key_style="nni")) == [
+        "main/x/choice",
+        "pkg.model/mutable_block_2",
+    ]
 
 
 def test_same_hand_written_key_in_two_files_with_different_values_names_both(tmp_path) -> None:
     (tmp_path / "a.py").write_text("import nas\nx = nas.choice(1, 2, key='shared')\n", encoding="utf-8")
     (tmp_path / "b.py").write_text("import nas\n\ny = nas.choice(1, 3, key='shared')\n", encoding="utf-8")
-    with pytest.raises(annotator.AnnotationError, match=r"key 'shared' is defined here differently from .*a\.py:2") as caught:
+    with pytest.raises(
+        annotator.AnnotationError, match=r"key 'shared' is defined here differently from .*a\.py:2"
+    ) as caught:
         annotator.generate_search_space(tmp_path)
     assert caught.value.path.endswith("b.py") and caught.value.line == 3
 

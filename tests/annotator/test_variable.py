@@ -20,7 +20,9 @@ SAMPLERS = [
 
 @pytest.mark.parametrize(("function", "arguments", "values"), SAMPLERS)
 @pytest.mark.parametrize("prefix", ["nas", "nni"])
-def test_string_variable_every_sampling_function(h, function: str, arguments: str, values: list, prefix: str) -> None:
+def test_string_variable_every_sampling_function(
+    h, function: str, arguments: str, values: list, prefix: str
+) -> None:
     result = h.compile(
         f"""
         def train():
@@ -47,7 +49,9 @@ def test_comment_variable_one_line(h, prefix: str) -> None:
         learning_rate = 0.1
         """
     )
-    assert h.body(result.code) == 'learning_rate = _nas.choice(0.1, 0.01, 0.001, key="m/learning_rate/choice")\n'
+    assert (
+        h.body(result.code) == 'learning_rate = _nas.choice(0.1, 0.01, 0.001, key="m/learning_rate/choice")\n'
+    )
 
 
 def test_comment_variable_over_several_lines_keeps_the_trailing_comment(h) -> None:
@@ -75,7 +79,12 @@ def test_comment_variable_over_several_lines_keeps_the_trailing_comment(h) -> No
 
 @pytest.mark.parametrize(
     ("target", "statement"),
-    [("lr", "lr = 0.1"), ("self.lr", "self.lr = 0.1"), ("args['lr']", "args['lr'] = 0.1"), ("lr", "lr: float = 0.1")],
+    [
+        ("lr", "lr = 0.1"),
+        ("self.lr", "self.lr = 0.1"),
+        ("args['lr']", "args['lr'] = 0.1"),
+        ("lr", "lr: float = 0.1"),
+    ],
 )
 def test_targets_name_attribute_subscript_and_annotated(h, target: str, statement: str) -> None:
     result = h.compile(
@@ -87,7 +96,7 @@ def test_targets_name_attribute_subscript_and_annotated(h, target: str, statemen
         """
     )
     head = statement[: statement.index("= 0.1")]
-    assert f"        {head}= _nas.uniform(0, 1, key=\"m/{target}/uniform\")\n" in result.code
+    assert f'        {head}= _nas.uniform(0, 1, key="m/{target}/uniform")\n' in result.code
 
 
 def test_subscript_target_matches_whatever_quotes(h) -> None:
@@ -198,3 +207,22 @@ def test_compiled_variables_execute(h, run_with_fake_nas) -> None:
         ["randint", ["'m/box.depth/randint'"]],
         ["qnormal", ["'m/args[\"w\"]/qnormal'"]],
     ]
+
+
+def test_annotation_followed_by_a_comment_leaves_the_comment(h) -> None:
+    result = h.compile(
+        """
+        def f():
+            '''@nas.variable(nas.choice(1, 2), name=x)'''  # how many
+            x = 1
+            return x
+        """
+    )
+    assert h.body(result.code) == h.dedent(
+        """
+        def f():
+            # how many
+            x = _nas.choice(1, 2, key="m/x/choice")
+            return x
+        """
+    )

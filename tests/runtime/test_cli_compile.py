@@ -35,7 +35,16 @@ def test_compile_a_directory_with_its_search_space(tmp_path: Path) -> None:
     write(tmp_path / "src" / "data" / "notes.txt", "hello")
     space_file = tmp_path / "space.json"
     status = main(
-        ["compile", str(tmp_path / "src"), "-o", str(tmp_path / "dst"), "--key-style", "nni", "--search-space", str(space_file)]
+        [
+            "compile",
+            str(tmp_path / "src"),
+            "-o",
+            str(tmp_path / "dst"),
+            "--key-style",
+            "nni",
+            "--search-space",
+            str(space_file),
+        ]
     )
     assert status == 0
     assert (tmp_path / "dst" / "data" / "notes.txt").read_text(encoding="utf-8") == "hello"
@@ -53,9 +62,14 @@ def test_search_space_to_stdout_and_to_a_file(tmp_path: Path, capsys: pytest.Cap
     assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8")) == printed
 
 
-def test_errors_are_printed_like_a_compiler_and_nothing_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_printed_like_a_compiler_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(tmp_path / "src" / "good.py", GOOD)
-    bad_one = write(tmp_path / "src" / "a.py", "x = 1\n'''@nas.mutable_layers({layer_choice: [f()], layer_outptu: h})'''\n")
+    bad_one = write(
+        tmp_path / "src" / "a.py",
+        "x = 1\n'''@nas.mutable_layers({layer_choice: [f()], layer_outptu: h})'''\n",
+    )
     bad_two = write(tmp_path / "src" / "b.py", "# @nas.variable(nas.choise(1, 2), name=y)\ny = 1\n")
     status = main(["compile", str(tmp_path / "src"), "-o", str(tmp_path / "dst")])
     assert status == 2
@@ -76,7 +90,10 @@ def test_errors_are_printed_like_a_compiler_and_nothing_is_written(tmp_path: Pat
 def test_search_space_error_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = write(tmp_path / "bad.py", "'''@nas.variable(nas.choice(1, 2), name=x)'''\ny = 1\n")
     assert main(["search-space", str(src), "-o", str(tmp_path / "s.json")]) == 2
-    assert "bad.py:1:1: error: variable annotation for 'x' must be followed by an assignment" in capsys.readouterr().err
+    assert (
+        "bad.py:1:1: error: variable annotation for 'x' must be followed by an assignment"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "s.json").exists()
 
 
@@ -95,7 +112,10 @@ def test_unknown_mode_is_refused_by_the_parser(tmp_path: Path) -> None:
 def test_console_script_entry_point(tmp_path: Path) -> None:
     src = write(tmp_path / "bad.py", "'''@nas.mutable_layer_s({})'''\n")
     done = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "search-space", str(src)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "runtime.cli", "search-space", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert done.stderr.startswith(f"{src}:1:5: error: unknown annotation '@nas.mutable_layer_s'")

@@ -137,7 +137,7 @@ def check_proposal(space: dict[str, Any], arch: dict[str, Any]) -> None:
             assert isinstance(value, float) and math.isfinite(value)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kit() -> SimpleNamespace:
     """The shared spaces and helpers (test files cannot import each other under importlib mode)."""
     return SimpleNamespace(

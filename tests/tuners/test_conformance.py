@@ -126,6 +126,11 @@ def test_bad_inputs_are_clear_errors(kit, builtin):
                            {"parameter": {**parameters, "f/k/randint": 3}, "value": 1.0}])
     with pytest.raises(tuners.TunerError, match="import_data entry 0: expected"):
         tuner.import_data([{"params": parameters}])
+    with pytest.raises(tuners.TunerError, match="import_data entry 1: the result is 'high'; expected a number or a dict"):
+        tuner.import_data([{"parameter": parameters, "value": 1.0}, {"parameter": parameters, "value": "high"}])
+    # nothing of the refused calls was used: the pending trial still takes its result, and the search goes on
+    tuner.receive_trial_result(0, parameters, 1.0)
+    assert len(kit.drive(tuner, kit.FINITE_SIZE - 1, start=1)) == kit.FINITE_SIZE - 1
     with pytest.raises(tuners.TunerArgumentError, match="'optimize_mode' must be 'maximize' or 'minimize'"):
         builtin.make(optimize_mode="max")
     with pytest.raises(tuners.TunerArgumentError, match="'seed' must be a non-negative integer"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import tuners
 from tuners._enas import ENASTuner
 from tuners._errors import CheckpointError, SearchSpaceError, TunerArgumentError
 from tuners._space import SearchSpace
@@ -49,7 +50,7 @@ def make(seed=0, **kwargs) -> ENASTuner:
 def test_samples_stay_inside_the_search_space():
     tuner = make()
     space = SearchSpace(SPACE)
-    for i in range(50):
+    for i in range(30):
         arch = tuner.generate_parameters(i)
         space.from_architecture(arch)  # raises when anything is outside the space
         assert 0.0 <= arch["m/dropout/uniform"] <= 0.5
@@ -73,7 +74,7 @@ def test_same_seed_same_sequence():
 
 def test_controller_learns_the_rewarded_architecture():
     tuner = make(0, lr=0.05, batch_size=5, baseline_decay=0.9)
-    for i in range(400):
+    for i in range(250):
         arch = tuner.generate_parameters(i)
         tuner.receive_trial_result(i, arch, {"default": reward(arch)})
     best = tuner.best_architecture()
@@ -83,7 +84,7 @@ def test_controller_learns_the_rewarded_architecture():
 
 def test_minimize_negates_the_reward():
     tuner = make(0, optimize_mode="minimize", lr=0.05, batch_size=5, baseline_decay=0.9)
-    for i in range(300):
+    for i in range(150):
         arch = tuner.generate_parameters(i)
         tuner.receive_trial_result(i, arch, -reward(arch))
     assert tuner.best_architecture()["m/Net.forward/h1"]["h1"]["chosen_layer"] == "pool()"
@@ -123,19 +124,24 @@ def test_checkpoint_round_trip_continues_the_same_sequence(tmp_path):
 
 
 def test_checkpoint_errors(tmp_path):
-    tuner = make()
-    with pytest.raises(CheckpointError, match="no checkpoint path given"):
-        tuner.save_checkpoint()
     (tmp_path / "junk.pt").write_text("not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
-        tuner.load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="is not a readable tuner checkpoint"):
+        make().load_checkpoint(tmp_path / "junk.pt")
+    tuners.create("Random", seed=0).save_checkpoint(tmp_path / "random.ckpt")
+    with pytest.raises(CheckpointError, match="not of tuners._enas.ENASTuner"):
+        make().load_checkpoint(tmp_path / "random.ckpt")
+
+
+def test_is_a_tuner_and_created_by_module_and_class():
+    tuner = tuners.create("tuners._enas:ENASTuner", optimize_mode="minimize", seed=0)
+    assert isinstance(tuner, tuners.Tuner) and tuner.optimize_mode == "minimize"
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"optimize_mode": "max"}, "optimize_mode must be 'maximize' or 'minimize'"),
-    ({"batch_size": 0}, "batch_size must be an int"),
-    ({"lr": -1}, "lr must be a positive number"),
-    ({"baseline_decay": 1.0}, "baseline_decay must be in"),
+    ({"optimize_mode": "max"}, "'optimize_mode' must be 'maximize' or 'minimize'"),
+    ({"batch_size": 0}, "'batch_size' must be an integer >= 1"),
+    ({"lr": -1}, "'lr' must be a number in \\(0.0"),
+    ({"baseline_decay": 1.0}, "'baseline_decay' must be a number in"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(TunerArgumentError, match=message):
@@ -147,5 +153,5 @@ def test_results_must_be_numbers_and_space_comes_first():
         ENASTuner().generate_parameters(0)
     tuner = make()
     arch = tuner.generate_parameters(0)
-    with pytest.raises(TunerArgumentError, match="parameter 0: the result must be a number"):
+    with pytest.raises(tuners.TunerError, match="the result of parameter 0 is 'high'"):
         tuner.receive_trial_result(0, arch, "high")

@@ -4,8 +4,10 @@ that ignores its results does not (so the margin means something)."""
 from __future__ import annotations
 
 import filecmp
+import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,8 +48,6 @@ class IgnoresResults(tuners.Tuner):
 
 @pytest.fixture(scope="module")
 def table() -> tuners.TabularObjective:
-    from pathlib import Path
-
     data = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
     return tuners.TabularObjective(data / "synthetic_table.csv", data / "synthetic_search_space.json")
 
@@ -74,9 +74,36 @@ def test_the_margin_fails_a_tuner_that_ignores_its_results(table, random_mean, n
 
 
 def test_shipped_table_is_what_the_generator_writes(tmp_path):
-    from pathlib import Path
-
     data = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
     subprocess.run([sys.executable, str(data / "make_synthetic_table.py"), "--out", str(tmp_path)], check=True)
     for name in ("synthetic_table.csv", "synthetic_search_space.json"):
         assert filecmp.cmp(tmp_path / name, data / name, shallow=False), f"{name} differs: rerun the generator"
+
+
+def test_benchmark_script_takes_a_users_table(tmp_path):
+    space = {"m/act/choice": {"_type": "choice", "_value": ["relu", "tanh", "gelu"]},
+             "m/units/randint": {"_type": "randint", "_value": [1, 5]}}
+    (tmp_path / "space.json").write_text(json.dumps(space))
+    rows = [f'"{act}",{units},{0.5 + 0.1 * units - 0.05 * i}\n' for i, act in enumerate(["relu", "tanh", "gelu"])
+            for units in range(1, 5)]
+    (tmp_path / "table.csv").write_text("m/act/choice,m/units/randint,top1\n" + "".join(rows))
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "tuner_quality.py"
+    result = subprocess.run([sys.executable, str(script), "--table", str(tmp_path / "table.csv"), "--search-space",
+                             str(tmp_path / "space.json"), "--metric", "top1", "--tuners", "Evolution,GridSearch",
+                             "--queries", "12", "--seeds", "2", "--at", "3,12"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "12 architectures, best top1 0.9000" in lines[0]
+    assert [line.split()[0] for line in lines[3:]] == ["Random", "Evolution", "GridSearch"]
+    assert all(line.split()[4] == "0.9000" for line in lines[3:])  # 12 queries exhaust the table: all find the best
+
+
+def test_benchmark_script_reports_a_bad_table(tmp_path):
+    (tmp_path / "space.json").write_text('{"k": {"_type": "choice", "_value": [1, 2]}}')
+    (tmp_path / "table.csv").write_text("k,accuracy\n1,0.5\n")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "tuner_quality.py"
+    result = subprocess.run([sys.executable, str(script), "--table", str(tmp_path / "table.csv"),
+                             "--search-space", str(tmp_path / "space.json")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "table.csv: the table holds 1 of the search space's 2 architectures" in result.stderr

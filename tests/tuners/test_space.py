@@ -218,3 +218,18 @@ def test_input_sets_beyond_64_bits():
         assert space.from_architecture(space.to_architecture(point)) == point
         sizes.append(len(chosen))
     assert 30 < np.mean(sizes) < 40  # uniform over subsets: about half of the 70 inputs
+
+
+def test_a_narrow_unbounded_space_never_runs_out():
+    space = one("qnormal", [0.0, 1.0, 1.0])  # almost all mass on -4..4, but infinitely many values
+    rng = np.random.default_rng(0)
+    seen: set = set()
+    for _ in range(40):
+        seen.add(space.random_unseen(rng, seen))
+    values = sorted(space.to_architecture(p)["k"] for p in seen)
+    assert len(values) == 40 and all(v == round(v) for v in values)
+    qlog = one("qlognormal", [0.0, 0.1, 1.0])  # values 0, 1, 2, ...: never negative
+    seen = set()
+    for _ in range(10):
+        seen.add(qlog.random_unseen(rng, seen))
+    assert min(p[0] for p in seen) >= 0

@@ -14,18 +14,16 @@ from . import _categorical as cat
 
 __all__ = ["PolicyTuner"]
 
-MAX_CATEGORIES = 1000
-"""A finite dimension with more options than this is binned like a continuous one."""
-
 
 class PolicyTuner(BuiltinTuner):
     """A factorised categorical policy over the search space, trained from rewards.
 
-    An action has one entry per dimension: the option's index for a finite dimension, or one of
-    `bins` equal-probability bins of the prior for a continuous, unbounded or very large one (the
-    value is then drawn from the prior within the bin). The advantage of a reward is its distance
-    to a moving-average baseline (decay `baseline_decay`), in units of the rewards' running
-    standard deviation, so the learning rate does not depend on the metric's scale.
+    An action has one entry per dimension: the option's index for a `categorical` dimension, or
+    one of `bins` equal-probability bins of the prior for any other (continuous, unbounded, or
+    with more than `MAX_CATEGORIES` options; the value is then drawn from the prior within the
+    bin). The advantage of a reward is its distance to a moving-average baseline (decay
+    `baseline_decay`), in units of the rewards' running standard deviation, so the learning rate
+    does not depend on the metric's scale.
     """
 
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, lr: float = 0.1,
@@ -39,7 +37,7 @@ class PolicyTuner(BuiltinTuner):
         self.bins = check_int("bins", bins, 2)
 
     def _reset_impl(self) -> None:
-        self._binned = [not d.finite or d.size > MAX_CATEGORIES for d in self.space.dimensions]
+        self._binned = [not d.categorical for d in self.space.dimensions]
         self.logits = [np.zeros(self.bins if binned else d.size)
                        for d, binned in zip(self.space.dimensions, self._binned, strict=True)]
         self._actions: dict[int, tuple[tuple[int, ...], float]] = {}

@@ -74,9 +74,17 @@ def keras_training() -> bool:
     return True if value is None else bool(value)
 
 
+def outer_graph() -> tf.Graph:
+    """The `tf.compat.v1` graph being built, also from inside a `tf.cond` branch of it."""
+    graph = v1.get_default_graph()
+    while getattr(graph, "building_function", False) and getattr(graph, "outer_graph", None) is not None:
+        graph = graph.outer_graph
+    return graph
+
+
 def graph_training_flag(graph: tf.Graph | None = None) -> tf.Tensor:
     """The graph's `nas_training` flag: a boolean placeholder, True unless fed False (evaluation)."""
-    graph = graph or v1.get_default_graph()
+    graph = graph or outer_graph()
     found = graph.get_collection(TRAINING_COLLECTION)
     if found:
         return found[0]
@@ -260,8 +268,9 @@ class TensorFlowBackend:
     """Base of the four TensorFlow backends; see the module docstring."""
 
     mode: ClassVar[str] = ""
-    #: `training_update` keyword arguments every mode accepts (NNI passes `tf=tf, session=sess`).
-    update_keys: ClassVar[frozenset[str]] = frozenset({"tf", "session", "feed_dict"})
+    #: `training_update` keyword arguments every mode accepts (NNI passes `tf=tf, session=sess`); the
+    #: modes without an architecture step ignore `loss`, `tape` and `feed_dict`, so one script runs in all.
+    update_keys: ClassVar[frozenset[str]] = frozenset({"tf", "session", "feed_dict", "loss", "tape"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
@@ -297,7 +306,7 @@ class TensorFlowBackend:
         """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
         style = trial_style()
         if style == GRAPH:
-            layers = self._owned.setdefault(v1.get_default_graph(), {})
+            layers = self._owned.setdefault(outer_graph(), {})
         elif owner is not None and _is_keras_layer(owner):
             layers = self._owned.setdefault(owner, {})
         else:
@@ -337,7 +346,7 @@ class TensorFlowBackend:
 
     def state_key(self, layer: Layer) -> tuple[Any, str, str]:
         """Where the mode's state of `layer` is kept: per graph in graph style, per key in keras style."""
-        context = v1.get_default_graph() if layer.style == GRAPH else None
+        context = outer_graph() if layer.style == GRAPH else None
         return (context, layer.spec.block_key, layer.spec.layer_key)
 
     def _new_layer_impl(self, layer: Layer) -> Any:

@@ -75,7 +75,6 @@ class DartsBackend(TensorFlowBackend):
     """The darts mode; see the module docstring."""
 
     mode = "darts"
-    update_keys = TensorFlowBackend.update_keys | {"loss", "tape"}
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
@@ -84,6 +83,7 @@ class DartsBackend(TensorFlowBackend):
             raise ConfigError("the TensorFlow backend offers first-order darts only; use order: 1", "darts.order")
         self._gumbel = self.config.sampler == "gumbel"
         self._optimizers: dict[Any, _Optimizer] = {}
+        self._last_values: dict[Any, list[tuple[list[float], list[float]]]] = {}
         self._generator: tf.random.Generator | None = None
         self.steps = 0
         super().__init__(options, seed=seed, architecture=architecture)
@@ -295,7 +295,7 @@ class DartsBackend(TensorFlowBackend):
             )
         self._adam(self._optimizer(None), params, grads)
         self.steps += 1
-        self._report(lambda: float(value), lambda: self._weights_values(states, None))
+        self._report(lambda: float(value), lambda: self._weights_values(states, [_read(s) for s in states]))
 
     def _graph_step(self, loss: Any, graph: tf.Graph, session: Any, feed_dict: Mapping[Any, Any] | None) -> None:
         states = [s for (context, _, _), s in self.states.items() if context is graph]
@@ -310,14 +310,18 @@ class DartsBackend(TensorFlowBackend):
                 params = self._params(states)
                 total = self._objective(loss, states)
                 update = self._adam(optimizer, params, tf.gradients(total, params))
-                built = optimizer.ops[loss] = (update, total)
+                with tf.control_dependencies([update]):  # the weights after this step
+                    probes = [_probes(state) for state in states]
+                built = optimizer.ops[loss] = (update, total, probes)
             fresh = [v for v in v1.global_variables() if v not in before]
             if fresh:
                 session.run(v1.variables_initializer(fresh))
-        update, total = built
-        _, value = session.run([update, total], feed_dict=dict(feed_dict or {}))
+        update, total, probes = built
+        _, value, fetched = session.run([update, total, probes], feed_dict=dict(feed_dict or {}))
+        # Kept so that the architecture can be derived after the session is closed.
+        self._last_values[graph] = [(list(map(float, f[0])), list(map(float, f[1]))) for f in fetched]
         self.steps += 1
-        self._report(lambda: float(value), lambda: self._weights_values(states, session))
+        self._report(lambda: float(value), lambda: self._weights_values(states, self._last_values[graph]))
 
     def _report(self, value: Callable[[], float], weights: Callable[[], Any]) -> None:
         every = self.config.report_every
@@ -326,53 +330,43 @@ class DartsBackend(TensorFlowBackend):
 
     # -- what the trial reports ---------------------------------------------------------------------
 
-    def _values(self, states: list[_DartsLayer], session: Any) -> list[tuple[list[float], list[float]]]:
-        tensors = [(tf.nn.softmax(s.alpha), tf.sigmoid(s.beta) if s.beta is not None else None) for s in states]
-        if session is not None:
-            fetched = session.run([[a, b] if b is not None else [a] for a, b in tensors])
-            return [(list(map(float, f[0])), list(map(float, f[1])) if len(f) > 1 else []) for f in fetched]
-        return [(a.numpy().tolist(), b.numpy().tolist() if b is not None else []) for a, b in tensors]
-
     def _all_values(self) -> list[tuple[_DartsLayer, tuple[list[float], list[float]]]]:
-        out = []
-        keras_states = self.keras_states()
-        out.extend(zip(keras_states, self._values(keras_states, None), strict=True))
+        """`(softmax(alpha), sigmoid(beta))` of every layer: keras style read now, graph style as of the
+        last architecture step (or read with the last session, before any step)."""
+        out: list[tuple[_DartsLayer, tuple[list[float], list[float]]]] = []
+        for (context, _, _), state in self.states.items():
+            if context is None:
+                out.append((state, _read(state)))
         graphs = {context for (context, _, _) in self.states if context is not None}
         for graph in graphs:
             states = [s for (context, _, _), s in self.states.items() if context is graph]
-            session = self.session if self.session is not None and self.session.graph is graph else None
-            if session is None:
-                raise TrialError("darts mode (TensorFlow graph): reading the architecture weights needs the "
-                                 "session; call training_update(session=sess, ...) at least once")
-            with graph.as_default():
-                out.extend(zip(states, self._values(states, session), strict=True))
+            values = self._last_values.get(graph)
+            if values is None:
+                session = self.session if self.session is not None and self.session.graph is graph else None
+                if session is None:
+                    raise TrialError("darts mode (TensorFlow graph): reading the architecture weights needs the "
+                                     "session; call training_update(session=sess, ...) at least once")
+                with graph.as_default():
+                    fetched = session.run([_probes(state) for state in states])
+                values = [(list(map(float, f[0])), list(map(float, f[1]))) for f in fetched]
+            out.extend(zip(states, values, strict=True))
         return out
 
-    def _weights_values(self, states: list[_DartsLayer], session: Any) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if session is not None:
-            with session.graph.as_default():
-                pairs = list(zip(states, self._values(states, session), strict=True))
-        else:
-            pairs = list(zip(states, self._values(states, None), strict=True))
-        for state, (probs, gates) in pairs:
+    @staticmethod
+    def _weights_values(states: list[_DartsLayer], values: list[tuple[list[float], list[float]]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for state, (probs, gates) in zip(states, values, strict=True):
             spec = state.spec
-            values.setdefault(spec.block_key, {})[spec.layer_key] = {
+            result.setdefault(spec.block_key, {})[spec.layer_key] = {
                 "layer": dict(zip(spec.labels, probs, strict=True)),
                 "inputs": dict(zip(spec.input_labels, gates, strict=False)),
             }
-        return values
+        return result
 
     def arch_weight_values(self) -> dict[str, Any]:
         """`{block: {layer: {"layer": {label: softmax(alpha)}, "inputs": {label: sigmoid(beta)}}}}`."""
-        values: dict[str, Any] = {}
-        for state, (probs, gates) in self._all_values():
-            spec = state.spec
-            values.setdefault(spec.block_key, {})[spec.layer_key] = {
-                "layer": dict(zip(spec.labels, probs, strict=True)),
-                "inputs": dict(zip(spec.input_labels, gates, strict=False)),
-            }
-        return values
+        pairs = self._all_values()
+        return self._weights_values([state for state, _ in pairs], [values for _, values in pairs])
 
     def derived_architecture(self) -> Architecture:
         """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range."""
@@ -386,6 +380,17 @@ class DartsBackend(TensorFlowBackend):
                 inputs = top_inputs(spec, gates, 0.5)
             arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(best, inputs)
         return arch
+
+
+def _probes(state: _DartsLayer) -> list[tf.Tensor]:
+    """`[softmax(alpha), sigmoid(beta)]` (an empty vector without beta), as tensors."""
+    gates = tf.sigmoid(state.beta) if state.beta is not None else tf.zeros([0])
+    return [tf.nn.softmax(state.alpha), gates]
+
+
+def _read(state: _DartsLayer) -> tuple[list[float], list[float]]:
+    probs, gates = _probes(state)
+    return probs.numpy().tolist(), gates.numpy().tolist()
 
 
 def _scaled(weight: Any, value: Any) -> Any:

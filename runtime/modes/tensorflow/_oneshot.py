@@ -6,11 +6,12 @@
   probability that all k paths drop is `r`. One draw per path and step, shared by the batch.
 - `strategy: single_path` (SPOS): each step runs one uniformly sampled subgraph (candidate and input
   subset) of each layer.
-- Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped.
+- Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped and
+  every candidate runs (both strategies). A Keras call without a `training` flag is a training call.
 - `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the shared weights (`search: random`
   or `evolution`, `budget` evaluations) and keeps the best; while a candidate architecture is
   evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
-  a session too).
+  a session too). In Keras, `evaluate()` must call the model with `training=False`; `derive` checks it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class OneShotBackend(TensorFlowBackend):
         self.config = OneShotOptions.parse(options)
         self._generator: tf.random.Generator | None = None
         self._derived: Architecture | None = None
+        self._fixed_runs: tf.Variable | None = None
         super().__init__(options, seed=seed, architecture=architecture)
 
     @property
@@ -80,31 +82,66 @@ class OneShotBackend(TensorFlowBackend):
     def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
         state: _OneShotLayer = self.states[self.state_key(layer)]
         layer.build_all()
+        training = graph_training_flag() if layer.style == GRAPH else keras_training()
+        if training is True:
+            # A keras training step trains the supernet; only an inference call (training=False) can run
+            # a fixed subgraph, which keeps the traced training step small.
+            return self._supernet(layer, state, fixed, optional, training)
         chosen = state.fixed.value()
         if tf.executing_eagerly():
             index = int(chosen)
-            return run_subgraph(layer, index, fixed, optional) if index >= 0 else self._supernet(
-                layer, state, fixed, optional)
+            if index < 0:
+                return self._supernet(layer, state, fixed, optional, training)
+            self._count_fixed_run()
+            return run_subgraph(layer, index, fixed, optional)
         return tf.cond(
             chosen >= 0,
-            lambda: run_subgraph(layer, tf.maximum(chosen, 0), fixed, optional),
-            lambda: self._supernet(layer, state, fixed, optional),
+            lambda: self._fixed_path(layer, tf.maximum(chosen, 0), fixed, optional),
+            lambda: self._supernet(layer, state, fixed, optional, training),
         )
 
-    def _supernet(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any]) -> Any:
+    def _fixed_path(self, layer: Layer, index: tf.Tensor, fixed: list[Any], optional: list[Any]) -> Any:
+        out = run_subgraph(layer, index, fixed, optional)
+        if layer.style == GRAPH:
+            return out
+        with tf.control_dependencies([self._count_fixed_run()]):
+            return tf.identity(out)
+
+    def _fixed_counter(self) -> tf.Variable:
+        if self._fixed_runs is None:
+            with tf.init_scope():
+                self._fixed_runs = tf.Variable(0, dtype=tf.int64, trainable=False, name="nas_fixed_runs")
+        return self._fixed_runs
+
+    def _count_fixed_run(self) -> Any:
+        """Keras style: count the calls that ran a fixed subgraph, so `derive` can tell that
+        `evaluate()` really ran the architecture it scores."""
+        return self._fixed_counter().assign_add(1)
+
+    def _supernet(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any],
+                  training: Any) -> Any:
+        if self.config.strategy == "dropout" or training is False:
+            return self._dropout(layer, state, fixed, optional, training)
+
+        def sampled() -> Any:
+            return run_subgraph(layer, self._random_index(layer, state, len(layer.spec.subgraphs)), fixed, optional)
+
+        if training is True:
+            return sampled()
+        return tf.cond(training, sampled, lambda: self._dropout(layer, state, fixed, optional, False))
+
+    def _dropout(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any],
+                 training: Any) -> Any:
         spec = layer.spec
-        if self.config.strategy == "single_path":
-            return run_subgraph(layer, self._random_index(layer, state, len(spec.subgraphs)), fixed, optional)
-        training = graph_training_flag() if layer.style == GRAPH else keras_training()
         chosen: list[Any] = []
         if spec.input_high > 0:
             keep = self._keep(layer, state, len(optional), training, salt=0)
-            chosen = [keep[j] * x for j, x in enumerate(optional)]
+            chosen = [_scaled(keep[j], x) for j, x in enumerate(optional)]
         outputs = [layer.call(i, fixed, chosen) for i in range(len(spec.labels))]
         keep = self._keep(layer, state, len(outputs), training, salt=1)
-        total = keep[0] * outputs[0]
+        total = _scaled(keep[0], outputs[0])
         for j in range(1, len(outputs)):
-            total = total + keep[j] * outputs[j]
+            total = total + _scaled(keep[j], outputs[j])
         return total
 
     def _uniform(self, layer: Layer, state: _OneShotLayer, shape: list[int], salt: int, **kwargs: Any) -> tf.Tensor:
@@ -140,6 +177,11 @@ class OneShotBackend(TensorFlowBackend):
             index = -1 if architecture is None else spec.subgraph_index(*spec.decode(architecture))
             state.fixed.set(index, session if key[0] is not None else None)
 
+    def _fixed_runs_value(self) -> int | None:
+        if not any(key[0] is None for key in self.states):
+            return None  # graph style: the session always runs the fixed subgraph
+        return int(self._fixed_counter().numpy())
+
     def derive(self, evaluate: Callable[[], float], budget: int | None = None, search: str | None = None, *,
                maximize: bool | None = None, session: Any = None) -> Architecture:
         """Search the trained supernet: `evaluate()` scores the architecture in force (a number).
@@ -166,9 +208,16 @@ class OneShotBackend(TensorFlowBackend):
             key = json.dumps(arch, sort_keys=True)
             if key not in scores:
                 self.fix(arch, session)
+                runs = self._fixed_runs_value()
                 value = evaluate()
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
                     raise TrialError(f"derive_architecture(): evaluate() must return a number, got {value!r}")
+                if runs is not None and self._fixed_runs_value() == runs:
+                    raise TrialError(
+                        "derive_architecture(): evaluate() did not run the fixed architecture; in Keras, "
+                        "call the model with training=False inside evaluate() (a training call trains the "
+                        "supernet)"
+                    )
                 scores[key] = sign * float(value)
             return scores[key]
 
@@ -203,3 +252,10 @@ class OneShotBackend(TensorFlowBackend):
     def finish(self) -> Architecture | None:
         """Report the derived architecture, if `derive` ran; None otherwise."""
         return super().finish() if self._derived is not None else None
+
+
+def _scaled(weight: Any, value: Any) -> Any:
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype != weight.dtype:
+        weight = tf.cast(weight, dtype)
+    return weight * value

@@ -9,7 +9,7 @@ parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
@@ -18,6 +18,18 @@ from runtime.modes.tensorflow._darts import DartsBackend
 from runtime.modes.tensorflow._enas import EnasBackend
 from runtime.modes.tensorflow._oneshot import OneShotBackend
 from runtime.modes.tensorflow._spec import Architecture
+
+_MODES = ("classic", "enas", "oneshot", "darts")
+
+
+def mode_options(mode_config: Mapping[str, Any], mode: str) -> Mapping[str, Any] | None:
+    """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` entry, or the whole mapping when
+    it is the mode's section itself (as the manager writes it)."""
+    if mode in mode_config:
+        return mode_config[mode]
+    if any(name in mode_config for name in _MODES):
+        return None
+    return mode_config
 
 
 class TensorFlowLayerBackend(LayerBackend):
@@ -28,7 +40,7 @@ class TensorFlowLayerBackend(LayerBackend):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self.impl = self.implementation(context.mode_config.get(self.mode), seed=context.platform.seed)
+        self.impl = self.implementation(mode_options(context.mode_config, self.mode), seed=context.platform.seed)
         self.impl.registry = context.candidate_registry("tensorflow")  # type: ignore[assignment]
         self.impl.reporter = context.report_intermediate_result
         if context.parameters:

@@ -11,23 +11,50 @@
 
 from __future__ import annotations
 
-from runtime.modes.torch._backend import TorchOneShotBackend
-from runtime.modes.torch._darts import DartsBackend
-from runtime.modes.torch._enas import EnasBackend, attach_tuner
-from runtime.modes.torch._layer import LayerCandidates, LayerSpec, candidate_attribute
-from runtime.modes.torch._oneshot import OneShotBackend
-from runtime.modes.torch._options import DartsOptions, EnasOptions, OneShotOptions
+import importlib
+from typing import Any
+
+from runtime.modes.torch._api import arch_parameters, derive_architecture
+
+# Everything else imports torch, so it is loaded on first use (PEP 562): `nas` can expose
+# `arch_parameters` and `derive_architecture` without importing a framework.
+_LAZY = {
+    "TorchOneShotBackend": "_backend",
+    "DartsBackend": "_darts",
+    "EnasBackend": "_enas",
+    "attach_tuner": "_enas",
+    "LayerCandidates": "_layer",
+    "LayerSpec": "_layer",
+    "candidate_attribute": "_layer",
+    "OneShotBackend": "_oneshot",
+    "InProcessTunerPlatform": "_inprocess",
+    "DartsOptions": "_options",
+    "EnasOptions": "_options",
+    "OneShotOptions": "_options",
+}
 
 __all__ = [
     "DartsBackend",
     "DartsOptions",
     "EnasBackend",
     "EnasOptions",
+    "InProcessTunerPlatform",
     "LayerCandidates",
     "LayerSpec",
     "OneShotBackend",
     "OneShotOptions",
     "TorchOneShotBackend",
+    "arch_parameters",
     "attach_tuner",
     "candidate_attribute",
+    "derive_architecture",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

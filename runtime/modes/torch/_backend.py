@@ -146,8 +146,8 @@ class TorchOneShotBackend:
         """The architecture weights (darts); empty for modes without any."""
         return []
 
-    def derived_architecture(self) -> Architecture:
-        """The architecture this trial derived so far, in the format of DESIGN.md §3."""
+    def derived_architecture(self) -> Architecture | None:
+        """The architecture this trial derived so far, in the format of DESIGN.md §3 (None: none yet)."""
         raise NotImplementedError
 
     def finish(self) -> Architecture | None:
@@ -155,7 +155,7 @@ class TorchOneShotBackend:
         if not self.specs:
             return None
         arch = self.derived_architecture()
-        if self.report_architecture is not None:
+        if arch is not None and self.report_architecture is not None:
             self.report_architecture(arch)
         return arch
 

@@ -184,19 +184,10 @@ class OneShotBackend(TorchOneShotBackend):
             target["chosen_layer"] = fresh["chosen_layer"]
         return child
 
-    def derived_architecture(self) -> Architecture:
-        """The best subnet `derive` found; before any derivation, a uniformly sampled one is not a
-        result, so it says so."""
-        if self.best is None:
-            raise TrialError("oneshot mode: no architecture derived yet; call "
-                             "nas.derive_architecture(evaluate) after training")
-        return self.best[0]
-
-    def finish(self) -> Architecture | None:
-        """Report the derived architecture if `derive` ran; a trial that never derived reports none."""
-        if self.best is None:
-            return None
-        return super().finish()
+    def derived_architecture(self) -> Architecture | None:
+        """The best subnet `derive` found; None before any derivation (a trial that never called
+        `nas.derive_architecture(evaluate)` reports no architecture: there is nothing to rank by)."""
+        return self.best[0] if self.best is not None else None
 
 
 def _sum(values: Any) -> Any:

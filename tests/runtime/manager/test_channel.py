@@ -188,3 +188,16 @@ def test_fast_check_accepts_only_what_the_schema_accepts() -> None:
             _good(type="architecture", architecture={}, parameter_id=1),
             _good(type="log", level="warning", message="")]
     assert all(_surely_valid(message) for message in good)
+
+
+def test_a_socket_path_too_long_for_unix_sockets_moves_to_a_private_temp_folder(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    server = _Server(deep / "channel.sock")
+    try:
+        path = server.server.path
+        assert path.parent != deep and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert _Client(path).request(**_good())["type"] == "parameter"
+    finally:
+        server.stop()
+    assert not path.parent.exists()

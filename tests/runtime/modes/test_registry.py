@@ -78,8 +78,14 @@ def test_unknown_frameworks_are_refused():
 
 
 def test_a_missing_backend_names_mode_and_framework():
-    with pytest.raises(TrialError, match="nas mode 'darts' is not available for torch"):
-        backend_class("torch", "darts_mode")
+    with pytest.raises(TrialError, match="nas mode 'quantum' is not available for torch"):
+        backend_class("torch", "quantum_mode")
+
+
+def test_every_mode_has_a_backend_for_torch_and_tensorflow():
+    for framework in ("torch", "tensorflow"):
+        for mode in ("classic", "enas", "oneshot", "darts"):
+            assert issubclass(backend_class(framework, mode), LayerBackend)
 
 
 def test_framework_detection_needs_no_import():

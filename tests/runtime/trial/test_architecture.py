@@ -82,8 +82,9 @@ def test_partial_allows_missing_keys_but_not_wrong_ones():
 
 
 def test_source_prefixes_the_message():
-    with pytest.raises(ArchitectureError, match=r"^arch\.json: architecture key 'x': not in the search space"):
+    with pytest.raises(ArchitectureError, match=r"^arch\.json: architecture key 'x': not in the search space") as caught:
         validate_architecture({"x": 1}, SPACE, source="arch.json")
+    assert caught.value.key == "x"
 
 
 def test_load_architecture_file(tmp_path):

@@ -114,3 +114,13 @@ def test_the_trial_seed_changes_the_sample(standalone):
         standalone(seed=seed)
         values.add(nas.uniform(0, 1, key="m/x/uniform"))
     assert len(values) == 20
+
+
+def test_mode_options_accept_both_shapes_of_nas_mode_config():
+    def options(config, mode):
+        return TrialContext.from_environment({"NAS_MODE_CONFIG": json.dumps(config)}).mode_options(mode)
+
+    assert options({"darts": {"order": 2}}, "darts") == {"order": 2}
+    assert options({"order": 2}, "darts") == {"order": 2}  # the mode's section itself, as the manager writes it
+    assert options({"darts": {"order": 2}}, "oneshot") == {}
+    assert options({}, "enas") == {}

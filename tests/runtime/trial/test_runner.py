@@ -177,3 +177,34 @@ def test_the_environment_is_restored(trial_dir, capsys, monkeypatch):
     assert os.environ["NAS_TRIAL_SEED"] == "9"
     assert _run(trial_dir / "trial.py") == 0  # default seed: NAS_TRIAL_SEED
     assert "seed 9" in capsys.readouterr().out
+
+
+def test_nni_key_style(trial_dir, capsys):
+    import annotator
+
+    space = annotator.generate_search_space(trial_dir, key_style="nni")
+    assert _run(trial_dir / "trial.py", "--seed", "3", "--key-style", "nni") == 0
+    architecture = sample_architecture(space, 3)
+    scale = next(value for key, value in architecture.items() if key.startswith("trial/") and not isinstance(value, dict))
+    block = next(value for key, value in architecture.items() if isinstance(value, dict))
+    (layer,) = block.values()
+    k = {"add(k=100)": 100, "add(k=200)": 200}[layer["chosen_layer"]]
+    h = 1 + sum({"y": 10, "x": 1}[name] for name in layer["chosen_inputs"]) + k
+    assert f"intermediate result: {h}" in capsys.readouterr().out.splitlines()
+    assert isinstance(scale, int)
+
+
+def test_annotated_modules_in_a_sub_package(tmp_path, capsys):
+    import annotator
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("from models.cnn import width\n")
+    (tmp_path / "models" / "cnn.py").write_text(
+        "def width():\n    # @nas.variable(nas.choice(8, 16, 32), name=w)\n    w = 8\n    return w\n")
+    (tmp_path / "main.py").write_text('import models\n"""@nas.report_final_result(models.width())"""\n')
+    space = annotator.generate_search_space(tmp_path)
+    assert list(space) == ["models.cnn/w/choice"]
+    for seed in range(4):
+        assert _run(tmp_path / "main.py", "--seed", seed) == 0
+        expected = sample_architecture(space, seed)["models.cnn/w/choice"]
+        assert capsys.readouterr().out == f"final result: {expected}\n"

@@ -275,6 +275,9 @@ def test_oneshot_derive_needs_a_forward_and_a_number(kit):
     model(kit.Task(0).batch()[:3])
     with pytest.raises(TrialError, match="evaluate\\(\\) must return a number"):
         backend.derive(lambda: "good")
+    data = kit.Task(0).val
+    with pytest.raises(TrialError, match="did not run the fixed architecture.*training=False"):
+        backend.derive(lambda: -float(kit.mse(model, data)))  # a training call: the supernet
     with pytest.raises(TrialError, match="no architecture derived yet"):
         backend.derived_architecture()
     assert backend.finish() is None

@@ -9,7 +9,6 @@ from torch import nn
 from runtime.errors import ArchitectureError, ConfigError, TrialError
 from runtime.modes.torch import OneShotBackend, OneShotOptions
 
-
 _TRAINED: dict[tuple, tuple] = {}
 
 
@@ -131,8 +130,7 @@ def test_derive_errors_say_what_is_wrong(kit):
         backend.derive(lambda: 1.0, search="grid")
     with pytest.raises(TrialError, match="budget must be a positive int"):
         backend.derive(lambda: 1.0, budget=0)
-    with pytest.raises(TrialError, match="no architecture derived yet"):
-        OneShotBackend().derived_architecture()
+    assert OneShotBackend().derived_architecture() is None  # nothing reported without a derivation
 
 
 @pytest.mark.parametrize(("options", "key"), [

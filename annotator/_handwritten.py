@@ -1,0 +1,167 @@
+"""Direct calls written by hand (`nas.choice(..., key=...)`, `nni.choice(..., name=...)`,
+`nas.mutable_layer(...)`): found for the search space the way NNI's search-space generator finds them.
+
+The compiler leaves these calls as they are; it only reads their keys and options. `_nas.` (the alias
+of compiled code) counts as `nas.`, so compiled code yields the same search space again.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from annotator._errors import AnnotationError
+from annotator._ir import SAMPLING_ARITY, Annotation, HandWritten
+from annotator._literals import json_literal, number_literal
+from annotator._source import Positions
+
+FUNCTIONS = (*SAMPLING_ARITY, "function_choice", "mutable_layer")
+HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(FUNCTIONS) + r")\s*\("
+_HANDWRITTEN = re.compile(HANDWRITTEN_PATTERN)
+
+ErrorFactory = Callable[[str, int, int], AnnotationError]
+
+
+class _Reader:
+    def __init__(self, text: str, pos: Positions, module: str, error: ErrorFactory) -> None:
+        self.text = text
+        self.pos = pos
+        self.module = module
+        self.error = error
+
+    def segment(self, node: ast.AST) -> str:
+        start = self.pos.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end = self.pos.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+        return self.text[start:end]
+
+    def call(self, node: ast.Call) -> HandWritten:
+        assert isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+        prefix, function = node.func.value.id, node.func.attr
+        line, column = node.lineno, self.pos.column(node.lineno, node.col_offset)
+        where = f"{prefix}.{function}(...)"
+
+        def fail(message: str, at: ast.AST = node) -> AnnotationError:
+            at_line = getattr(at, "lineno", line)
+            return self.error(
+                f"hand-written {where}: {message}",
+                at_line,
+                self.pos.column(at_line, getattr(at, "col_offset", 0)),
+            )
+
+        segment = self.segment
+
+        def literal(expr: ast.AST, what: str) -> Any:
+            ok, value = json_literal(segment(expr))
+            if not ok:
+                raise fail(f"{what} must be a literal, not '{segment(expr)}'", expr)
+            return value
+
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise fail("its options must be written out, not passed with *")
+        if function == "mutable_layer":
+            return self.layer(node, prefix, fail, literal)
+        if prefix == "nni":
+            if "name" in keywords:
+                key = f"{self.module}/{literal(keywords['name'], 'name=')}/{function}"
+            elif node.args:
+                key = f"{self.module}/__line{node.args[-1].lineno}/{function}"
+            else:
+                raise fail("it has no arguments")
+        else:
+            given = keywords.get("key", keywords.get("name"))  # the runtime takes NNI's name= as the key too
+            if given is None:
+                raise fail('it needs key="..." so that the trial can find its value in the architecture')
+            key = literal(given, "key=")
+            if not isinstance(key, str) or not key:
+                raise fail("key= must be a non-empty string")
+        args = list(node.args)
+        if function in ("choice", "function_choice"):
+            if len(args) == 1 and isinstance(args[0], ast.Dict):  # NNI's compiled form {label: option}
+                values = [literal(k, "an option label") if k is not None else None for k in args[0].keys]
+            elif "labels" in keywords and isinstance(keywords["labels"], (ast.List, ast.Tuple)):
+                values = [literal(e, "a label") for e in keywords["labels"].elts]  # type: ignore[attr-defined]
+            elif function == "choice":
+                pairs = [json_literal(segment(arg)) for arg in args]
+                values = (
+                    [v for _, v in pairs] if all(ok for ok, _ in pairs) else [segment(arg) for arg in args]
+                )
+            else:
+                raise fail("its first argument must be a dict {label: lambda: ...}")
+            if not values:
+                raise fail("it has no options")
+            entry: dict[str, Any] = {"_type": "choice", "_value": values}
+        else:
+            arity = SAMPLING_ARITY[function]
+            if len(args) != arity:
+                raise fail(f"{function} takes {arity} numbers, got {len(args)}")
+            numbers = [number_literal(segment(arg)) for arg in args]
+            if any(n is None for n in numbers):
+                raise fail(f"arguments of {function} must be number literals")
+            entry = {"_type": function, "_value": numbers}
+        return HandWritten(key, function, entry, None, line, column)
+
+    def layer(self, node: ast.Call, prefix: str, fail: Any, literal: Any) -> HandWritten:
+        args = node.args
+        # nas: (block, layer, candidates, fixed, optional, size, mode, owner)
+        # nni: (block, layer, funcs, funcs_args, fixed, optional, size, mode)
+        optional_at, size_at = (5, 6) if prefix == "nni" else (4, 5)
+        if len(args) <= size_at:
+            raise fail(f"expected at least {size_at + 1} positional arguments")
+        block = literal(args[0], "the block key")
+        layer = literal(args[1], "the layer key")
+        if not isinstance(args[2], ast.Dict) or not isinstance(args[optional_at], ast.Dict):
+            raise fail("candidates and optional inputs must be dicts {label: ...}")
+        choices = [literal(k, "a candidate label") for k in args[2].keys if k is not None]
+        optional = [literal(k, "an optional input label") for k in args[optional_at].keys if k is not None]
+        size = (
+            literal(args[size_at], "optional_input_size")
+            if not isinstance(args[size_at], ast.List)
+            else [literal(e, "optional_input_size") for e in args[size_at].elts]
+        )
+        key = f"{self.module}/{block}" if prefix == "nni" else block
+        entry = {"layer_choice": choices, "optional_inputs": optional, "optional_input_size": size}
+        return HandWritten(
+            key, "mutable_layer", entry, layer, node.lineno, self.pos.column(node.lineno, node.col_offset)
+        )
+
+
+def find_handwritten(
+    tree: ast.Module,
+    text: str,
+    pos: Positions,
+    module: str,
+    annotations: Sequence[Annotation],
+    error: ErrorFactory,
+) -> list[HandWritten]:
+    """Every hand-written sampling / function-choice / mutable-layer call outside the annotations."""
+    covered = sorted((a.region.start, a.region.end) for a in annotations)
+    covered_starts = [start for start, _ in covered]
+    lines: set[int] = set()
+    for match in _HANDWRITTEN.finditer(text):
+        at = bisect.bisect_right(covered_starts, match.start()) - 1
+        if at >= 0 and covered[at][0] <= match.start() < covered[at][1]:
+            continue
+        lines.add(bisect.bisect_right(pos.starts, match.start()))
+    if not lines:
+        return []
+    reader = _Reader(text, pos, module, error)
+    found: list[HandWritten] = []
+    for statement in tree.body:
+        end = statement.end_lineno or statement.lineno
+        if not any(statement.lineno <= line <= end for line in lines):
+            continue
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("nas", "nni", "_nas")
+                and node.func.attr in FUNCTIONS
+            ):
+                found.append(reader.call(node))
+    found.sort(key=lambda h: (h.line, h.column))
+    return found

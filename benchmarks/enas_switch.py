@@ -1,0 +1,116 @@
+"""The cost of an enas subgraph switch: `nas.training_update()` in a trial of a real experiment.
+
+Runs an experiment (manager, the ENAS controller as its tuner, SQLite storage, the Unix-socket channel)
+with one enas-mode trial. The trial is a small PyTorch supernet (3 layers x 4 candidates, optional
+inputs); each step it reports a reward (`report_final_result`, which the dispatcher passes to the
+controller) and switches subgraph (`training_update()`: one parameter request answered by the
+controller's next sample, then the new subgraph is set for the next forward). The trial times both and
+this script prints their medians and p99 in microseconds (target: `training_update` under 1 ms median).
+
+    .venv/bin/python benchmarks/enas_switch.py [--steps 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+TRIAL = """
+import json, os, sys, time
+import torch
+from torch import nn
+import nas
+
+class Op(nn.Module):
+    def __init__(self, kernel):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 8, kernel, padding=kernel // 2)
+    def forward(self, inputs):
+        fixed, chosen = inputs
+        h = fixed[0]
+        for x in chosen:
+            h = h + x
+        return torch.relu(self.conv(h))
+
+OPS = {f"Op({k})": (Op, (), {"kernel": k}) for k in (1, 3, 5, 7)}
+
+class Net(nn.Module):
+    def forward(self, x):
+        h0 = nas.mutable_layer("bench/Net.forward/h0", "h0", OPS, [x], {}, 0, "enas", self)
+        h1 = nas.mutable_layer("bench/Net.forward/h0", "h1", OPS, [h0], {"x": x}, [0, 1], "enas", self)
+        h2 = nas.mutable_layer("bench/Net.forward/h0", "h2", OPS, [h1], {"x": x, "h0": h0}, [0, 2], "enas", self)
+        return h2.mean()
+
+torch.set_num_threads(1)
+steps = int(sys.argv[1])
+model = Net()
+x = torch.randn(4, 8, 16)
+model(x)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+switch, report = [], []
+for step in range(steps):
+    optimizer.zero_grad()
+    loss = model(x) ** 2
+    loss.backward()
+    optimizer.step()
+    start = time.perf_counter_ns()
+    nas.report_final_result(-float(loss))
+    report.append(time.perf_counter_ns() - start)
+    start = time.perf_counter_ns()
+    nas.training_update()
+    switch.append(time.perf_counter_ns() - start)
+with open(os.path.join(os.environ["NAS_OUTPUT_DIR"], "timings.json"), "w") as handle:
+    json.dump({"training_update": switch, "report_final_result": report}, handle)
+"""
+
+SPACE = {"bench/Net.forward/h0": {"_type": "mutable_layer", "_value": {
+    "h0": {"layer_choice": [f"Op({k})" for k in (1, 3, 5, 7)], "optional_inputs": [], "optional_input_size": 0},
+    "h1": {"layer_choice": [f"Op({k})" for k in (1, 3, 5, 7)], "optional_inputs": ["x"],
+           "optional_input_size": [0, 1]},
+    "h2": {"layer_choice": [f"Op({k})" for k in (1, 3, 5, 7)], "optional_inputs": ["x", "h0"],
+           "optional_input_size": [0, 2]},
+}}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=500)
+    args = parser.parse_args()
+    from runtime.manager import Experiment
+
+    with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
+        root = Path(tmp)
+        (root / "trial.py").write_text(textwrap.dedent(TRIAL))
+        config = {
+            "trialCommand": f"{sys.executable} trial.py {args.steps}",
+            "trialCodeDirectory": str(root),
+            "searchSpace": SPACE,
+            "nasMode": "enas",
+            "maxTrialNumber": 1,
+            "tuner": {"className": "tuners._enas:ENASTuner", "codeDirectory": str(root),
+                      "classArgs": {"seed": 0, "batch_size": 10}},
+        }
+        exp = Experiment(config, nas_home=root / "home")
+        status = exp.run()
+        trial = exp.trials()[0]
+        if status != "DONE" or trial.status != "SUCCEEDED":
+            print(f"benchmark trial failed ({status}, {trial.status}):\n{trial.stderr_tail}", file=sys.stderr)
+            return 1
+        timings = json.loads((exp.dir / "trials" / trial.trial_id / "timings.json").read_text())
+    print(f"enas mode, one trial, {args.steps} steps, ENAS controller in the manager (microseconds):")
+    for kind, values in timings.items():
+        micro = sorted(v / 1000 for v in values)
+        p99 = micro[min(len(micro) - 1, int(0.99 * len(micro)))]
+        print(f"  {kind:22s} median {statistics.median(micro):8.1f}   p99 {p99:8.1f}")
+    median = statistics.median(timings["training_update"]) / 1e6
+    print(f"training_update median {median:.3f} ms (target < 1 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

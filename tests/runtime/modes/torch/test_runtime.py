@@ -1,0 +1,85 @@
+"""The torch one-shot backends driven through the trial runtime: registry, context, platform hooks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from runtime.modes.torch import InProcessTunerPlatform, arch_parameters, derive_architecture
+from runtime.trial._context import TrialContext, mutable_layer
+from runtime.trial._platform import StandalonePlatform
+from tuners._enas import ENASTuner
+
+
+def compiled_net(kit, mode: str) -> type[nn.Module]:
+    """What the compiler writes for the task's layer in `mode`: `_nas.mutable_layer(..., mode, self)`."""
+
+    class Compiled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(()))
+
+        def forward(self, x, s1, s2):
+            h = mutable_layer(kit.BLOCK, "h", kit.CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], mode, self)
+            return self.scale * h
+
+    return Compiled
+
+
+def run(kit, context, mode: str, seed: int = 0, steps: int = 300, update: bool = True):
+    from runtime.trial._context import use_context
+
+    task = kit.Task(seed)
+    torch.manual_seed(seed)
+    with use_context(context):
+        model = compiled_net(kit, mode)()
+        model(*task.batch()[:3])
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            task.loss(model, task.batch()).backward()
+            optimizer.step()
+            if mode == "darts":
+                context.training_update(loss=task.loss(model, task.batch()))
+            elif mode == "enas":
+                with torch.no_grad():
+                    context.report_final_result(-float(task.loss(model, task.batch(64))))
+                context.training_update()
+    return model, task
+
+
+def test_darts_through_the_trial_context(kit, capsys):
+    platform = StandalonePlatform(architecture={"task/lr/choice": 0.1})
+    context = TrialContext(platform, mode_config={"darts": {"optimizer": {"lr": 0.05}, "report_every": 100}})
+    model, _ = run(kit, context, "darts")
+    weights = arch_parameters(context=context)
+    assert len(weights) == 2 and not {id(w) for w in weights} & {id(p) for p in model.parameters()}
+    derived = derive_architecture(context=context)
+    assert derived == {**kit.TARGET, "task/lr/choice": 0.1}  # variables come from the trial's parameters
+    context.report_final_result(0.5)
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("intermediate result: ") for line in out) == 3  # arch weights, every 100 steps
+    assert '"arch_weights"' in out[0]
+    assert out[-2].startswith("derived architecture: ") and out[-1] == "final result: 0.5"
+
+
+def test_enas_through_the_trial_context_with_an_in_process_controller(kit):
+    tuner = ENASTuner(seed=0, lr=0.02, batch_size=5, baseline_decay=0.9)
+    platform = InProcessTunerPlatform(tuner, kit.SEARCH_SPACE, echo=False)
+    context = TrialContext(platform)
+    run(kit, context, "enas")
+    assert tuner.updates >= 50  # every reward reached the controller
+    assert derive_architecture(context=context) == kit.TARGET
+    assert platform.architectures[-1] == kit.TARGET
+
+
+def test_oneshot_and_classic_through_the_trial_context(kit):
+    context = TrialContext(StandalonePlatform(architecture={}), mode_config={"oneshot": {"strategy": "single_path"}})
+    model, task = run(kit, context, "oneshot", steps=200)
+    model.eval()
+    assert derive_architecture(task.evaluator(model), budget=9, context=context) == kit.TARGET
+
+    classic = TrialContext(StandalonePlatform(architecture=kit.TARGET))
+    run(kit, classic, "classic", steps=1)
+    assert derive_architecture(context=classic) == kit.TARGET  # classic: the current architecture
+    assert arch_parameters(context=classic) == []
