@@ -81,6 +81,7 @@ class ENASTuner(Tuner):
         self.baseline: float | None = None
         self.pending: dict[int, list[Any]] = {}
         self.batch: list[tuple[list[Any], float]] = []
+        self.ahead: list[list[Any]] = []
         self.updates = 0
 
     # -- NNI's interface ----------------------------------------------------------------------------
@@ -99,11 +100,16 @@ class ENASTuner(Tuner):
         self.baseline = None
         self.pending.clear()
         self.batch.clear()
+        self.ahead = []
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         """Sample a subgraph (and the variables) from the controller."""
         self._require_space()
-        actions = self.controller.sample(self.generator)
+        if not self.ahead:
+            # One batched LSTM pass for the next `batch_size` subgraphs: they are draws from the
+            # current policy, and are dropped when the policy changes (`_update`).
+            self.ahead = self.controller.sample(self.generator, self.batch_size)
+        actions = self.ahead.pop(0)
         self.pending[parameter_id] = actions
         return self._architecture(actions)
 
@@ -133,7 +139,7 @@ class ENASTuner(Tuner):
     def best_architecture(self) -> dict[str, Any]:
         """The controller's most likely architecture (greedy decoding)."""
         self._require_space()
-        return self._architecture(self.controller.sample(self.generator, greedy=True))
+        return self._architecture(self.controller.sample(self.generator, greedy=True)[0])
 
     # -- checkpoints (`Tuner.save_checkpoint(path)` / `load_checkpoint(path)` write and read these) ---
 
@@ -157,10 +163,10 @@ class ENASTuner(Tuner):
         self.space = self.controller = self.optimizer = self.generator = None
         if space is not None:
             rng_state = self.rng.bit_generator.state
-            kept = (dict(self.pending), list(self.batch), self.baseline)
+            kept = (dict(self.pending), list(self.batch), list(self.ahead), self.baseline)
             self.update_search_space(space)
             self.rng.bit_generator.state = rng_state
-            self.pending, self.batch, self.baseline = kept
+            self.pending, self.batch, self.ahead, self.baseline = kept
             self.controller.load_state_dict(controller)
             self.optimizer.load_state_dict(optimizer)
             self.generator.set_state(generator)
@@ -210,16 +216,17 @@ class ENASTuner(Tuner):
             self._update_impl()
 
     def _update_impl(self) -> None:
-        losses = []
-        for actions, reward in self.batch:
+        advantages = []
+        for _, reward in self.batch:
             if self.baseline is None:
                 self.baseline = reward
             self.baseline = self.baseline_decay * self.baseline + (1.0 - self.baseline_decay) * reward
-            log_prob, entropy = self.controller.evaluate(actions)
-            advantage = reward - self.baseline
-            losses.append(-advantage * log_prob - self.entropy_weight * entropy)  # REINFORCE, entropy bonus
+            advantages.append(reward - self.baseline)
+        log_prob, entropy = self.controller.evaluate([actions for actions, _ in self.batch])
+        advantage = torch.tensor(advantages, dtype=log_prob.dtype)
+        loss = (-advantage * log_prob - self.entropy_weight * entropy).mean()  # REINFORCE, entropy bonus
         self.batch.clear()
-        loss = torch.stack(losses).mean()
+        self.ahead = []
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -282,85 +289,108 @@ class Controller(nn.Module):
         return self.tanh_constant * torch.tanh(logits / self.temperature)
 
     def _run(
-        self, actions: list[Any] | None, generator: torch.Generator | None, greedy: bool
-    ) -> tuple[list[Any], torch.Tensor, torch.Tensor]:
-        """Sample (`actions` None) or score `actions`; returns `(actions, log p, entropy)`."""
+        self, actions: list[list[Any]] | None, count: int, generator: torch.Generator | None, greedy: bool
+    ) -> tuple[list[list[Any]], torch.Tensor, torch.Tensor]:
+        """Sample `count` architectures (`actions` None) or score `actions`, all rows at once.
+
+        Returns `(actions, log p, entropy)`, the last two with one entry per row.
+        """
+        rows = count if actions is None else len(actions)
         hidden = self.start.shape[1]
-        state = (torch.zeros(1, hidden), torch.zeros(1, hidden))
-        x = self.start
-        log_prob = torch.zeros(())
-        entropy = torch.zeros(())
-        taken: list[Any] = []
+        state = (self.start.new_zeros(rows, hidden), self.start.new_zeros(rows, hidden))
+        start = self.start.expand(rows, hidden)
+        x = start
+        log_prob = self.start.new_zeros(rows)
+        entropy = self.start.new_zeros(rows)
+        taken: list[list[Any]] = [[] for _ in range(rows)]
         outputs: dict[int, torch.Tensor] = {}
         for index, kind in enumerate(self.kinds):
             if kind == "random":
-                taken.append(None)
+                for row in taken:
+                    row.append(None)
                 continue
             state = self.lstm(x, state)
             h = state[0]
             outputs[index] = h
-            given = None if actions is None else actions[index]
+            given = None if actions is None else [a[index] for a in actions]
             if kind == "categorical":
-                logits = self._squash(self.heads[index](h))[0]
-                choice = _pick(logits, given, generator, greedy)
-                log_prob = log_prob + torch.log_softmax(logits, -1)[choice]
+                logits = self._squash(self.heads[index](h))
+                choice = _pick(logits, None if given is None else torch.tensor(given), generator, greedy)
+                log_prob = log_prob + torch.log_softmax(logits, -1).gather(1, choice[:, None])[:, 0]
                 entropy = entropy + _entropy(logits)
-                taken.append(choice)
-                x = self.embeddings[index](torch.tensor([choice]))
+                for row, value in zip(taken, choice.tolist(), strict=True):
+                    row.append(value)
+                x = self.embeddings[index](choice)
                 continue
             low, high = self.bounds[index]
-            raw = self.heads[index](h)[0]
-            count_logits = self._squash(raw[: high - low + 1])
-            if given is None:
-                count = low + _pick(count_logits, None, generator, greedy)
-            else:
-                count = len(given)
+            raw = self.heads[index](h)
+            count_logits = self._squash(raw[:, : high - low + 1])
+            counts = _pick(count_logits, None if given is None else torch.tensor([len(g) for g in given]) - low,
+                           generator, greedy) + low
             if high > low:
-                log_prob = log_prob + torch.log_softmax(count_logits, -1)[count - low]
+                log_prob = log_prob + torch.log_softmax(count_logits, -1).gather(1, (counts - low)[:, None])[:, 0]
                 entropy = entropy + _entropy(count_logits)
+            sources = self.anchor_sources[index]
+            if not sources or high == 0:
+                for row in taken:
+                    row.append(())
+                x = start
+                continue
             anchors = torch.stack([
-                outputs[source][0] if source is not None and source in outputs else self.anchors[index][j]
-                for j, source in enumerate(self.anchor_sources[index])
-            ]) if self.anchor_sources[index] else torch.zeros(0, hidden)
-            chosen: list[int] = []
-            if len(anchors):
-                # v . tanh(W_prev a_j + W_curr h), plus a per-input logit of this decision
-                scores = self.v(torch.tanh(self.w_prev(anchors) + self.w_curr(h)))[:, 0] + raw[high - low + 1:]
-                scores = self._squash(scores)
-                entropy = entropy + _entropy(scores)
-                mask = torch.zeros_like(scores, dtype=torch.bool)
-                for slot in range(count):
-                    masked = scores.masked_fill(mask, float("-inf"))
-                    pick = _pick(masked, None if given is None else given[slot], generator, greedy)
-                    log_prob = log_prob + torch.log_softmax(masked, -1)[pick]  # without replacement
-                    mask = mask.clone()
-                    mask[pick] = True
-                    chosen.append(pick)
-            taken.append(tuple(chosen))
-            x = anchors[chosen].mean(0, keepdim=True) if chosen else self.start
+                outputs[source] if source is not None and source in outputs
+                else self.anchors[index][j].expand(rows, hidden)
+                for j, source in enumerate(sources)
+            ], dim=1)  # (rows, inputs, hidden)
+            # v . tanh(W_prev a_j + W_curr h), plus a per-input logit of this decision
+            scores = self.v(torch.tanh(self.w_prev(anchors) + self.w_curr(h)[:, None, :]))[..., 0]
+            scores = self._squash(scores + raw[:, high - low + 1:])
+            entropy = entropy + _entropy(scores)
+            mask = torch.zeros_like(scores, dtype=torch.bool)
+            picks: list[list[int]] = [[] for _ in range(rows)]
+            for slot in range(high):
+                active = slot < counts
+                if not bool(active.any()):
+                    break
+                masked = scores.masked_fill(mask, float("-inf"))
+                forced = None
+                if given is not None:
+                    forced = torch.tensor([g[slot] if slot < len(g) else 0 for g in given])
+                pick = _pick(masked, forced, generator, greedy)
+                step = torch.log_softmax(masked, -1).gather(1, pick[:, None])[:, 0]  # without replacement
+                log_prob = log_prob + torch.where(active, step, torch.zeros_like(step))
+                mask = mask | (torch.nn.functional.one_hot(pick, scores.shape[1]).bool() & active[:, None])
+                for row, value, on in zip(picks, pick.tolist(), active.tolist(), strict=True):
+                    if on:
+                        row.append(value)
+            for row, chosen in zip(taken, picks, strict=True):
+                row.append(tuple(chosen))
+            weights = mask.to(anchors.dtype)
+            mean = (weights[..., None] * anchors).sum(1) / weights.sum(1, keepdim=True).clamp(min=1.0)
+            x = torch.where((counts > 0)[:, None], mean, start)
         return taken, log_prob, entropy
 
-    def sample(self, generator: torch.Generator, *, greedy: bool = False) -> list[Any]:
-        """One architecture's actions: an index per categorical decision, a tuple of input positions in
-        drawing order per input decision, None where the value is drawn from the prior."""
+    def sample(self, generator: torch.Generator, count: int = 1, *, greedy: bool = False) -> list[list[Any]]:
+        """`count` architectures' actions: an index per categorical decision, a tuple of input
+        positions in drawing order per input decision, None where the value is drawn from the prior."""
         with torch.no_grad():
-            return self._run(None, generator, greedy)[0]
+            return self._run(None, count, generator, greedy)[0]
 
-    def evaluate(self, actions: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(log p(actions), entropy)` under the current policy, differentiable."""
-        _, log_prob, entropy = self._run(actions, None, False)
+    def evaluate(self, actions: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(log p(actions), entropy)` per row under the current policy, differentiable."""
+        _, log_prob, entropy = self._run(actions, len(actions), None, False)
         return log_prob, entropy
 
 
-def _pick(logits: torch.Tensor, given: int | None, generator: torch.Generator | None, greedy: bool) -> int:
+def _pick(logits: torch.Tensor, given: torch.Tensor | None, generator: torch.Generator | None,
+          greedy: bool) -> torch.Tensor:
     if given is not None:
-        return int(given)
+        return given.to(torch.long)
     if greedy:
-        return int(torch.argmax(logits))
-    return int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+        return torch.argmax(logits, -1)
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
 
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
     log_p = torch.log_softmax(logits, -1)
     p = log_p.exp()
-    return -(p * log_p.masked_fill(p == 0, 0.0)).sum()
+    return -(p * log_p.masked_fill(p == 0, 0.0)).sum(-1)
