@@ -1,10 +1,12 @@
-"""From source text to the IR: find the annotations with `ast` and `re`, then read each one.
+"""From source text to the IR: find the annotations with `ast` and `re`, then read each one with libcst.
 
-The whole file is parsed once with the stdlib `ast` (fast, with exact positions); comment
-annotations are found by a line pattern and checked against the syntax tree (a `#` inside a string
-is no comment). Each annotation's own text is parsed on its own, and every label, callee and argument
-is an exact slice of the text the user wrote. Files without anything that looks like an annotation
-or a hand-written call are not parsed at all.
+The whole file is parsed once with the stdlib `ast` (fast, with exact positions), which gives the
+scopes and the statements around the annotations; comment annotations are found by a line pattern
+and checked against the syntax tree (a `#` inside a string is no comment). Each annotation's own
+text, the annotation language, is parsed by libcst (`_read.py`), and every label, callee and
+argument is the exact code libcst gives back for it. libcst reads only the annotations: a full libcst
+parse of a large file costs seconds, these few lines a fraction of that. Files without anything that
+looks like an annotation or a hand-written call are not parsed at all.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from dataclasses import dataclass
 from annotator._errors import AnnotationError
 from annotator._handwritten import HANDWRITTEN_PATTERN, find_handwritten
 from annotator._ir import Annotation, ModuleIR, Region
-from annotator._read import AnnotationText, Reader, is_annotation_string
-from annotator._scope import COMPOUND, COMPOUND_BODIES, COMPOUND_TYPES, Context, Scopes, first_positional
+from annotator._scope import (
+    COMPOUND,
+    COMPOUND_BODIES,
+    COMPOUND_TYPES,
+    Context,
+    Scopes,
+    first_positional,
+    is_annotation_string,
+)
 from annotator._source import Positions, line_starts, newline_of
 
 KEY_STYLES = ("stable", "nni")
@@ -87,6 +96,9 @@ class _Parser:
     def parse(self) -> ModuleIR:
         if not _QUICK.search(self.text):
             return self.ir
+        # Imported here: libcst takes a good part of a second to import, and most files need none of it.
+        from annotator._read import Reader
+
         try:
             self.tree = ast.parse(self.text, filename=self.path)
             self.reader = Reader(
@@ -183,11 +195,14 @@ class _Parser:
         )
         inner = segment[prefix_len + len(quote) : len(segment) - len(quote)]
         column = start - self.starts[node.lineno - 1]  # 0-based char column of the statement
-        exact = inner.replace("\r\n", "\n").replace("\r", "\n") == value  # a literal reads any line break as \n
+        # A string literal reads any line break as \n.
+        exact = inner.replace("\r\n", "\n").replace("\r", "\n") == value
         code = value[1:]
         content_col = column + prefix_len + len(quote)
         line_map = [(node.lineno, content_col + 1)]
         line_map += [(node.lineno + k, 0) for k in range(1, code.count("\n") + 1)]
+        from annotator._read import AnnotationText
+
         source = AnnotationText(code, line_map, exact, (node.lineno, column + 1))
         line_start = self.starts[node.lineno - 1]
         indent_text = self.text[line_start:start]
@@ -274,6 +289,8 @@ class _Parser:
             code_lines.append(text[hash_index + 1 :])
             line_map.append((nxt, hash_index + 1))
             last = nxt
+        from annotator._read import AnnotationText
+
         source = AnnotationText("\n".join(code_lines), line_map, True, (line, len(indent) + 1))
         region = Region(self.starts[line - 1], self.pos.line_end(last), line, len(indent) + 1)
         base = Annotation(
@@ -378,10 +395,6 @@ class _Parser:
             first = min(a.region.start for a in self.ir.annotations)
             point = min(point, self.starts[bisect.bisect_right(self.starts, first) - 1])
         return point
-
-
-def _contains(outer: ast.AST, inner: ast.AST) -> bool:
-    return any(node is inner for node in ast.walk(outer))
 
 
 def _balanced(code: str) -> bool:

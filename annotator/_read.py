@@ -35,7 +35,7 @@ from annotator._ir import (
     Variable,
 )
 from annotator._literals import json_literal, literal_key, number_literal
-from annotator._scope import COMPOUND, Context, Defined, Scopes
+from annotator._scope import COMPOUND, Context, Defined, Scopes, is_annotation_string
 from annotator._source import Positions
 
 _PREFIXES = ("nas", "nni")
@@ -68,7 +68,10 @@ def _shape(node: cst.CSTNode) -> tuple[Any, ...]:
         return ("subscript", _shape(node.value), *(_shape(element.slice) for element in node.slice))
     if isinstance(node, cst.Index) and node.star is None:
         return ("index", _shape(node.value))
-    return (type(node).__name__, *(_shape(child) for child in node.children if not isinstance(child, _LAYOUT)))
+    return (
+        type(node).__name__,
+        *(_shape(child) for child in node.children if not isinstance(child, _LAYOUT)),
+    )
 
 
 def _names(node: cst.CSTNode) -> Iterator[str]:
@@ -144,15 +147,6 @@ def _quick_text(node: cst.CSTNode) -> str | None:
 def _suggest(word: str, choices: Iterator[str] | tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def is_annotation_string(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-        and node.value.value.startswith(("@nas.", "@nni."))
-    )
 
 
 def _contains(outer: ast.AST, inner: ast.AST) -> bool:
@@ -304,27 +298,38 @@ class Reader:
         try:
             module = source.parse()
         except cst.ParserSyntaxError as error:
-            found = _LIBCST_ERROR_AT.search(error.message)
-            line, column = (int(found.group(1)), int(found.group(2)) - 1) if found else (1, 0)
-            detail = error.message.removeprefix("parser error: ")
-            detail = _LIBCST_ERROR_AT.sub("", detail).lstrip(": ")
-            raise self.error(f"syntax error in annotation: {detail}", *source.where(line, column)) from None
+            raise self._syntax_error(source, error) from None
         statements = module.body
-        if len(statements) > 1:
+        line = statements[0] if statements else None
+        small = line.body if isinstance(line, cst.SimpleStatementLine) else ()
+        extra = statements[1] if len(statements) > 1 else small[1] if len(small) > 1 else None
+        if extra is not None:
             raise self.error(
                 "syntax error in annotation: an annotation is one call; this one goes on after it",
-                *source.position(statements[1]),
+                *source.position(extra),
             )
-        line = statements[0] if statements else None
-        expression = (
-            line.body[0].value
-            if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 and isinstance(line.body[0], cst.Expr)
-            else None
-        )
+        expression = small[0].value if small and isinstance(small[0], cst.Expr) else None
         call = _prefixed_call(expression) if expression is not None else None
         if call is None:
             raise self.error("an annotation must be a call such as @nas.variable(...)", *source.fallback)
         return call
+
+    def _syntax_error(self, source: AnnotationText, error: cst.ParserSyntaxError) -> AnnotationError:
+        """The error for an annotation libcst cannot parse, worded by Python's own compiler.
+
+        libcst's messages list every token it expected, and its tokenizer errors carry no
+        position; CPython says the same thing in words ("'(' was never closed") at an exact column,
+        so it words the message (only on this path, once libcst has rejected the code).
+        """
+        try:
+            compile(source.code, "<annotation>", "exec", ast.PyCF_ONLY_AST)
+        except SyntaxError as python:
+            line, column = source.where(python.lineno or 1, max((python.offset or 1) - 1, 0))
+            return self.error(f"syntax error in annotation: {python.msg}", line, column)
+        found = _LIBCST_ERROR_AT.search(error.message)
+        line, column = (int(found.group(1)), int(found.group(2)) - 1) if found else (1, 0)
+        detail = _LIBCST_ERROR_AT.sub("", error.message.removeprefix("parser error: ")).lstrip(": ")
+        return self.error(f"syntax error in annotation: {detail}", *source.where(line, column))
 
     def _arguments(self, source: AnnotationText, call: cst.Call) -> list[str]:
         """The call's arguments as written, in their order: `x`, `*xs`, `k=v`, `**kw`."""
@@ -610,7 +615,9 @@ class Reader:
             )
         return name
 
-    def _key(self, source: AnnotationText, name_text: str, name_expr: cst.BaseExpression, function: str) -> str:
+    def _key(
+        self, source: AnnotationText, name_text: str, name_expr: cst.BaseExpression, function: str
+    ) -> str:
         name = _nni_name(source, name_expr) if self.key_style == "nni" else name_text
         return f"{self.module}/{name}/{function}"
 
@@ -656,7 +663,9 @@ class Reader:
     def _sampling_options(self, source: AnnotationText, sampler: cst.Call, function: str) -> list[Option]:
         keywords = _keywords(sampler)
         if keywords:
-            raise self.error_at(source, keywords[0], f"{function} takes its options as plain positional arguments")
+            raise self.error_at(
+                source, keywords[0], f"{function} takes its options as plain positional arguments"
+            )
         options: list[Option] = []
         for arg in sampler.args:
             if arg.star:
@@ -787,7 +796,9 @@ class Reader:
             )
         shape = _shape(name_expr)
         matches = [
-            node for node in ast.walk(following) if isinstance(node, ast.Call) and self._same(node.func, name_text, shape)
+            node
+            for node in ast.walk(following)
+            if isinstance(node, ast.Call) and self._same(node.func, name_text, shape)
         ]
         outermost = [
             node

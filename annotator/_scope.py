@@ -38,6 +38,16 @@ class Context:
     chain: tuple[ast.AST, ...] = ()  # enclosing FunctionDef/ClassDef nodes, outermost first
 
 
+def is_annotation_string(node: ast.stmt) -> bool:
+    """Whether a statement is a string annotation (a string statement starting with `@nas.`/`@nni.`)."""
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and node.value.value.startswith(("@nas.", "@nni."))
+    )
+
+
 def first_positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     """A method's instance parameter (`self`), the owner of its layers; None for static and class methods."""
     for decorator in node.decorator_list:

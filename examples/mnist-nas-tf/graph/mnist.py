@@ -14,6 +14,8 @@ classic and oneshot do nothing. Evaluation feeds the graph's `nas_training` flag
 so oneshot's dropout is off.
 """
 
+# The annotations define and use names that ruff cannot see until the file is compiled.
+# ruff: noqa: F401, F821, F841
 from __future__ import annotations
 
 import argparse
@@ -22,10 +24,9 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from ops import avg_pool, conv2d, max_pool, separable_conv
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-
-from ops import avg_pool, conv2d, max_pool, separable_conv
 
 v1 = tf.compat.v1
 

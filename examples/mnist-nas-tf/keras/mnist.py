@@ -14,6 +14,8 @@ on the validation loss (a callable, evaluated under a tape), enas switches to th
 and oneshot do nothing. Weight steps run inside `tf.function`.
 """
 
+# The annotations define and use names that ruff cannot see until the file is compiled.
+# ruff: noqa: F401, F821, F841
 from __future__ import annotations
 
 import argparse
@@ -24,10 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+from ops import Conv, Pool, SepConv, identity
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-
-from ops import Conv, Pool, SepConv, identity
 
 
 class Net(keras.Model):
@@ -120,7 +121,7 @@ def main() -> None:
             loss = loss_fn(y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         # enas runs one subgraph per step: the other candidates get no gradient
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables, strict=True) if g is not None])
         return loss
 
     @tf.function(autograph=False)

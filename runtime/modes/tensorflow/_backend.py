@@ -7,8 +7,8 @@ A TensorFlow trial is written in one of two styles, told apart per layer on its 
   weights are in `model.trainable_variables`; a function is called directly.
 - **graph**: NNI v1 code that builds a `tf.compat.v1` graph. A candidate is a function that builds ops
   and creates its weights with `tf.compat.v1.get_variable`; each candidate runs inside its own variable
-  scope `<block>__<layer>/c<index>` with `AUTO_REUSE`, so that calling it again (another subgraph of
-  enas, the same layer built twice) shares its weights.
+  scope `<block>__<layer>/c<index>` (inside the caller's scope) with `AUTO_REUSE`, so that calling it
+  again (another subgraph of enas, the same layer built twice) shares its weights.
 
 Life of a backend in a trial (the trial runtime drives it; a test can drive it by hand):
 
@@ -132,6 +132,7 @@ class Layer:
         self._calls: list[Callable[[list[Any]], Any] | None] = [None] * len(self._table)
         self.instances: list[Any] = [None] * len(self._table)
         self.scope = scope_name(spec.block_key, spec.layer_key)
+        self._scope_names: dict[int, str] = {}
 
     def build(self, index: int) -> Callable[[list[Any]], Any]:
         """The callable of candidate `index`, constructing it (once) if it is a class."""
@@ -165,16 +166,15 @@ class Layer:
         return self.build(index)([fixed, chosen])
 
     def variable_scope(self, index: int) -> str:
-        """The variable scope of candidate `index` in graph style."""
+        """The variable scope of candidate `index` in graph style, relative to the enclosing scope."""
         return f"{self.scope}/c{index}"
 
     def _scoped(self, call: Callable[[list[Any]], Any], index: int) -> Callable[[list[Any]], Any]:
         name = self.variable_scope(index)
 
         def scoped(inputs: list[Any]) -> Any:
-            # The absolute scope keeps the names the same wherever the layer is built.
-            with v1.variable_scope(v1.VariableScope(v1.AUTO_REUSE, name=name), auxiliary_name_scope=False), \
-                    tf.name_scope(name + "/"):
+            with v1.variable_scope(name, reuse=v1.AUTO_REUSE) as scope:
+                self._scope_names[index] = scope.name
                 return call(inputs)
 
         return scoped
@@ -197,8 +197,8 @@ class Layer:
     def parameter_count(self, index: int) -> int:
         """Trainable parameters of candidate `index` (0 for a function in keras style)."""
         if self.style == GRAPH:
-            scope = self.variable_scope(index) + "/"
-            found = [v for v in v1.global_variables() if v.name.startswith(scope) and v.trainable]
+            scope = self._scope_names.get(index, self.variable_scope(index)) + "/"
+            found = [v for v in v1.trainable_variables() if v.name.startswith(scope)]
             return int(sum(v.shape.num_elements() or 0 for v in found))
         instance = self.instances[index]
         variables = getattr(instance, "trainable_variables", None) or []

@@ -7,6 +7,11 @@ of the same trial: the dispatcher answers with the ENAS controller's next sample
 `report_final_result(value)` is that subgraph's reward (`on_final_result`). Before the first
 `training_update()` the first forward fetches a subgraph itself.
 
+So that one script serves every mode, `training_update(loss=val_loss)` (the darts line) also works
+here: when the runtime sets the `report_reward` hook (to `report_final_result`), `-loss` is reported
+as the reward of the subgraph that just ran, then the next one is fetched. Without the hook, or
+without `loss`, the script reports rewards itself.
+
 The derived architecture is decided on the trial side: the subgraph with the best mean reward among
 the last `window` rewarded steps (counting only subgraphs seen at least twice there, when any is, so
 one lucky batch does not decide). The controller's own most likely architecture is available on the
@@ -37,6 +42,7 @@ class EnasBackend(TorchOneShotBackend):
         self._choice: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
         self._rewards: deque[tuple[str, Architecture, float]] = deque(maxlen=self.config.window)
         self.exhausted = False
+        self.report_reward: Callable[[float], None] | None = None
 
     def set_architecture(self, architecture: Mapping[str, Any]) -> None:
         """Run `architecture` from the next forward on (each layer is checked when it next runs)."""
@@ -69,7 +75,10 @@ class EnasBackend(TorchOneShotBackend):
         layer.materialize(fixed, chosen)
         return layer.call(index, fixed, chosen)
 
-    def _training_update_impl(self, **_ignored: Any) -> None:
+    def _training_update_impl(self, loss: Any = None, **_ignored: Any) -> None:
+        if loss is not None and self.report_reward is not None and self.current is not None:
+            value = loss() if callable(loss) else loss
+            self.report_reward(-float(value.detach() if hasattr(value, "detach") else value))  # reward = -loss
         self._next()
 
     def on_final_result(self, value: Any) -> None:

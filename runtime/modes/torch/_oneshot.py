@@ -11,7 +11,8 @@
   dropped.
 - `strategy: single_path` (Guo et al. 2019): each training step runs one uniformly sampled subgraph
   per layer: a candidate, an input count uniform in the size range, then that many inputs uniformly;
-  the candidate gets exactly the chosen inputs, as in classic mode.
+  the candidate gets exactly the chosen inputs, as in classic mode. Outside training the full graph
+  runs at its expectation: the mean of the candidates, each input scaled by its chance of being chosen.
 - derivation (`derive(evaluate)`): subnets are fixed one at a time (`fixed` architecture: every layer
   runs its chosen candidate on its chosen inputs, as in classic mode), `evaluate()` scores each with
   the shared weights, and the best is returned. `search: random` samples `budget` distinct subnets uniformly;
@@ -61,11 +62,23 @@ class OneShotBackend(TorchOneShotBackend):
             index, inputs = self._fixed_choice[key]
             return layer.call(index, fixed, [optional[i] for i in inputs])
         if not layer.training():
-            chosen = optional if spec.input_high else []
-            return _sum(layer.call(i, fixed, chosen) for i in range(len(spec.labels)))
+            return self._expected(layer, fixed, optional)
         if self.config.strategy == "single_path":
             return self._single_path(layer, fixed, optional)
         return self._dropout(layer, fixed, optional)
+
+    def _expected(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
+        """The full graph at the scale training saw it: each path times its probability of being kept."""
+        spec = layer.spec
+        n = len(spec.labels)
+        if self.config.strategy == "single_path":
+            keep_input = (spec.input_low + spec.input_high) / 2 / len(optional) if optional else 0.0
+            keep_output = 1.0 / n
+        else:
+            keep_input = 1.0 - self.drop_rate(len(optional)) if optional else 0.0
+            keep_output = 1.0 - self.drop_rate(n)
+        chosen = [keep_input * x for x in optional] if spec.input_high else []
+        return keep_output * _sum(layer.call(i, fixed, chosen) for i in range(n))
 
     def _dropout(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
         spec = layer.spec

@@ -50,7 +50,8 @@ def test_failing_trial_is_recorded_and_the_experiment_goes_on(project: Path, nas
     helpers.write(project / "trial.py", helpers.CLIENT + """
 reply = request("get_parameter")
 if reply["parameters"]["x"] in (2, 4):
-    sys.stderr.write("Traceback (most recent call last):\\nValueError: x is even\\n")
+    # The value in the message: failures that differ never trigger the early stop.
+    sys.stderr.write("Traceback (most recent call last):\\nValueError: x = %d is even\\n" % reply["parameters"]["x"])
     sys.exit(3)
 request("metric", kind="final", value=reply["parameters"]["x"], parameter_id=reply["parameter_id"])
 """)
@@ -75,7 +76,7 @@ class Recording(ListTuner):
     assert failed and len(trials) == 8
     for t in failed:
         assert t.status == "FAILED" and t.exit_code == 3
-        assert t.stderr_tail.endswith("ValueError: x is even")
+        assert t.stderr_tail.endswith(f"ValueError: x = {t.parameters['x']} is even")
         assert t.value is None
     assert all(t.status == "SUCCEEDED" for t in trials if t not in failed)
     ended = dict(tuple(json.loads(line)) for line in record.read_text().splitlines())

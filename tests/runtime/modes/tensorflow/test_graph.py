@@ -79,6 +79,24 @@ def test_darts_architecture_variables_learn_and_recover_the_target(kit):
     assert backend.derived_architecture() == kit.TARGET
 
 
+def test_darts_graph_complexity_counts_each_candidates_variables_in_the_callers_scope(kit):
+    backend = DartsBackend({**FAST, "complexity": {"metric": "params", "weight": 1.0}}, seed=0)
+    graph = tf.Graph()
+    with graph.as_default(), v1.variable_scope("model"):
+        x = v1.placeholder(tf.float32, [None, 12, 2])
+        out = backend.layer(kit.BLOCK, "h", kit.GRAPH_CANDIDATES, [x], {"s1": x, "s2": x}, [0, 1])
+        loss = tf.reduce_mean(out ** 2)
+        names = sorted(v.name for v in v1.trainable_variables())
+        assert names == [f"model/task_Net_call_h__h/c{i}/w:0" for i in range(3)]
+        session = v1.Session(graph=graph)
+        session.run(v1.global_variables_initializer())
+    data = np.ones([4, 12, 2], np.float32)
+    for _ in range(30):
+        backend.training_update(session=session, loss=loss, feed_dict={x: data})
+    assert next(iter(backend.states.values())).counts == [12, 12, 4]
+    assert backend.derived_architecture()[kit.BLOCK]["h"]["chosen_layer"] == "Conv(1)"
+
+
 def test_darts_graph_step_needs_the_session(kit):
     backend = DartsBackend(FAST, seed=0)
     net = kit.GraphNet(backend, 0)

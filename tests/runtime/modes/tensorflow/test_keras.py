@@ -54,6 +54,29 @@ def test_classic_reuses_the_candidate_and_works_inside_tf_function(kit):
     assert len(model.nas_candidates) == 1 and len(model.trainable_variables) == 2
 
 
+def test_candidates_of_a_nested_built_layer_are_tracked_by_it_and_the_model(kit):
+    """Keras 3 locks a layer's state once built; the candidates created on its first call still register."""
+    backend = OneShotBackend(seed=0)
+
+    class Block(keras.layers.Layer):
+        def call(self, inputs):
+            x, s1, s2 = inputs
+            return backend.layer(kit.BLOCK, "h", kit.KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
+
+    class Outer(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+
+        def call(self, inputs):
+            return self.block(inputs)
+
+    model = Outer()
+    tf.function(lambda a, b, c: model((a, b, c)))(*kit.Task(0).batch()[:3])
+    assert len(model.block.nas_candidates) == 3
+    assert len(model.trainable_variables) == 3
+
+
 def test_classic_without_owner_keeps_candidates_in_the_registry(kit):
     backend = ClassicBackend(architecture=kit.TARGET)
     x, s1, s2, _ = kit.Task(0).batch()

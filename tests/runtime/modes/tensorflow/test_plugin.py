@@ -74,6 +74,15 @@ def test_the_registry_serves_the_tensorflow_backends_for_the_four_modes(context_
         assert backend_class("tensorflow", mode).__name__ == name
 
 
+def test_mode_options_accepts_both_shapes_of_nas_mode_config():
+    from runtime.modes.tensorflow._plugin import mode_options
+
+    assert mode_options({"darts": {"order": 1}}, "darts") == {"order": 1}  # {mode: {...}}
+    assert mode_options({"order": 1}, "darts") == {"order": 1}  # the mode's section, as the manager writes it
+    assert mode_options({"oneshot": {"r": 0.1}}, "darts") is None  # another mode's options
+    assert mode_options({}, "enas") == {}
+
+
 def test_importing_the_package_imports_no_framework():
     code = ("import sys, runtime.modes.tensorflow as m; m.register(); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'framework imported'")

@@ -83,3 +83,17 @@ def test_errors_name_the_problem(kit):
         EnasBackend().derived_architecture()
     with pytest.raises(ConfigError, match="key 'enas.window'"):
         EnasBackend({"window": 0})
+
+
+def test_training_update_with_a_loss_reports_minus_the_loss_as_the_reward(kit):
+    queue = [{kit.BLOCK: {"h": {"chosen_layer": label, "chosen_inputs": []}}} for label in kit.CANDIDATES]
+    backend = EnasBackend()
+    backend.fetch_parameters = lambda: queue.pop(0) if queue else None
+    rewards = []
+    backend.report_reward = lambda value: (rewards.append(value), backend.on_final_result(value))
+    model = kit.Net(backend)
+    x, s1, s2, y = kit.Task(0).batch()
+    loss = ((model(x, s1, s2) - y) ** 2).mean()
+    backend.training_update(loss=loss)
+    assert rewards == [pytest.approx(-float(loss.detach()))]
+    assert backend.current == {kit.BLOCK: {"h": {"chosen_layer": "Conv(3, dilation=2)", "chosen_inputs": []}}}

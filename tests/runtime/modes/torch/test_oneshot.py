@@ -98,16 +98,17 @@ def test_dropout_drops_paths_at_the_configured_rate():
     assert all(len(inputs) == 2 for inputs in seen_inputs)  # dropped inputs are passed as zeros
 
 
-def test_eval_runs_the_full_graph_without_dropout(kit):
-    backend = OneShotBackend(seed=0)
-    model = kit.Net(backend).eval()
+def test_eval_runs_the_full_graph_at_its_training_expectation(kit):
     task = kit.Task(0)
     x, s1, s2, _ = task.batch()
-    first = model(x, s1, s2)
-    assert torch.equal(first, model(x, s1, s2))
-    c = model.nas_candidates
-    expected = sum(m([[x], [s1, s2]]) for m in c.values())
-    assert torch.allclose(first, expected)
+    for strategy, keep_in, keep_out in (("dropout", 1 - 0.01 ** 0.5, 1 - 0.01 ** (1 / 3)),
+                                        ("single_path", 0.25, 1 / 3)):
+        backend = OneShotBackend({"strategy": strategy}, seed=0)
+        model = kit.Net(backend).eval()
+        first = model(x, s1, s2)
+        assert torch.equal(first, model(x, s1, s2))  # no dropout, no sampling
+        expected = keep_out * sum(m([[x], [keep_in * s1, keep_in * s2]]) for m in model.nas_candidates.values())
+        assert torch.allclose(first, expected)
 
 
 def test_fix_rejects_an_architecture_that_does_not_fit(kit):
