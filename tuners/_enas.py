@@ -23,6 +23,7 @@ baseline `baseline <- decay * baseline + (1 - decay) * R` updated reward by rewa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 
 from ._base import Tuner, check_float, check_int, check_optimize_mode, check_seed, scalar_value
-from ._errors import SearchSpaceError
+from ._errors import SearchSpaceError, TunerError
 from ._space import SearchSpace
 
 __all__ = ["ENASTuner"]
@@ -87,8 +88,12 @@ class ENASTuner(Tuner):
     # -- NNI's interface ----------------------------------------------------------------------------
 
     def update_search_space(self, search_space: Mapping[str, Any]) -> None:
-        """Build a fresh controller for `search_space` (NNI's JSON format)."""
-        self.space = SearchSpace(search_space)
+        """Build a fresh controller for `search_space` (NNI's JSON format); the same space again
+        (a resumed experiment sends it after `load_checkpoint`) changes nothing."""
+        space = SearchSpace(search_space)
+        if self.space is not None and space == self.space:
+            return
+        self.space = space
         torch_seed = int(self.rng.integers(2**63))
         self.generator = torch.Generator()
         self.generator.manual_seed(torch_seed)
@@ -120,7 +125,8 @@ class ENASTuner(Tuner):
         actions = self.pending.pop(parameter_id, None)
         if actions is None:
             actions = self._actions_of(parameters, f"parameter {parameter_id}")
-        self._add(actions, reward)
+        if math.isfinite(reward):  # a diverged trial (nan, inf) teaches nothing
+            self._add(actions, reward)
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """Forget a subgraph whose trial failed before reporting its reward."""
@@ -128,13 +134,25 @@ class ENASTuner(Tuner):
             self.pending.pop(parameter_id, None)
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Learn from past results `[{"parameter": architecture, "value": v}, ...]` as from rewards."""
+        """Learn from past results `[{"parameter": architecture, "value": v}, ...]` as from rewards.
+
+        Every entry is checked before any is used; results that are not finite are skipped.
+        """
         self._require_space()
+        learned = []
         for index, entry in enumerate(data):
             where = f"import_data entry {index}"
             if not isinstance(entry, Mapping) or "parameter" not in entry or "value" not in entry:
                 raise SearchSpaceError(f"{where}: expected {{'parameter': ..., 'value': ...}}, got {entry!r}")
-            self._add(self._actions_of(entry["parameter"], where), self._reward(entry["value"], None))
+            actions = self._actions_of(entry["parameter"], where)
+            try:
+                reward = self._reward(entry["value"], None)
+            except TunerError as error:
+                raise type(error)(f"{where}: {error}") from None
+            learned.append((actions, reward))
+        for actions, reward in learned:
+            if math.isfinite(reward):
+                self._add(actions, reward)
 
     def best_architecture(self) -> dict[str, Any]:
         """The controller's most likely architecture (greedy decoding)."""
@@ -173,7 +191,7 @@ class ENASTuner(Tuner):
 
     def _require_space(self) -> None:
         if self.space is None:
-            raise SearchSpaceError("ENAS: update_search_space() must be called before proposing or learning")
+            raise SearchSpaceError("ENAS: update_search_space must be called before proposing or learning")
 
     def _reward(self, value: Any, parameter_id: int | None) -> float:
         number = scalar_value(value, parameter_id)
@@ -194,7 +212,7 @@ class ENASTuner(Tuner):
         try:
             point = self.space.from_architecture(parameters)
         except SearchSpaceError as error:
-            raise SearchSpaceError(f"ENAS: {where}: {error.detail}", error.key) from None
+            raise SearchSpaceError(f"{where}: {error}") from None
         actions: list[Any] = []
         for dim, coordinate in zip(self.space.dimensions, point, strict=True):
             if dim.part == "chosen_inputs":

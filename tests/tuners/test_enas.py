@@ -96,8 +96,10 @@ def test_failed_trials_and_results_of_unknown_ids_are_tolerated():
     tuner.trial_end(0, success=False)
     assert 0 not in tuner.pending
     tuner.receive_trial_result(7, arch, 1.0)  # not proposed by this instance (a resume): encoded again
+    tuner.receive_trial_result(9, arch, float("nan"))  # a diverged trial is skipped
     tuner.receive_trial_result(8, arch, 2.0)
     assert tuner.updates == 1
+    assert tuner.best_architecture()  # the policy is still finite
 
 
 def test_import_data_learns_from_past_results():
@@ -106,7 +108,7 @@ def test_import_data_learns_from_past_results():
     data = [{"parameter": other.generate_parameters(i), "value": 1.0} for i in range(4)]
     tuner.import_data(data)
     assert tuner.updates == 2
-    with pytest.raises(SearchSpaceError, match="import_data entry 0: .*not one of the options"):
+    with pytest.raises(SearchSpaceError, match="import_data entry 0: search space key 'm/lr/choice': 0.5 is not one of the options"):
         bad = dict(data[0], parameter={**data[0]["parameter"], "m/lr/choice": 0.5})
         tuner.import_data([bad])
 
@@ -149,7 +151,7 @@ def test_bad_arguments_are_named(kwargs, message):
 
 
 def test_results_must_be_numbers_and_space_comes_first():
-    with pytest.raises(SearchSpaceError, match="update_search_space\\(\\) must be called"):
+    with pytest.raises(SearchSpaceError, match="update_search_space must be called"):
         ENASTuner().generate_parameters(0)
     tuner = make()
     arch = tuner.generate_parameters(0)

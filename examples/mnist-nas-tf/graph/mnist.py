@@ -109,7 +109,6 @@ def main() -> None:
 
     x_train, y_train, x_val, y_val, x_test, y_test = load_data(args.seed)
 
-    # @nni.variable(nni.choice(0.01, 0.003, 0.001), name=learning_rate)
     learning_rate = 0.003
 
     graph = tf.Graph()

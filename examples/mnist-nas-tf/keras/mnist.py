@@ -2,7 +2,7 @@
 
 A small CNN whose layers are open choices: each `mutable_layers` annotation chooses an operation
 (a conv, a separable conv, a pooling, the identity) and, for the deeper layers, which earlier output
-to add as a skip connection. The learning rate is a `variable`. The same script runs in the four
+to add as a skip connection. The same script runs in the four
 modes; the config picks the mode (and, for enas, `--rewards` reports a reward per subgraph):
 
     nasctl trial run examples/mnist-nas-tf/keras/mnist.py -- --epochs 3            # classic, standalone
@@ -106,7 +106,6 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     x_train, y_train, x_val, y_val, x_test, y_test = load_data(args.seed)
 
-    # @nas.variable(nas.choice(0.01, 0.003, 0.001), name=learning_rate)
     learning_rate = 0.003
 
     model = Net(args.channels)

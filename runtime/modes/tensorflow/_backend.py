@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import random
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
 import tensorflow as tf
@@ -184,15 +184,25 @@ class Layer:
         owner = self.owner if self.style == KERAS and _is_keras_layer(self.owner) else None
         if owner is None:
             if name not in self._registry:
-                self._registry[name] = callee(*args, **kwargs)
+                self._registry[name] = self._construct(index, callee, args, kwargs)
             return self._registry[name]
         with _unlocked(owner):
             if getattr(owner, "nas_candidates", None) is None:
                 owner.nas_candidates = {}
             holder = owner.nas_candidates
+            if not isinstance(holder, MutableMapping):
+                raise TrialError(f"layer {self.spec.where}: {type(owner).__name__} has an attribute "
+                                 "'nas_candidates' that is not a mapping; nasctl keeps candidates there")
             if name not in holder:
-                holder[name] = callee(*args, **kwargs)
+                holder[name] = self._construct(index, callee, args, kwargs)
         return holder[name]
+
+    def _construct(self, index: int, callee: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return callee(*args, **kwargs)
+        except TypeError as error:
+            raise TrialError(f"layer {self.spec.where}: cannot construct candidate "
+                             f"{self.spec.labels[index]!r}: {error}") from error
 
     def parameter_count(self, index: int) -> int:
         """Trainable parameters of candidate `index` (0 for a function in keras style)."""

@@ -8,9 +8,9 @@
   subset) of each layer.
 - Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped and
   every candidate runs (both strategies). A Keras call without a `training` flag is a training call.
-- `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the shared weights (`search: random`
-  or `evolution`, `budget` evaluations) and keeps the best; while a candidate architecture is
-  evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
+- `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the
+  shared weights (`search: random`, `budget` distinct ones, or `evolution`) and keeps the best; while
+  a candidate architecture is evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
   a session too). In Keras, `evaluate()` must call the model with `training=False`; `derive` checks it.
 """
 
@@ -186,7 +186,7 @@ class OneShotBackend(TensorFlowBackend):
                maximize: bool | None = None, session: Any = None) -> Architecture:
         """Search the trained supernet: `evaluate()` scores the architecture in force (a number).
 
-        Scores `budget` (default `oneshot.budget`) sampled architectures (`search: random`) or runs
+        Scores `budget` (default `oneshot.budget`) distinct sampled architectures (`search: random`) or runs
         regularized evolution (`search: evolution`, `population`, `sample_size`), keeps the best (higher
         is better unless `optimize_mode: minimize` or `maximize=False`) and returns it;
         `derived_architecture()` returns it afterwards. Graph style needs the session.
@@ -223,7 +223,11 @@ class OneShotBackend(TensorFlowBackend):
 
         try:
             if search == "random":
-                for _ in range(budget):
+                # `budget` distinct architectures (all of them when the space is smaller): a repeat
+                # costs no evaluation, so it does not count against the budget.
+                for _ in range(50 * budget):
+                    if len(scores) >= budget:
+                        break
                     score(sample_architecture(specs, self.rng))
             else:
                 population: deque[Architecture] = deque(maxlen=self.config.population)
@@ -238,6 +242,11 @@ class OneShotBackend(TensorFlowBackend):
         finally:
             self.fix(None, session)
         self._derived = json.loads(max(scores, key=scores.__getitem__))
+        return self._derived
+
+    @property
+    def derived(self) -> Architecture | None:
+        """The architecture `derive(evaluate)` found, None before it ran."""
         return self._derived
 
     def derived_architecture(self) -> Architecture:

@@ -4,12 +4,11 @@ Each entry is a `LayerBackend` that holds one `TensorFlowBackend` per trial cont
 to the context: the mode's options come from `NAS_MODE_CONFIG` (`context.mode_config[mode]`), the seed
 from the platform, candidates without an owner go to `nas.candidates()`, darts reports its
 architecture weights as intermediate results, enas fetches its next subgraph as the trial's next
-parameters.
+parameters. The context's hooks reach the backend as `inner` (as for `runtime.modes._adapter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
@@ -17,19 +16,6 @@ from runtime.modes.tensorflow._backend import ClassicBackend, TensorFlowBackend
 from runtime.modes.tensorflow._darts import DartsBackend
 from runtime.modes.tensorflow._enas import EnasBackend
 from runtime.modes.tensorflow._oneshot import OneShotBackend
-from runtime.modes.tensorflow._spec import Architecture
-
-_MODES = ("classic", "enas", "oneshot", "darts")
-
-
-def mode_options(mode_config: Mapping[str, Any], mode: str) -> Mapping[str, Any] | None:
-    """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` entry, or the whole mapping when
-    it is the mode's section itself (as the manager writes it)."""
-    if mode in mode_config:
-        return mode_config[mode]
-    if any(name in mode_config for name in _MODES):
-        return None
-    return mode_config
 
 
 class TensorFlowLayerBackend(LayerBackend):
@@ -40,39 +26,40 @@ class TensorFlowLayerBackend(LayerBackend):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self.impl = self.implementation(mode_options(context.mode_config, self.mode), seed=context.platform.seed)
-        self.impl.registry = context.candidate_registry("tensorflow")  # type: ignore[assignment]
-        self.impl.reporter = context.report_intermediate_result
+        #: The backend itself; `nas.arch_parameters()` and `nas.derive_architecture()` find it here.
+        self.inner = self.implementation(context.mode_options(self.mode), seed=context.platform.seed)
+        self.inner.registry = context.candidate_registry("tensorflow")  # type: ignore[assignment]
+        self.inner.reporter = context.report_intermediate_result
         if context.parameters:
-            self.impl.set_architecture(context.parameters)
+            self.inner.set_architecture(context.parameters)
 
     def resolve(self, layer: LayerRequest) -> LayerCall:
-        impl, block_key, layer_key = self.impl, layer.block_key, layer.layer_key
+        inner, block_key, layer_key = self.inner, layer.block_key, layer.layer_key
         size, owner = layer.optional_input_size, layer.owner
 
         def call(candidates: CandidateTable, fixed: list[Any], optional: Any) -> Any:
-            return impl.layer(block_key, layer_key, candidates, fixed, optional, size, owner)
+            return inner.layer(block_key, layer_key, candidates, fixed, optional, size, owner)
 
         return call
 
     def on_parameters(self, parameters: dict[str, Any]) -> None:
-        self.impl.set_architecture(parameters)
+        self.inner.set_architecture(parameters)
 
     def training_update(self, **kwargs: Any) -> None:
-        self.impl.training_update(**kwargs)
+        self.inner.training_update(**kwargs)
 
     def on_final_result(self, value: Any) -> None:
         """A final result was reported (enas: the reward of the subgraph that ran)."""
-        self.impl.on_final_result(value)
+        self.inner.on_final_result(value)
 
     def derive_architecture(self) -> dict[str, Any] | None:
-        if not self.impl.specs:
+        if not self.inner.specs:
             return None
-        return self.impl.derived_architecture()
+        return self.inner.derived_architecture()
 
     def arch_parameters(self) -> list[Any]:
         """The architecture weights (darts); empty otherwise."""
-        return self.impl.arch_parameters()
+        return self.inner.arch_parameters()
 
 
 class TensorFlowClassic(TensorFlowLayerBackend):
@@ -83,7 +70,7 @@ class TensorFlowClassic(TensorFlowLayerBackend):
 
     def resolve(self, layer: LayerRequest) -> LayerCall:
         self.context.layer_choice(layer)  # checks the choice, or samples it where the platform may
-        self.impl.set_architecture(self.context.parameters)
+        self.inner.set_architecture(self.context.parameters)
         return super().resolve(layer)
 
     def derive_architecture(self) -> dict[str, Any] | None:
@@ -98,21 +85,17 @@ class TensorFlowEnas(TensorFlowLayerBackend):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        self.impl.fetch_parameters = context.get_next_parameter
+        self.inner.fetch_parameters = context.get_next_parameter
 
 
 class TensorFlowOneShot(TensorFlowLayerBackend):
-    """oneshot for TensorFlow; `derive(evaluate)` searches the trained supernet."""
+    """oneshot for TensorFlow; `nas.derive_architecture(evaluate)` runs `OneShotBackend.derive`."""
 
     mode = "oneshot"
     implementation = OneShotBackend
 
-    def derive(self, evaluate: Callable[[], float], **kwargs: Any) -> Architecture:
-        """`nas.derive_architecture(evaluate)`: see `OneShotBackend.derive`."""
-        return self.impl.derive(evaluate, **kwargs)
-
     def derive_architecture(self) -> dict[str, Any] | None:
-        return self.impl._derived
+        return self.inner.derived
 
 
 class TensorFlowDarts(TensorFlowLayerBackend):

@@ -8,10 +8,10 @@ too) is served: `arch_parameters()`, `derive(evaluate, budget, search, maximize=
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from runtime.errors import TrialError
+from runtime.errors import ArchitectureError, TrialError
 
 
 def _engines(context: Any) -> Iterator[Any]:
@@ -83,3 +83,52 @@ def derive_architecture(
     result = {key: value for key, value in parameters.items() if key not in derived}
     result.update(derived)
     return result
+
+
+def sample_architectures(
+    arch_weights: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+    search_space: Mapping[str, Any],
+    count: int,
+    seed: int | None = None,
+) -> list[dict[str, Any]]:
+    """`count` architectures drawn from a darts trial's learned distribution, for retraining.
+
+    `arch_weights` is what a darts trial reports as intermediate data (`"arch_weights"`:
+    `{block: {layer: {"layer": {label: p}, "inputs": {label: gate}}}}`); `search_space` gives each
+    layer's `optional_input_size`. Per layer: a candidate drawn with probability `p`, each optional
+    input kept with probability `gate`, the number kept then clamped to the size range (the most
+    likely inputs fill up or stay). Uses numpy only (`nasctl experiment export --sample K`).
+    """
+    import numpy as np
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise TrialError(f"sample_architectures: count must be a positive int, got {count!r}")
+    rng = np.random.default_rng(seed)
+    samples: list[dict[str, Any]] = []
+    for _ in range(count):
+        arch: dict[str, Any] = {}
+        for block, layers in arch_weights.items():
+            spec_block = search_space.get(block, {}).get("_value")
+            if not isinstance(spec_block, Mapping):
+                raise ArchitectureError("the learned weights name a block the search space lacks", block)
+            for layer, weights in layers.items():
+                spec = spec_block.get(layer)
+                if not isinstance(spec, Mapping):
+                    raise ArchitectureError(f"no layer '{layer}' in the search space", block)
+                labels = list(weights["layer"])
+                probs = np.asarray([weights["layer"][label] for label in labels], dtype=float)
+                chosen = labels[int(rng.choice(len(labels), p=probs / probs.sum()))]
+                inputs = list(spec.get("optional_inputs", []))
+                size = spec.get("optional_input_size", 0)
+                low, high = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+                gates = [float(weights.get("inputs", {}).get(name, 1.0)) for name in inputs]
+                kept = [rng.random() < g for g in gates]
+                # Kept inputs rank first, by gate; the clamp to [low, high] takes from the top.
+                order = sorted(range(len(inputs)), key=lambda i: (not kept[i], -gates[i], i))
+                number = min(max(sum(kept), low), high)
+                arch.setdefault(block, {})[layer] = {
+                    "chosen_layer": chosen,
+                    "chosen_inputs": [inputs[i] for i in sorted(order[:number])],
+                }
+        samples.append(arch)
+    return samples

@@ -2,9 +2,11 @@
 
 Life of a backend in a trial (the trial runtime drives it; a test can drive it by hand):
 
-1. `layer(...)` is what `_nas.mutable_layer(...)` resolves to for `(torch, mode)`. The first call of a
-   layer on an owner builds its candidates (`LayerCandidates`) and the mode's per-layer state; every
-   call runs `_forward_impl`.
+1. `layer(...)` is what `_nas.mutable_layer(...)` resolves to for `(torch, mode)`; `resolve(...)`
+   returns the per-call function of one layer on one owner, for a runtime that caches it. The first
+   call of a layer on an owner builds its candidates (`LayerCandidates`) and, the first time the layer
+   is seen at all, the mode's per-layer state (darts: its architecture weights, shared by owners);
+   every call runs `_forward_impl`.
 2. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode (an architecture
    optimizer step, the next subgraph).
 3. `on_final_result(value)` is called by the runtime after each `report_final_result` (enas: the reward
@@ -12,7 +14,8 @@ Life of a backend in a trial (the trial runtime drives it; a test can drive it b
 
 Hooks the runtime sets, all optional: `reporter(value)` sends an intermediate result (the mode's
 architecture-weight values as `{"default": ..., ...}`), `fetch_parameters()` asks the dispatcher for the
-next parameters (enas), `report_architecture(arch)` sends a derived architecture.
+next parameters (enas), `report_architecture(arch)` sends a derived architecture, and (enas)
+`report_reward(value)` reports a reward as a final result.
 """
 
 from __future__ import annotations

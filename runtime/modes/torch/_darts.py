@@ -37,6 +37,7 @@ from runtime.modes.torch._layer import LayerCandidates, LayerSpec, first_tensor
 from runtime.modes.torch._options import DartsOptions
 
 LossArg = torch.Tensor | Callable[[], torch.Tensor]
+_FULL_PRECISION = (torch.float32, torch.float64)
 
 
 @dataclass
@@ -76,8 +77,10 @@ class DartsBackend(TorchOneShotBackend):
         state = self.weights[(spec.block_key, spec.layer_key)]
         like = first_tensor(fixed) if fixed else first_tensor(optional)
         if like is not None and (state.alpha.device != like.device
-                                 or (like.is_floating_point() and state.alpha.dtype != like.dtype)):
-            self._move_to(like.device, like.dtype if like.is_floating_point() else state.alpha.dtype)
+                                 or (like.dtype in _FULL_PRECISION and state.alpha.dtype != like.dtype)):
+            # Half-precision activations (autocast) keep float32 weights: a 0-dim weight times a half
+            # tensor stays half.
+            self._move_to(like.device, like.dtype if like.dtype in _FULL_PRECISION else state.alpha.dtype)
         sample = self._gumbel and layer.training()
         if spec.input_high == 0:
             chosen: list[Any] = []
@@ -281,39 +284,19 @@ class DartsBackend(TorchOneShotBackend):
             }
         return arch
 
-    def distribution(self) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
-        """Per layer, `(softmax(alpha), sigmoid(beta))` as lists: what `--sample K` draws from."""
-        return {
-            block: {layer: (list(v["layer"].values()), list(v["inputs"].values())) for layer, v in layers.items()}
-            for block, layers in self.arch_weight_values().items()
-        }
-
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
-        """`count` architectures drawn from the learned distribution: a candidate ~ softmax(alpha),
-        each optional input kept with probability sigmoid(beta), the count clamped to the size range."""
-        generator = torch.Generator()
-        generator.manual_seed(self.rng.randrange(2**63) if seed is None else seed)
-        samples: list[Architecture] = []
-        for _ in range(count):
-            arch: Architecture = {}
-            for state in self.weights.values():
-                spec = state.spec
-                probs = torch.softmax(state.alpha.detach().cpu(), dim=-1)
-                index = int(torch.multinomial(probs, 1, generator=generator))
-                if state.beta is None:
-                    inputs = list(spec.input_labels) if spec.input_high else []
-                else:
-                    gates = torch.sigmoid(state.beta.detach().cpu())
-                    draws = (torch.rand(gates.shape, generator=generator) < gates).tolist()
-                    # Kept inputs rank first; the clamp to [low, high] then takes the most likely ones.
-                    scores = [g + (1.0 if d else 0.0) for g, d in zip(gates.tolist(), draws, strict=True)]
-                    inputs = top_inputs(spec, scores, 1.0)
-                arch.setdefault(spec.block_key, {})[spec.layer_key] = {
-                    "chosen_layer": spec.labels[index],
-                    "chosen_inputs": inputs,
-                }
-            samples.append(arch)
-        return samples
+        """`count` architectures drawn from the learned distribution (see `sample_architectures` in
+        `runtime.modes.torch`): a candidate ~ softmax(alpha), each input kept ~ sigmoid(beta)."""
+        from runtime.modes.torch._api import sample_architectures
+
+        space: dict[str, Any] = {}
+        for spec in self.specs.values():
+            space.setdefault(spec.block_key, {"_type": "mutable_layer", "_value": {}})["_value"][spec.layer_key] = {
+                "layer_choice": list(spec.labels), "optional_inputs": list(spec.input_labels),
+                "optional_input_size": [spec.input_low, spec.input_high],
+            }
+        return sample_architectures(self.arch_weight_values(), space, count,
+                                    self.rng.randrange(2**63) if seed is None else seed)
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:

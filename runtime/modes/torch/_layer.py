@@ -8,7 +8,6 @@ owner's `nas_candidates` `ModuleDict` under `<block>__<layer>__<index>` (sanitis
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,15 +17,11 @@ import torch
 from torch import nn
 
 from runtime.errors import ArchitectureError
+from runtime.modes._classic import candidate_key
 
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 
-_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
-
-
-def candidate_attribute(block_key: str, layer_key: str, index: int) -> str:
-    """The `nas_candidates` key of candidate `index` of a layer (docs/internals.md)."""
-    return _UNSAFE.sub("_", f"{block_key}__{layer_key}__{index}")
+candidate_attribute = candidate_key  # the `nas_candidates` key, shared with classic mode
 
 
 def input_size_bounds(size: int | Sequence[int], n_inputs: int, where: str) -> tuple[int, int]:
@@ -86,7 +81,7 @@ class LayerCandidates:
         holder = _candidate_dict(owner, registry)
         for index, (callee, args, kwargs) in enumerate(table.values()):
             if isinstance(callee, type):
-                name = candidate_attribute(spec.block_key, spec.layer_key, index)
+                name = candidate_key(spec.block_key, spec.layer_key, index)
                 instance = holder[name] if name in holder else None
                 if instance is None:
                     instance = callee(*args, **dict(kwargs))

@@ -84,6 +84,15 @@ def test_classic_without_owner_keeps_candidates_in_the_registry(kit):
     assert list(backend.registry) == ["task_Net_call_h__h__0"]
 
 
+def test_a_candidate_class_that_cannot_be_constructed_is_named(kit):
+    candidates = {"Conv(size=3)": (kit.Conv, (), {"size": 3})}  # Conv takes kernel=, not size=
+    arch = {kit.BLOCK: {"h": {"chosen_layer": "Conv(size=3)", "chosen_inputs": []}}}
+    backend = ClassicBackend(architecture=arch)
+    x = tf.ones([1, 12, 2])
+    with pytest.raises(TrialError, match=r"layer task/Net.call/h/h: cannot construct candidate 'Conv\(size=3\)'"):
+        backend.layer(kit.BLOCK, "h", candidates, [x], {"s1": x, "s2": x}, [0, 1])
+
+
 def test_classic_rejects_an_architecture_naming_an_unknown_candidate(kit):
     arch = {kit.BLOCK: {"h": {"chosen_layer": "Conv(7)", "chosen_inputs": []}}}
     model = kit.Net(ClassicBackend(architecture=arch))

@@ -74,15 +74,6 @@ def test_the_registry_serves_the_tensorflow_backends_for_the_four_modes(context_
         assert backend_class("tensorflow", mode).__name__ == name
 
 
-def test_mode_options_accepts_both_shapes_of_nas_mode_config():
-    from runtime.modes.tensorflow._plugin import mode_options
-
-    assert mode_options({"darts": {"order": 1}}, "darts") == {"order": 1}  # {mode: {...}}
-    assert mode_options({"order": 1}, "darts") == {"order": 1}  # the mode's section, as the manager writes it
-    assert mode_options({"oneshot": {"r": 0.1}}, "darts") is None  # another mode's options
-    assert mode_options({}, "enas") == {}
-
-
 def test_importing_the_package_imports_no_framework():
     code = ("import sys, runtime.modes.tensorflow as m; m.register(); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'framework imported'")
@@ -133,3 +124,20 @@ def test_enas_through_the_context_takes_the_next_subgraph_as_the_next_parameters
     conv3 = model.nas_candidates["task_Net_call_h__h__0"].conv.kernel
     np.testing.assert_allclose(model((x, s1, s2)).numpy(), np.tanh(tf.nn.conv1d(x, conv3, 1, "SAME").numpy()),
                                atol=1e-5)
+
+
+def test_oneshot_through_the_context_derives_with_the_shared_derive_architecture(kit, context_of):
+    from runtime.modes.torch._api import derive_architecture
+
+    platform = Recording([{"task/lr/choice": 0.1}])
+    context = context_of(platform, {"oneshot": {"budget": 9}})
+    context.get_next_parameter()
+    model = compiled_net(kit, "oneshot")
+    task = kit.Task(0)
+    model(task.batch()[:3])
+    evaluate_fn = tf.function(lambda x, s1, s2, y: tf.reduce_mean((model((x, s1, s2), training=False) - y) ** 2))
+    derived = derive_architecture(lambda: -float(evaluate_fn(*task.val)), context=context)
+    assert derived["task/lr/choice"] == 0.1 and set(derived[kit.BLOCK]["h"]) == {"chosen_layer", "chosen_inputs"}
+    context.report_final_result(0.5)
+    assert [kind for kind, _ in platform.sent] == ["architecture", "final"]
+    assert platform.sent[0][1] == {kit.BLOCK: derived[kit.BLOCK]}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 import torch
 from torch import nn
 
@@ -83,3 +87,26 @@ def test_oneshot_and_classic_through_the_trial_context(kit):
     run(kit, classic, "classic", steps=1)
     assert derive_architecture(context=classic) == kit.TARGET  # classic: the current architecture
     assert arch_parameters(context=classic) == []
+
+
+def test_sampling_from_reported_weights_follows_them(kit):
+    from runtime.errors import ArchitectureError
+    from runtime.modes.torch import sample_architectures
+
+    weights = {kit.BLOCK: {"h": {"layer": {"Conv(3)": 0.8, "Conv(3, dilation=2)": 0.15, "Conv(1)": 0.05},
+                                 "inputs": {"s1": 0.1, "s2": 0.9}}}}
+    samples = sample_architectures(weights, kit.SEARCH_SPACE, 400, seed=0)
+    layers = [s[kit.BLOCK]["h"] for s in samples]
+    assert abs(sum(c["chosen_layer"] == "Conv(3)" for c in layers) / 400 - 0.8) < 0.06
+    assert all(len(c["chosen_inputs"]) <= 1 for c in layers)  # clamped to optional_input_size [0, 1]
+    assert sum(c["chosen_inputs"] == ["s2"] for c in layers) > 300
+    assert sample_architectures(weights, kit.SEARCH_SPACE, 5, seed=3) == sample_architectures(
+        weights, kit.SEARCH_SPACE, 5, seed=3)
+    with pytest.raises(ArchitectureError, match="architecture key 'other/block'"):
+        sample_architectures({"other/block": {}}, kit.SEARCH_SPACE, 1)
+
+
+def test_the_nas_facing_functions_do_not_import_torch():
+    code = ("import sys, runtime.modes.torch as m; m.derive_architecture; m.arch_parameters; "
+            "m.sample_architectures; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
