@@ -40,7 +40,7 @@ HELPER = [
 ]
 
 _PRINTS = {"report_intermediate_result": "intermediate result:", "report_final_result": "final result:"}
-_DROPPED = ("get_next_parameter", "training_update")
+_DROPPED = ("get_next_parameter", "training_update", "derive_architecture")
 
 
 def candidate_key(block_key: str, layer_key: str, index: int) -> str:

@@ -26,7 +26,13 @@ SAMPLING_ARITY: dict[str, int | None] = {
 }
 
 #: Annotations that become one plain runtime call.
-PLAIN_CALLS = ("report_intermediate_result", "report_final_result", "get_next_parameter", "training_update")
+PLAIN_CALLS = (
+    "report_intermediate_result",
+    "report_final_result",
+    "get_next_parameter",
+    "training_update",
+    "derive_architecture",
+)
 
 #: Every annotation function a source may use after `@nas.` / `@nni.`.
 ANNOTATIONS = ("mutable_layers", "mutable_layer", "variable", "function_choice", *PLAIN_CALLS)
@@ -139,7 +145,11 @@ class FunctionChoice(Annotation):
 
 @dataclass
 class PlainCall(Annotation):
-    """`report_intermediate_result(x)`, `report_final_result(x)`, `get_next_parameter()`, `training_update(...)`."""
+    """A call passed through to the runtime: `report_final_result(x)`, `training_update(...)`, ...
+
+    `derive_architecture(evaluate)` is nasctl's own: in oneshot mode it ranks sampled subnets with
+    `evaluate()`; in the other modes it does nothing.
+    """
 
     arguments: list[str] = field(default_factory=list)
 

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 from runtime.trial import (
+    arch_parameters,
     candidates,
     choice,
+    derive_architecture,
     function_choice,
     get_current_parameter,
     get_experiment_id,
@@ -36,8 +38,10 @@ from runtime.trial import (
 )
 
 __all__ = [
+    "arch_parameters",
     "candidates",
     "choice",
+    "derive_architecture",
     "function_choice",
     "get_current_parameter",
     "get_experiment_id",

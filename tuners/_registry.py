@@ -21,6 +21,8 @@ BUILTINS: dict[str, str] = {
     "TPE": "tuners._tpe:TPETuner",
     "Reinforce": "tuners._policy:ReinforceTuner",
     "PPO": "tuners._policy:PPOTuner",
+    # The enas-mode controller: it repeats subgraphs on purpose and never runs out.
+    "ENAS": "tuners._enas:ENASTuner",
 }
 """Built-in tuners: the name used in configs -> `module:Class`. A new built-in is one entry."""
 

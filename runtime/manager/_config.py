@@ -16,7 +16,7 @@ from typing import Any
 
 from runtime.errors import ConfigError
 
-__all__ = ["ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
+__all__ = ["ArchitectureSpec", "ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
 
 MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
@@ -77,6 +77,25 @@ class TunerSpec:
 
 
 @dataclass(frozen=True)
+class ArchitectureSpec:
+    """A retrain's `architecture:` key: a JSON file, or a trial of a stored experiment.
+
+    `where` is the config file and line of the key (for errors found when it is resolved).
+    """
+
+    file: Path | None = None
+    experiment: str | None = None
+    trial: str | None = None
+    where: str | None = None
+
+    def describe(self) -> dict[str, str]:
+        """The source as stored with the experiment and shown by `nasctl experiment show`."""
+        if self.file is not None:
+            return {"file": str(self.file)}
+        return {"experiment": str(self.experiment), "trial": str(self.trial)}
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A validated, normalised experiment config; `document` is its v2 form with absolute paths."""
 
@@ -101,6 +120,7 @@ class ExperimentConfig:
     max_trial_number_per_gpu: int
     working_directory: Path | None
     name: str | None
+    architecture: ArchitectureSpec | None = None
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], *, base_dir: str | Path | None = None,
@@ -162,6 +182,12 @@ class _Errors:
         self.source = source
         self.lines = lines
         self.renamed = renamed  # v2 key -> the key the user wrote
+
+    def where(self, key: str) -> str | None:
+        """`file:line` of `key` in the config file (the file alone if the line is unknown)."""
+        if self.source is not None and key in self.lines:
+            return f"{self.source}:{self.lines[key]}"
+        return self.source
 
     def raise_(self, message: str, key: str) -> None:
         user_key = self.renamed.get(key, key)
@@ -267,6 +293,8 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
         return "missing required key", f"{key}.{name}" if key else name
     if key.endswith("Duration"):
         return f"expected a duration like 30s, 10m, 2h or 1d ({detail})", key
+    if key == "architecture" and "is not valid under any" in detail:
+        return "expected an architecture JSON file (a path) or {experiment: ID, trial: T}", key
     return detail, key
 
 
@@ -323,6 +351,20 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         errors.raise_("no search space: set useAnnotation: true, searchSpaceFile or searchSpace",
                       "searchSpaceFile")
 
+    architecture = None
+    if "architecture" in doc:
+        if mode != "classic":
+            errors.raise_(f"a retrain (architecture:) runs in classic mode, but nasMode is '{mode}'; "
+                          "remove nasMode or set it to classic", "nasMode" if "nasMode" in doc else "architecture")
+        value = doc["architecture"]
+        where = errors.where("architecture")
+        if isinstance(value, str):
+            file = path_of(value)
+            doc["architecture"] = str(file)
+            architecture = ArchitectureSpec(file=file, where=where)
+        else:
+            architecture = ArchitectureSpec(experiment=value["experiment"], trial=value["trial"], where=where)
+
     tuner = None
     if "tuner" in doc:
         tuner_doc = doc["tuner"]
@@ -350,7 +392,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
                 errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
             name = tuner_doc["name"]
         tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
-    elif mode not in _TUNERLESS_MODES:
+    elif mode not in _TUNERLESS_MODES and architecture is None:
         errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
 
     service = doc.setdefault("trainingService", {"platform": "local"})
@@ -391,4 +433,5 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         max_trial_number_per_gpu=service.get("maxTrialNumberPerGpu", 1),
         working_directory=working_directory,
         name=doc.get("experimentName"),
+        architecture=architecture,
     )

@@ -34,6 +34,8 @@ class ForeignBackend(LayerBackend):
         self.inner.fetch_parameters = context.get_next_parameter
         # The context reports `derive_architecture()` itself, just before the final result.
         self.inner.report_architecture = None
+        if hasattr(self.inner, "report_reward"):  # enas: `training_update(loss=...)` reports -loss
+            self.inner.report_reward = context.report_final_result
         registry = getattr(self.inner, "registry", None)
         if registry is not None:
             context.candidate_registry(self.framework, lambda: registry)

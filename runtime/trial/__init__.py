@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
 from runtime.trial._api import (
     candidates,
     choice,
@@ -38,6 +39,9 @@ from runtime.trial._platform import ChannelPlatform, Platform, StandalonePlatfor
 from runtime.trial._runner import run_script
 
 __all__ = [
+    "arch_parameters",
+    "derive_architecture",
+    "sample_architectures",
     "ChannelClient",
     "ChannelPlatform",
     "Platform",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from runtime.modes.torch._api import arch_parameters, derive_architecture, sample_architectures
+from runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
 
 # Everything else imports torch, so it is loaded on first use (PEP 562): `nas` can expose
 # `arch_parameters` and `derive_architecture` without importing a framework.

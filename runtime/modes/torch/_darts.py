@@ -287,7 +287,7 @@ class DartsBackend(TorchOneShotBackend):
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
         """`count` architectures drawn from the learned distribution (see `sample_architectures` in
         `runtime.modes.torch`): a candidate ~ softmax(alpha), each input kept ~ sigmoid(beta)."""
-        from runtime.modes.torch._api import sample_architectures
+        from runtime.modes._derive import sample_architectures
 
         space: dict[str, Any] = {}
         for spec in self.specs.values():

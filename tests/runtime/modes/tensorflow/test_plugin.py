@@ -127,7 +127,7 @@ def test_enas_through_the_context_takes_the_next_subgraph_as_the_next_parameters
 
 
 def test_oneshot_through_the_context_derives_with_the_shared_derive_architecture(kit, context_of):
-    from runtime.modes.torch._api import derive_architecture
+    from runtime.modes._derive import derive_architecture
 
     platform = Recording([{"task/lr/choice": 0.1}])
     context = context_of(platform, {"oneshot": {"budget": 9}})

@@ -1,4 +1,4 @@
-"""Trial-side functions of the one-shot modes for `nas`: `arch_parameters()`, `derive_architecture()`.
+"""Trial-side functions of the one-shot modes, for every framework: `arch_parameters()`, `derive_architecture()`.
 
 They work on the current trial context's backends and never import a framework themselves, so the
 `nas` facade can expose them lazily. Any backend object with the same hooks (the tensorflow package's
