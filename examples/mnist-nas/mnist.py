@@ -3,7 +3,9 @@
 A small CNN whose layers are open choices: each `mutable_layers` annotation chooses an operation
 (a conv, a separable conv, a pooling) and, for the deeper layers, which earlier outputs to add as skip
 connections. The learning rate is a `variable`. Each epoch reports the test accuracy; the last
-report is the final result.
+report is the final result. The same script searches in every mode: `training_update` steps the
+architecture weights (darts) or switches to the next subgraph (enas) on a validation batch, and
+`derive_architecture` ranks subnets on the validation split (oneshot); in classic mode both do nothing.
 
     nasctl trial run examples/mnist-nas/mnist.py -- --epochs 4      # one trial, standalone
     nasctl search-space examples/mnist-nas                          # its search space
@@ -107,6 +109,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     x_train, y_train, x_test, y_test = load_data(args.seed)
+    x_train, x_val, y_train, y_val = x_train[:-256], x_train[-256:], y_train[:-256], y_train[-256:]
 
     # @nas.variable(nas.choice(0.01, 0.003, 0.001), name=learning_rate)
     learning_rate = 0.003
@@ -116,6 +119,12 @@ def main() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(args.seed)
+    val_generator = torch.Generator().manual_seed(args.seed + 1)
+
+    def validation_loss() -> torch.Tensor:
+        batch = torch.randint(len(x_val), (args.batch_size,), generator=val_generator)
+        return loss_fn(model(x_val[batch]), y_val[batch])
+
     start = time.monotonic()
     test_acc = 0.0
     for epoch in range(args.epochs):
@@ -126,10 +135,12 @@ def main() -> None:
             loss = loss_fn(model(x_train[batch]), y_train[batch])
             loss.backward()
             optimizer.step()
+            """@nas.training_update(loss=validation_loss)"""
         test_acc = accuracy(model, x_test, y_test)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {loss.item():.4f}, test accuracy {test_acc:.4f}, "
               f"{time.monotonic() - start:.1f}s", flush=True)
         """@nas.report_intermediate_result(test_acc)"""
+    """@nas.derive_architecture(lambda: accuracy(model, x_val, y_val))"""
     if args.save is not None:
         torch.save(model.state_dict(), args.save)
     """@nas.report_final_result(test_acc)"""

@@ -50,11 +50,22 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     show = sub.add_parser("show", help="an experiment's status, best trial and settings")
     show.add_argument("id", metavar="ID")
     show.set_defaults(func=_show)
-    export = sub.add_parser("export", help="the trials as JSON or CSV, or the best trial's code")
+    export = sub.add_parser(
+        "export", help="the trials as JSON or CSV, the best trial's code, or architectures sampled from darts",
+        description="Export an experiment's trials (--format), the best trial's code (--code DIR), or K "
+                    "architectures drawn from a darts trial's learned distribution (--sample K: a JSON list on "
+                    "stdout, or with -o DIR one file per architecture, DIR/arch-0.json ..., each usable as "
+                    "`architecture: DIR/arch-0.json` in a retrain config).")
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=("json", "csv"), default="json")
-    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write here instead of stdout (with --sample: a folder, one JSON file per architecture)")
     export.add_argument("--code", metavar="DIR", help="write the best trial's code (architecture inlined) here")
+    export.add_argument("--sample", type=int, metavar="K",
+                        help="draw K architectures from a darts trial's final architecture weights")
+    export.add_argument("--trial", metavar="T",
+                        help="with --sample: the trial whose weights to use (default: the best one that has them)")
+    export.add_argument("--seed", type=int, default=0, help="with --sample: the sampling seed (default 0)")
     export.set_defaults(func=_export)
 
     ls = trial_commands.add_parser("ls", help="an experiment's trials")
@@ -270,6 +281,9 @@ def _show(args: argparse.Namespace) -> int:
         "best": None if best is None else {"trial_id": best.trial_id, "value": best.value,
                                            "parameters": best.derived_architecture or best.parameters},
     }
+    retrain = exp.retrain_architecture()
+    if retrain is not None:
+        summary["architecture"] = retrain
     _emit(json.dumps(summary, indent=2) + "\n")
     return 0
 
@@ -299,6 +313,10 @@ def _csv(records: list[dict[str, Any]]) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     exp = _experiment(args)
+    if args.sample is not None:
+        return _export_samples(exp, args)
+    if args.trial is not None:
+        raise ExperimentError("--trial selects the trial of --sample K; give --sample too")
     if args.code:
         best = exp.best()
         if best is None:
@@ -313,6 +331,28 @@ def _export(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         _emit(text)
+    return 0
+
+
+def _export_samples(exp: Any, args: argparse.Namespace) -> int:
+    if args.code:
+        raise ExperimentError("--sample and --code export different things; give one of them")
+    trial_id, samples = exp.sample_architectures(args.sample, trial_id=args.trial, seed=args.seed)
+    if not args.output:
+        _emit(json.dumps(samples, indent=2) + "\n")
+    else:
+        folder = Path(args.output)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ExperimentError(f"-o {folder}: with --sample, -o is a folder for one file per architecture, "
+                                  "and it must be new or empty")
+        folder.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(samples) - 1))
+        for index, sample in enumerate(samples):
+            (folder / f"arch-{index:0{width}d}.json").write_text(json.dumps(sample, indent=2) + "\n",
+                                                                  encoding="utf-8")
+    where = f" to {args.output}" if args.output else ""
+    print(f"{len(samples)} architectures sampled from trial {trial_id} of experiment {exp.id}{where}",
+          file=sys.stderr)
     return 0
 
 

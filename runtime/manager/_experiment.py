@@ -143,6 +143,11 @@ class Experiment:
         else:
             search_space = config.search_space or {}
             schemas.validate("search_space", search_space, source="searchSpace")
+        architecture = None
+        if config.architecture is not None:
+            from runtime.manager._retrain import resolve_architecture
+
+            architecture = resolve_architecture(config.architecture, search_space, [self.home, nas_home()])
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         class_args = config.tuner.class_args if config.tuner else {}
         storage = Storage(self.db_path, create=True)
@@ -152,7 +157,9 @@ class Experiment:
                 source=str(Path(config.source).resolve()) if config.source else None,
                 base_dir=str(Path(config.source).resolve().parent) if config.source else str(Path.cwd()),
                 search_space=search_space, seed=seed, code_dir=str(code_dir), created=time.time(),
-                optimize_mode=class_args.get("optimize_mode", "maximize"), status="CREATED", message=None, pid=None)
+                optimize_mode=class_args.get("optimize_mode", "maximize"), status="CREATED", message=None, pid=None,
+                architecture=architecture,
+                architecture_source=config.architecture.describe() if config.architecture is not None else None)
         finally:
             storage.close()
 
@@ -226,6 +233,45 @@ class Experiment:
             raise ExperimentError(f"trial {trial_id} has no parameters yet")
         return architecture
 
+    def retrain_architecture(self) -> dict[str, Any] | None:
+        """A retrain's fixed architecture and where it came from, or None for other experiments."""
+        info = self.info()
+        if info.get("architecture") is None:
+            return None
+        return {"source": info.get("architecture_source"), "architecture": info["architecture"]}
+
+    def sample_architectures(self, count: int, *, trial_id: str | None = None,
+                             seed: int | None = 0) -> tuple[str, list[dict[str, Any]]]:
+        """`count` architectures drawn from a darts trial's last reported architecture weights.
+
+        The trial is `trial_id`, else the best succeeded trial that reported weights, else the last
+        one that did. Returns `(trial_id, architectures)`; only the `mutable_layer` blocks are drawn
+        (a retrain tunes the rest). Same `seed`, same draws.
+        """
+        from runtime.modes.torch._api import sample_architectures
+
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ExperimentError(f"--sample: the number of architectures must be a positive integer, got {count!r}")
+        records = self.trials()
+        weighted = {t.trial_id: weights for t in records if (weights := _last_arch_weights(t)) is not None}
+        if trial_id is not None:
+            record = self.trial(trial_id)
+            if record.trial_id not in weighted:
+                raise ExperimentError(
+                    f"experiment {self.id}: trial {trial_id} reported no architecture weights (arch_weights in "
+                    f"its intermediate results; status {record.status}), so there is no distribution to sample")
+            chosen = trial_id
+        else:
+            if not weighted:
+                raise ExperimentError(
+                    f"experiment {self.id} ({self.config.nas_mode} mode) has no trial that reported architecture "
+                    "weights: --sample needs a darts experiment (plain or gumbel) whose trials report arch_weights "
+                    "(darts: report_every > 0)")
+            best = self.best()
+            chosen = best.trial_id if best is not None and best.trial_id in weighted else list(weighted)[-1]
+        space = self.info().get("search_space") or {}
+        return chosen, sample_architectures(weighted[chosen], space, count, seed)
+
     def codegen(self, trial_id: str, out_dir: str | Path) -> Path:
         """Write a trial's code with its architecture inlined: plain Python that runs without nasctl."""
         import annotator
@@ -239,6 +285,14 @@ class Experiment:
             raise ExperimentError(f"output directory {out} is not empty")
         annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
         return out
+
+
+def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:
+    """The `arch_weights` of a trial's last intermediate result that carries them (darts)."""
+    for value in reversed(record.intermediate):
+        if isinstance(value, dict) and isinstance(value.get("arch_weights"), dict) and value["arch_weights"]:
+            return value["arch_weights"]
+    return None
 
 
 def _home_for(config: ExperimentConfig, override: str | Path | None) -> Path:

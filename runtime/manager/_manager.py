@@ -182,13 +182,13 @@ class Manager:
         log.info("experiment %s: session %s started (pid %s)", self.id, self.session, os.getpid())
         self._recover_interrupted()
         self.search_space = storage.meta("search_space")
-        self.tuner = create_tuner(self.config.tuner, self.seed)
+        self.tuner = self._create_tuner()
         self.tuner.update_search_space(self.search_space)
         try:
             replayed = restore_tuner(self.tuner, storage, self.dir)
         except CheckpointUnusable as error:
             log.warning("tuner checkpoint unusable (%s); replaying every stored event instead", error)
-            self.tuner = create_tuner(self.config.tuner, self.seed)
+            self.tuner = self._create_tuner()
             self.tuner.update_search_space(self.search_space)
             replayed = restore_tuner(self.tuner, storage, self.dir, use_checkpoint=False)
         if replayed:
@@ -297,6 +297,11 @@ class Manager:
                 self._maybe_checkpoint()
                 next_checkpoint = now + _CHECKPOINT_EVERY
 
+    def _create_tuner(self) -> Any:
+        """The configured tuner; in a retrain, over the keys its stored architecture leaves open."""
+        return create_tuner(self.config.tuner, self.seed, mode=self.config.nas_mode,
+                            fixed=self.storage.meta("architecture"))
+
     def _maybe_checkpoint(self) -> None:
         """Checkpoint the tuner if it has seen new events; a failure only costs a longer replay."""
         last = self.storage.last_event_id()
@@ -347,11 +352,12 @@ class Manager:
 
     def _checked(self, parameters: Any, parameter_id: int) -> dict[str, Any]:
         """The tuner's parameters as stored and sent; a tuner bug (not JSON, not in the space) stops here."""
-        plain = _plain(parameters, parameter_id)
-        if self.config.tuner is not None:
-            from runtime.trial import validate_architecture
+        from runtime.trial import validate_architecture
 
-            validate_architecture(plain, self.search_space, source=f"tuner parameters {parameter_id}")
+        plain = _plain(parameters, parameter_id)
+        # One-shot trials without a tuner get only the keys that are not mutable_layer blocks.
+        partial = self.config.tuner is None and self.config.nas_mode != "classic"
+        validate_architecture(plain, self.search_space, partial=partial, source=f"tuner parameters {parameter_id}")
         return plain
 
     def _fill_slots(self) -> None:

@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from runtime.manager._config import TunerSpec
+from runtime.manager._config import _TUNERLESS_MODES, TunerSpec
+from runtime.manager._retrain import PartialSpaceTuner
 from runtime.manager._storage import Storage
 
 __all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_tuner", "create_tuner", "is_no_more_trials",
@@ -18,7 +19,7 @@ log = logging.getLogger("nasctl.manager")
 
 
 class TunerlessProposer:
-    """Stands in for a tuner in oneshot/darts experiments without one: every trial gets `{}`."""
+    """Stands in for a tuner where none is configured and nothing is searched: every trial gets `{}`."""
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         pass
@@ -38,10 +39,25 @@ def is_no_more_trials(error: BaseException) -> bool:
     return any(cls.__name__ == "NoMoreTrialError" for cls in type(error).__mro__)
 
 
-def create_tuner(spec: TunerSpec | None, seed: int) -> Any:
-    """A new tuner for `spec`; built-ins get the experiment `seed` unless classArgs set one."""
+def create_tuner(spec: TunerSpec | None, seed: int, *, mode: str = "classic",
+                 fixed: dict[str, Any] | None = None) -> Any:
+    """A new tuner for `spec`; built-ins get the experiment `seed` unless classArgs set one.
+
+    With `fixed` (a retrain's architecture) the tuner searches only the keys it leaves open, `Random`
+    (seeded with `seed`) when `spec` is None. In oneshot/darts without a tuner, `Random` draws the
+    keys that are not `mutable_layer` blocks (variables, function choices); the supernet decides the
+    blocks. See `runtime.manager._retrain`.
+    """
+    if fixed is not None:
+        return PartialSpaceTuner(lambda: _create(spec or TunerSpec("Random"), seed), fixed)
     if spec is None:
+        if mode in _TUNERLESS_MODES:
+            return PartialSpaceTuner(lambda: _create(TunerSpec("Random"), seed), layers_fixed=True)
         return TunerlessProposer()
+    return _create(spec, seed)
+
+
+def _create(spec: TunerSpec, seed: int) -> Any:
     import tuners
 
     class_args = dict(spec.class_args)

@@ -4,6 +4,12 @@ The script's directory is the trial directory. Its search space comes from the c
 is compiled and run as `__main__`, and sibling modules with annotations are compiled as they are
 imported (an import hook limited to the trial directory), so nothing is written anywhere and
 `__file__` is the script's real path. Results are printed; the last line is `final result: <json>`.
+
+In enas mode without `--arch`, the ENAS controller (`tuners.create("ENAS")`, seeded with the trial
+seed) runs in this process, so each `training_update()` switches to the controller's next subgraph
+and each reward reaches it. Rewards (`training_update(loss=...)` reports `-loss` as one) are not
+printed; intermediate results are, and at the end the last `derived architecture: <json>` line and the
+final result, as in the other one-shot modes. With `--arch`, enas trains that one subgraph.
 """
 
 from __future__ import annotations
@@ -204,7 +210,11 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     environ = {"NAS_TRIAL_SEED": str(seed), "NAS_MODE": mode}
     if architecture_file is not None:
         environ["NAS_ARCHITECTURE"] = str(Path(architecture_file).resolve())
-    platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
+    platform: StandalonePlatform | _EnasPlatform
+    if mode == "enas" and architecture is None:
+        platform = _EnasPlatform.create(search_space, seed)
+    else:
+        platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
     context = TrialContext(platform)
     status = 0
     finder = _AnnotatedFinder(root, mode, key_style)
@@ -217,6 +227,9 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
             last = stdout.last_line()
     finally:
         context.close()
+    if isinstance(platform, _EnasPlatform):
+        platform.print_summary()
+        last = stdout.last if platform.final_result is None else ""
     if platform.final_result is None:
         if status == 0:
             print(f"error: {script.name} ended without reporting a final result "
@@ -227,6 +240,38 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     if last.strip() != final:
         print(final, flush=True)
     return status
+
+
+class _EnasPlatform:
+    """Builds the in-process ENAS platform (torch is imported only when enas mode runs)."""
+
+    final_result: Any = None
+
+    @staticmethod
+    def create(search_space: Mapping[str, Any], seed: int) -> Any:
+        import tuners
+        from runtime.modes.torch._inprocess import InProcessTunerPlatform
+
+        class EnasPlatform(InProcessTunerPlatform, _EnasPlatform):
+            """The controller's platform; prints intermediate results now and the summary at the end."""
+
+            def send_metric(self, kind: str, value: Any, parameter_id: int | None, sequence: int | None) -> None:
+                super().send_metric(kind, value, parameter_id, sequence)
+                if kind == "final":
+                    self.final_result = value
+                else:
+                    print(f"intermediate result: {json.dumps(value)}", flush=True)
+
+            def print_summary(self) -> None:
+                if self.architectures:
+                    print(f"derived architecture: {json.dumps(self.architectures[-1])}", flush=True)
+                if self.final_result is not None:
+                    print(f"final result: {json.dumps(self.final_result)}", flush=True)
+
+        return EnasPlatform(tuners.create("ENAS", seed=seed), search_space, seed=seed, echo=False)
+
+    def print_summary(self) -> None:
+        raise NotImplementedError
 
 
 def _exit_status(code: Any) -> int:
