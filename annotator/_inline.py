@@ -13,30 +13,49 @@ from annotator._literals import number_literal, python_string
 
 HELPER_NAME = "_nas_layer"
 
-# Inserted once per file that has layers. A class candidate is built once per owner and kept where
-# nasctl's classic mode keeps it (the owner's `nas_candidates`: an nn.ModuleDict on a torch module,
-# a dict elsewhere, under the same keys), so weights saved by a classic trial load into this code; a
-# function candidate is simply called.
+# Inserted once per file that has layers; plain Python that imports nothing the trial did not import.
+# A class candidate is built once per owner and kept where nasctl's classic mode keeps it (the
+# owner's `nas_candidates`: an nn.ModuleDict on a torch module, a dict elsewhere, under the same
+# keys), so weights saved by a classic trial load into this code; a function candidate is simply
+# called. TensorFlow, as nasctl's TensorFlow backend does it: a built Keras layer's tracker is unlocked
+# while a candidate is added to it; in a `tf.compat.v1` graph, candidate <i> of layer <block>__<layer>
+# runs in the variable scope `<block>__<layer>/c<i>` with AUTO_REUSE (the key is
+# `<block>__<layer>__<i>`), so `get_variable` names do not collide and match a classic trial's.
 HELPER = [
     "",
     "",
     f"def {HELPER_NAME}(owner, key, callee, inputs, *args, **kwargs):",
     '    """Run the chosen candidate of a layer on [fixed_inputs, chosen_inputs]."""',
-    "    if not isinstance(callee, type):",
-    "        return callee(inputs, *args, **kwargs)",
-    f"    home = {HELPER_NAME} if owner is None else owner",
-    '    table = getattr(home, "nas_candidates", None)',
-    "    if table is None:",
-    '        if any(cls.__module__.startswith("torch.nn") for cls in type(home).__mro__):',
-    "            import torch",
+    "    import sys",
     "",
-    "            table = torch.nn.ModuleDict()",
-    "        else:",
-    "            table = {}",
-    '        setattr(home, "nas_candidates", table)',
-    "    if key not in table:",
-    "        table[key] = callee(*args, **kwargs)",
-    "    return table[key](inputs)",
+    "    if isinstance(callee, type):",
+    f"        home = {HELPER_NAME} if owner is None else owner",
+    '        table = getattr(home, "nas_candidates", None)',
+    "        if table is None or key not in table:",
+    '            tracker = getattr(home, "_tracker", None)',
+    '            locked = bool(getattr(tracker, "locked", False))',
+    "            if locked:",
+    "                tracker.unlock()",
+    "            try:",
+    "                if table is None:",
+    '                    if any(cls.__module__.startswith("torch.nn") for cls in type(home).__mro__):',
+    "                        import torch",
+    "",
+    '                        setattr(home, "nas_candidates", torch.nn.ModuleDict())',
+    "                    else:",
+    '                        setattr(home, "nas_candidates", {})',
+    '                    table = getattr(home, "nas_candidates")',
+    "                table[key] = callee(*args, **kwargs)",
+    "            finally:",
+    "                if locked:",
+    "                    tracker.lock()",
+    "        callee, args, kwargs = table[key], (), {}  # the instance is called on the inputs alone",
+    '    tf = sys.modules.get("tensorflow")',
+    "    if tf is not None and not tf.compat.v1.executing_eagerly_outside_functions():",
+    '        scope, _, index = key.rpartition("__")',
+    '        with tf.compat.v1.variable_scope(scope + "/c" + index, reuse=tf.compat.v1.AUTO_REUSE):',
+    "            return callee(inputs, *args, **kwargs)",
+    "    return callee(inputs, *args, **kwargs)",
 ]
 
 _PRINTS = {"report_intermediate_result": "intermediate result:", "report_final_result": "final result:"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "mnist-nas" / "config.yml"
+
+
+def _nasctl() -> str:
+    """How to call `nasctl` from the current folder: by name when it is on PATH, else the venv's."""
+    script = Path(sys.executable).parent / "nasctl"
+    if shutil.which("nasctl") == str(script) or not script.exists():
+        return "nasctl"
+    return os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
 
 
 def main() -> int:
@@ -58,7 +67,7 @@ def main() -> int:
     print(json.dumps(architecture, indent=2))
     prefix = "" if os.environ.get("NAS_HOME") else f"NAS_HOME={shlex.quote(str(home))} "
     print("\nits code, as plain Python that runs without nasctl:")
-    print(f"  {prefix}nasctl trial codegen {experiment_id} --trial_id {best.trial_id} -o best-cnn")
+    print(f"  {prefix}{_nasctl()} trial codegen {experiment_id} --trial_id {best.trial_id} -o best-cnn")
     return 0
 
 

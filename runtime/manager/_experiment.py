@@ -226,12 +226,12 @@ class Experiment:
         return pick(scored, key=lambda t: t.default_value)
 
     def trial_architecture(self, trial_id: str) -> dict[str, Any]:
-        """The architecture to inline for a trial: its derived one (enas/oneshot/darts) or its parameters."""
+        """The architecture to inline for a trial: its parameters, with its derived architecture
+        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in."""
         record = self.trial(trial_id)
-        architecture = record.derived_architecture or record.parameters
-        if architecture is None:
+        if record.parameters is None and record.derived_architecture is None:
             raise ExperimentError(f"trial {trial_id} has no parameters yet")
-        return architecture
+        return {**(record.parameters or {}), **(record.derived_architecture or {})}
 
     def retrain_architecture(self) -> dict[str, Any] | None:
         """A retrain's fixed architecture and where it came from, or None for other experiments."""
@@ -248,7 +248,7 @@ class Experiment:
         one that did. Returns `(trial_id, architectures)`; only the `mutable_layer` blocks are drawn
         (a retrain tunes the rest). Same `seed`, same draws.
         """
-        from runtime.modes.torch._api import sample_architectures
+        from runtime.modes._derive import sample_architectures
 
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ExperimentError(f"--sample: the number of architectures must be a positive integer, got {count!r}")

@@ -1,7 +1,9 @@
 """Retraining a fixed architecture: the `architecture:` key, and a tuner that searches only what is left.
 
 A retrain experiment (`architecture: {experiment: ID, trial: T}` or `architecture: arch.json`) runs in
-classic mode. The architecture is resolved once, when the experiment is created, validated against
+classic mode. `{experiment, trial}` takes the trial's derived architecture (enas/oneshot/darts: its
+`mutable_layer` blocks, plus the function choices the trial was given) or, for a classic trial, its
+parameters. The architecture is resolved once, when the experiment is created, validated against
 the experiment's search space and stored with it (`nasctl experiment show` prints it). Its keys (and,
 inside a `mutable_layer` block, its layers) are fixed; the tuner sees a search space with only the
 keys it leaves open, and each trial receives the fixed architecture merged with the tuner's proposal.
@@ -26,9 +28,12 @@ from typing import Any
 from runtime.errors import ArchitectureError, ConfigError, ExperimentError
 from runtime.manager._config import ArchitectureSpec
 
-__all__ = ["PartialSpaceTuner", "free_space", "merge_architecture", "resolve_architecture"]
+__all__ = ["PartialSpaceTuner", "TunerlessProposer", "free_space", "merge_architecture", "resolve_architecture"]
 
 log = logging.getLogger("nasctl.manager")
+
+# Search-space keys of function choices end with their type (DESIGN.md §3, `<module>/<name>/<type>`).
+FUNCTION_CHOICE_SUFFIX = "/function_choice"
 
 
 def free_space(search_space: Mapping[str, Any], fixed: Mapping[str, Any], *,
@@ -77,8 +82,8 @@ def _restrict(parameters: Mapping[str, Any], space: Mapping[str, Any]) -> dict[s
     return out
 
 
-class _NothingOpen:
-    """The inner "tuner" when no key is open: proposes `{}` for every trial."""
+class TunerlessProposer:
+    """Stands in for a tuner where nothing is searched (no key is open): every trial gets `{}`."""
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         pass
@@ -102,7 +107,7 @@ class PartialSpaceTuner:
 
     >>> space = {"m/lr/choice": {"_type": "choice", "_value": [0.1]},
     ...          "m/b": {"_type": "mutable_layer", "_value": {"h": {"layer_choice": ["a()", "b()"]}}}}
-    >>> tuner = PartialSpaceTuner(lambda: _NothingOpen(), {"m/lr/choice": 0.1})
+    >>> tuner = PartialSpaceTuner(lambda: TunerlessProposer(), {"m/lr/choice": 0.1})
     >>> tuner.update_search_space(space); sorted(tuner.space)
     ['m/b']
     """
@@ -118,7 +123,7 @@ class PartialSpaceTuner:
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         self.space = free_space(search_space, self.fixed, layers_fixed=self.layers_fixed)
         if self.inner is None:
-            self.inner = self._factory() if self.space else _NothingOpen()
+            self.inner = self._factory() if self.space else TunerlessProposer()
             if not self.space:
                 log.info("tuner: the search space has no open key; every trial gets the same parameters")
         self.inner.update_search_space(dict(self.space))
@@ -203,7 +208,11 @@ def _from_trial(spec: ArchitectureSpec, homes: list[Path]) -> dict[str, Any]:
         raise ConfigError(f"experiment {experiment_id} has no trial {trial_id!r} (its trials: {known})",
                           key="architecture.trial", path=spec.where)
     if record.derived_architecture:
-        return dict(record.derived_architecture)
+        # A one-shot trial derives its blocks; its function choices (given to it, like variables)
+        # are architecture too, so they are fixed with the blocks. Its variables stay open.
+        chosen = {key: value for key, value in (record.parameters or {}).items()
+                  if key.endswith(FUNCTION_CHOICE_SUFFIX)}
+        return {**chosen, **record.derived_architecture}
     if source.config.nas_mode != "classic":
         raise ConfigError(f"trial {trial_id} of experiment {experiment_id} ({source.config.nas_mode} mode, "
                           f"status {record.status}) reported no derived architecture; pick a trial that "

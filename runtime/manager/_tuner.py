@@ -9,29 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from runtime.manager._config import _TUNERLESS_MODES, TunerSpec
-from runtime.manager._retrain import PartialSpaceTuner
+from runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
 from runtime.manager._storage import Storage
 
 __all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_tuner", "create_tuner", "is_no_more_trials",
            "restore_tuner"]
 
 log = logging.getLogger("nasctl.manager")
-
-
-class TunerlessProposer:
-    """Stands in for a tuner where none is configured and nothing is searched: every trial gets `{}`."""
-
-    def update_search_space(self, search_space: dict[str, Any]) -> None:
-        pass
-
-    def generate_parameters(self, parameter_id: int, **kw: Any) -> dict[str, Any]:
-        return {}
-
-    def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any, **kw: Any) -> None:
-        pass
-
-    def trial_end(self, parameter_id: int, success: bool, **kw: Any) -> None:
-        pass
 
 
 def is_no_more_trials(error: BaseException) -> bool:

@@ -54,6 +54,11 @@ def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
     return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
+def _architecture_json(architecture: Mapping[str, Any]) -> str:
+    """`architecture` as canonical JSON, to tell whether it changed since it was last sent."""
+    return json.dumps(architecture, sort_keys=True, default=repr)
+
+
 class TrialContext:
     """One trial's state: its platform, current parameters, resolved layers and mode backends."""
 
@@ -72,6 +77,7 @@ class TrialContext:
         self._watched: set[int] = set()
         self._pinned: list[Any] = []
         self._registries: dict[str | None, MutableMapping[str, Any]] = {}
+        self._sent_architecture: str | None = None  # JSON of the last architecture sent
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrialContext:
@@ -175,12 +181,14 @@ class TrialContext:
         self._sequence += 1
 
     def report_final_result(self, value: Any) -> None:
-        """Send the final result; one-shot backends' derived architectures go first."""
+        """Send the final result; one-shot backends' derived architectures go first, each only when it
+        differs from the last architecture sent (the experiment keeps the latest one)."""
         value = _metric(value, "report_final_result")
         parameter_id = self._parameter_id()
         for backend in list(self._backends.values()):
             derived = backend.derive_architecture()
-            if derived is not None:
+            if derived is not None and _architecture_json(derived) != self._sent_architecture:
+                # enas reports a result every step; its derived architecture changes far less often
                 self.report_architecture(derived)
         self.platform.send_metric("final", value, parameter_id, None)
         for backend in list(self._backends.values()):
@@ -191,6 +199,7 @@ class TrialContext:
         if not isinstance(architecture, Mapping):
             raise TrialError(f"report_architecture: an architecture is a dict, got {type(architecture).__name__}")
         self.platform.send_architecture(dict(architecture), self.parameter_id)
+        self._sent_architecture = _architecture_json(architecture)
 
     def training_update(self, **kwargs: Any) -> None:
         """Forward `nas.training_update(**kwargs)` to every active mode backend."""

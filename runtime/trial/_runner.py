@@ -9,7 +9,8 @@ In enas mode without `--arch`, the ENAS controller (`tuners.create("ENAS")`, see
 seed) runs in this process, so each `training_update()` switches to the controller's next subgraph
 and each reward reaches it. Rewards (`training_update(loss=...)` reports `-loss` as one) are not
 printed; intermediate results are, and at the end the last `derived architecture: <json>` line and the
-final result, as in the other one-shot modes. With `--arch`, enas trains that one subgraph.
+final result, as in the other one-shot modes. With `--arch`, enas trains that one subgraph (every
+`training_update()` gets it again), printed the same way.
 """
 
 from __future__ import annotations
@@ -211,8 +212,8 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     if architecture_file is not None:
         environ["NAS_ARCHITECTURE"] = str(Path(architecture_file).resolve())
     platform: StandalonePlatform | _EnasPlatform
-    if mode == "enas" and architecture is None:
-        platform = _EnasPlatform.create(search_space, seed)
+    if mode == "enas":
+        platform = _EnasPlatform.create(search_space, seed, architecture)
     else:
         platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
     context = TrialContext(platform)
@@ -228,8 +229,7 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     finally:
         context.close()
     if isinstance(platform, _EnasPlatform):
-        platform.print_summary()
-        last = stdout.last if platform.final_result is None else ""
+        last = platform.print_summary()
     if platform.final_result is None:
         if status == 0:
             print(f"error: {script.name} ended without reporting a final result "
@@ -248,7 +248,8 @@ class _EnasPlatform:
     final_result: Any = None
 
     @staticmethod
-    def create(search_space: Mapping[str, Any], seed: int) -> Any:
+    def create(search_space: Mapping[str, Any], seed: int, architecture: Mapping[str, Any] | None) -> Any:
+        """The ENAS controller (seeded with `seed`) in process; with `architecture`, that one subgraph."""
         import tuners
         from runtime.modes.torch._inprocess import InProcessTunerPlatform
 
@@ -262,16 +263,37 @@ class _EnasPlatform:
                 else:
                     print(f"intermediate result: {json.dumps(value)}", flush=True)
 
-            def print_summary(self) -> None:
+            def print_summary(self) -> str:
                 if self.architectures:
                     print(f"derived architecture: {json.dumps(self.architectures[-1])}", flush=True)
-                if self.final_result is not None:
-                    print(f"final result: {json.dumps(self.final_result)}", flush=True)
+                if self.final_result is None:
+                    return ""
+                line = f"final result: {json.dumps(self.final_result)}"
+                print(line, flush=True)
+                return line
 
-        return EnasPlatform(tuners.create("ENAS", seed=seed), search_space, seed=seed, echo=False)
+        tuner = tuners.create("ENAS", seed=seed) if architecture is None else _OneSubgraph(architecture)
+        return EnasPlatform(tuner, search_space, seed=seed, echo=False)
 
-    def print_summary(self) -> None:
+    def print_summary(self) -> str:
+        """Print the last derived architecture and the final result; returns the last line printed."""
         raise NotImplementedError
+
+
+class _OneSubgraph:
+    """A "controller" that always proposes the same architecture (`--arch` in enas mode)."""
+
+    def __init__(self, architecture: Mapping[str, Any]) -> None:
+        self.architecture = json.loads(json.dumps(architecture))
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        pass
+
+    def generate_parameters(self, parameter_id: int, **kw: Any) -> dict[str, Any]:
+        return json.loads(json.dumps(self.architecture))
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any, **kw: Any) -> None:
+        pass
 
 
 def _exit_status(code: Any) -> int:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -48,12 +49,42 @@ def run_isolated(script: Path) -> str:
     return done.stdout
 
 
+# The same, with the venv's site-packages appended as a plain folder (its .pth files, among them
+# nasctl's editable install, are not run): the frameworks are importable, nasctl is not.
+_SITE_RUNNER = (
+    "import os, sys; sys.path.append(sys.argv[1]); path = sys.argv[2]; sys.argv = sys.argv[2:]; "
+    "sys.path.insert(0, os.path.dirname(path)); "
+    "exec(compile(open(path).read(), path, 'exec'), {'__name__': '__main__'})"
+)
+
+
+def run_isolated_with_site_packages(script: Path, *args: str, timeout: float = 300) -> str:
+    """Run `script` like `run_isolated`, but able to import the venv's packages (torch, tensorflow)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    site = sysconfig.get_paths()["purelib"]
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _SITE_RUNNER, site, str(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        timeout=timeout,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout
+
+
 def test_nasctl_is_not_importable_in_the_isolated_run(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
-        "import importlib.util\nprint(importlib.util.find_spec('nas'), importlib.util.find_spec('annotator'))\n"
+        "import importlib.util\n"
+        "print(*(importlib.util.find_spec(name) is None for name in ('nas', 'annotator', 'runtime')))\n"
+        "print(importlib.util.find_spec('yaml') is None)\n"
     )
-    assert run_isolated(probe).strip() == "None None"
+    assert run_isolated(probe).splitlines() == ["True True True", "True"]
+    # with the site-packages folder: third-party packages import, nasctl still does not
+    assert run_isolated_with_site_packages(probe).splitlines() == ["True True True", "False"]
 
 
 def test_inlined_trial_runs_without_nasctl(tmp_path: Path) -> None:
@@ -212,3 +243,90 @@ def test_torch_candidates_are_kept_where_classic_mode_keeps_them(tmp_path: Path)
         "nas_candidates.net_Net_forward_h1__h2__1.weight",
     ]
     assert len(list(net.parameters())) == 4
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "mnist-nas-tf"
+
+
+def _pick(search_space: dict, picks: list[int]) -> dict:
+    """An architecture choosing candidate `picks[i]` and every optional input (at most 1) of layer i."""
+    layers = [(block, name, spec) for block, entry in search_space.items() if entry["_type"] == "mutable_layer"
+              for name, spec in entry["_value"].items()]
+    assert len(layers) == len(picks)
+    architecture: dict = {}
+    for (block, name, spec), pick in zip(layers, picks, strict=True):
+        architecture.setdefault(block, {})[name] = {
+            "chosen_layer": spec["layer_choice"][pick], "chosen_inputs": spec.get("optional_inputs", [])[:1]}
+    return architecture
+
+
+@pytest.mark.parametrize(
+    ("style", "picks"),
+    [
+        # Keras: candidates created on a built model (its tracker is locked), a function candidate too
+        ("keras", [2, 3, 1, 0]),
+        # graph: conv1 and conv2 call the same function, whose get_variable("w") names must not collide
+        ("graph", [0, 0, 1, 0]),
+    ],
+)
+def test_tensorflow_example_codegen_runs_without_nasctl(tmp_path: Path, style: str, picks: list[int]) -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("sklearn")
+    source = EXAMPLES / style
+    architecture = _pick(annotator.generate_search_space(source), picks)
+    schemas.validate("architecture", architecture)
+    out = tmp_path / style
+    annotator.inline_architecture(source, out, architecture)
+    code = (out / "mnist.py").read_text(encoding="utf-8")
+    assert "import nas" not in code and "_nas." not in code and "\"\"\"@nni." not in code
+    lines = run_isolated_with_site_packages(
+        out / "mnist.py", "--epochs", "1", "--batch-size", "512", "--channels", "4"
+    ).splitlines()
+    assert lines[-2].startswith("intermediate result: ") and lines[-1].startswith("final result: ")
+    assert 0.0 <= float(lines[-1].removeprefix("final result: ")) <= 1.0
+
+
+GRAPH_TRIAL = '''\
+import tensorflow as tf
+
+
+def dense(inputs, units):
+    fixed, chosen = inputs
+    x = tf.concat(fixed + chosen, axis=1)
+    w = tf.compat.v1.get_variable("w", [x.shape[1], units])
+    return tf.matmul(x, w)
+
+
+def build(x):
+    """@nas.mutable_layers(
+        {layer_choice: [dense(units=4), dense(units=8)], fixed_inputs: [x], layer_output: h1},
+        {layer_choice: [dense(units=2), dense(units=3)], fixed_inputs: [h1], optional_inputs: [x],
+         optional_input_size: [0, 1], layer_output: h2})"""
+    return h2
+'''
+
+
+def test_graph_mode_candidates_get_the_variable_scopes_of_classic_mode(tmp_path: Path) -> None:
+    """A checkpoint of a classic graph-mode trial restores into the generated code: same variable names."""
+    tf = pytest.importorskip("tensorflow")
+    from runtime.trial import StandalonePlatform, TrialContext, use_context
+
+    architecture = {"net/build/h1": {"h1": {"chosen_layer": "dense(units=4)", "chosen_inputs": []},
+                                     "h2": {"chosen_layer": "dense(units=3)", "chosen_inputs": ["x"]}}}
+    source = tmp_path / "net.py"
+    source.write_text(GRAPH_TRIAL, encoding="utf-8")
+    annotator.inline_architecture(source, tmp_path / "inlined.py", architecture)
+    compiled = annotator.compile_source(GRAPH_TRIAL, "net", "classic").code
+
+    def variables(code: str) -> list[tuple[str, list[int]]]:
+        namespace: dict = {"__name__": "net"}
+        exec(compile(code, "net.py", "exec"), namespace)
+        with tf.Graph().as_default() as graph:
+            out = namespace["build"](tf.compat.v1.placeholder(tf.float32, [None, 5]))
+            assert out.shape.as_list() == [None, 3]
+            return [(v.name, v.shape.as_list()) for v in graph.get_collection("variables")]
+
+    inlined = variables((tmp_path / "inlined.py").read_text(encoding="utf-8"))
+    with use_context(TrialContext(StandalonePlatform(architecture=architecture))):
+        classic = variables(compiled)
+    assert inlined == classic == [("net_build_h1__h1/c0/w:0", [5, 4]), ("net_build_h1__h2/c1/w:0", [9, 3])]

@@ -29,20 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
 import tensorflow as tf
 
-from runtime.errors import ArchitectureError, TrialError
-from runtime.modes.tensorflow._spec import (
-    Architecture,
-    LayerSpec,
-    candidate_attribute,
-    input_size_bounds,
-    scope_name,
-)
+from runtime.errors import TrialError
+from runtime.modes._classic import candidate_key
+from runtime.modes._spec import Architecture, LayerSpec, remember_spec
 
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 
@@ -56,6 +52,14 @@ ARCH_COLLECTION = "nas_architecture_weights"
 TRAINING_COLLECTION = "nas_training"
 
 v1 = tf.compat.v1
+
+_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
+
+
+def scope_name(block_key: str, layer_key: str) -> str:
+    """A layer's TensorFlow name/variable scope, the sanitised `<block>__<layer>`; candidate `i` of a
+    graph-style layer runs in `<scope>/c<i>` (`trial codegen` writes the same scope)."""
+    return _UNSAFE.sub("_", f"{block_key}__{layer_key}")
 
 
 def trial_style() -> str:
@@ -180,7 +184,7 @@ class Layer:
         return scoped
 
     def _instance(self, index: int, callee: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        name = candidate_attribute(self.spec.block_key, self.spec.layer_key, index)
+        name = candidate_key(self.spec.block_key, self.spec.layer_key, index)
         owner = self.owner if self.style == KERAS and _is_keras_layer(self.owner) else None
         if owner is None:
             if name not in self._registry:
@@ -294,6 +298,7 @@ class TensorFlowBackend:
         self.architecture: Architecture | None = None
         self.specs: dict[tuple[str, str], LayerSpec] = {}
         self.session: Any = None
+        self._generator: tf.random.Generator | None = None
         self._owned: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Layer]] = weakref.WeakKeyDictionary()
         self._unowned: dict[tuple[str, str], Layer] = {}
         # Per-layer state of the mode: keras style keyed (None, block, layer), graph style (graph, ...).
@@ -330,19 +335,9 @@ class TensorFlowBackend:
     def _build(self, block_key: str, layer_key: str, candidates: CandidateTable,
                optional_inputs: Mapping[str, Any], optional_input_size: int | Sequence[int], owner: Any,
                style: str) -> Layer:
-        where = f"{block_key}/{layer_key}"
-        if not candidates:
-            raise ArchitectureError("a mutable layer needs at least one candidate in layer_choice", where)
-        low, high = input_size_bounds(optional_input_size, len(optional_inputs), where)
-        spec = LayerSpec(block_key, layer_key, tuple(candidates), tuple(optional_inputs), low, high)
-        known = self.specs.get((block_key, layer_key))
-        if known is not None and known != spec:
-            raise ArchitectureError(
-                "the same layer key is called with different candidates or inputs; "
-                "give each mutable layer its own layer_output",
-                where,
-            )
-        self.specs[(block_key, layer_key)] = spec
+        spec = LayerSpec.of_call(block_key, layer_key, tuple(candidates), tuple(optional_inputs),
+                                 optional_input_size)
+        remember_spec(self.specs, spec)
         layer = Layer(spec, candidates, owner, style, self.registry)
         key = self.state_key(layer)
         if key not in self.states:
@@ -416,6 +411,14 @@ class TensorFlowBackend:
         return arch
 
     # -- helpers shared by the modes ----------------------------------------------------------------
+
+    @property
+    def generator(self) -> tf.random.Generator:
+        """The random generator of keras-style layers (seeded from the trial's seed on first use)."""
+        if self._generator is None:
+            with tf.init_scope():
+                self._generator = tf.random.Generator.from_seed(self.rng.randrange(2**31))
+        return self._generator
 
     def graph_states(self, session: Any) -> list[Any]:
         """The per-layer states of the graph `session` runs (graph style)."""

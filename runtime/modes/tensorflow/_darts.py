@@ -36,6 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from runtime.errors import ConfigError, TrialError
+from runtime.modes._options import DartsOptions
+from runtime.modes._spec import Architecture, LayerSpec, top_inputs
 from runtime.modes.tensorflow._backend import (
     ARCH_COLLECTION,
     GRAPH,
@@ -46,8 +48,6 @@ from runtime.modes.tensorflow._backend import (
     keras_training,
     v1,
 )
-from runtime.modes.tensorflow._spec import Architecture, LayerSpec, top_inputs
-from runtime.modes.torch._options import DartsOptions  # framework-free, shared with the torch backends
 
 _EPSILON = 1e-8
 
@@ -84,7 +84,6 @@ class DartsBackend(TensorFlowBackend):
         self._gumbel = self.config.sampler == "gumbel"
         self._optimizers: dict[Any, _Optimizer] = {}
         self._last_values: dict[Any, list[tuple[list[float], list[float]]]] = {}
-        self._generator: tf.random.Generator | None = None
         self.steps = 0
         super().__init__(options, seed=seed, architecture=architecture)
 
@@ -122,14 +121,6 @@ class DartsBackend(TensorFlowBackend):
                                            collections=[v1.GraphKeys.GLOBAL_VARIABLES], use_resource=True)
             found = self._optimizers[context] = _Optimizer(step)
         return found
-
-    @property
-    def generator(self) -> tf.random.Generator:
-        """The random generator of keras-style Gumbel samples (seeded from the trial's seed)."""
-        if self._generator is None:
-            with tf.init_scope():
-                self._generator = tf.random.Generator.from_seed(self.rng.randrange(2**31))
-        return self._generator
 
     # -- forward ------------------------------------------------------------------------------------
 

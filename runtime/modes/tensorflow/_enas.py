@@ -13,8 +13,6 @@ Must be called outside `tf.function`: fetching a subgraph is a message to the di
 
 from __future__ import annotations
 
-import json
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +20,9 @@ from typing import Any
 import tensorflow as tf
 
 from runtime.errors import TrialError
+from runtime.modes._options import EnasOptions
+from runtime.modes._spec import Architecture, LayerSpec, RewardWindow, fetch_subgraph
 from runtime.modes.tensorflow._backend import Layer, Signal, TensorFlowBackend, run_subgraph
-from runtime.modes.tensorflow._spec import Architecture, LayerSpec
-from runtime.modes.torch._options import EnasOptions  # framework-free, shared with the torch backends
 
 
 @dataclass
@@ -42,7 +40,7 @@ class EnasBackend(TensorFlowBackend):
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
         self.config = EnasOptions.parse(options)
-        self._rewards: deque[tuple[str, float]] = deque(maxlen=self.config.window)
+        self._rewards = RewardWindow(self.config.window, self.config.optimize_mode)
         self.exhausted = False
         super().__init__(options, seed=seed, architecture=architecture)
 
@@ -55,13 +53,8 @@ class EnasBackend(TensorFlowBackend):
         return _EnasLayer(spec, Signal(layer.style, layer.scope + "_subgraph", initial))
 
     def _next(self) -> None:
-        if self.fetch_parameters is None:
-            raise TrialError("enas mode needs a controller to send subgraphs: run the trial in an experiment "
-                             "with `tuner: {name: ENAS}`, or standalone where the ENAS tuner runs in-process")
-        parameters = self.fetch_parameters()
+        parameters = fetch_subgraph(self.fetch_parameters, self.architecture is not None)
         if parameters is None:
-            if self.architecture is None:
-                raise TrialError("enas mode: the tuner sent no subgraph (no more parameters)")
             self.exhausted = True
             return
         self.set_architecture(parameters)
@@ -97,13 +90,8 @@ class EnasBackend(TensorFlowBackend):
 
     def on_final_result(self, value: Any) -> None:
         """Record `value` as the reward of the subgraph that ran."""
-        if self.architecture is None:
-            return
-        reward = value.get("default") if isinstance(value, Mapping) else value
-        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
-            return
-        arch = self._layers_only(self.architecture)
-        self._rewards.append((json.dumps(arch, sort_keys=True), float(reward)))
+        if self.architecture is not None:
+            self._rewards.add(self._layers_only(self.architecture), value)
 
     def _layers_only(self, arch: Mapping[str, Any]) -> Architecture:
         blocks = {spec.block_key for spec in self.specs.values()}
@@ -111,18 +99,14 @@ class EnasBackend(TensorFlowBackend):
 
     def derived_architecture(self) -> Architecture:
         """The best subgraph by mean reward over the last `window` rewards, counting only subgraphs seen
-        at least twice there when any is (as the torch backend); with no reward, the current one."""
-        if not self._rewards:
-            if self.architecture is None:
-                raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
-            return self._layers_only(self.architecture)
-        groups: dict[str, list[float]] = {}
-        for key, reward in self._rewards:
-            groups.setdefault(key, []).append(reward)
-        pool = {k: v for k, v in groups.items() if len(v) >= 2} or groups
-        sign = 1.0 if self.config.optimize_mode == "maximize" else -1.0
-        best = max(pool, key=lambda k: sign * sum(pool[k]) / len(pool[k]))
-        return json.loads(best)
+        at least twice there when any is (`RewardWindow`, as the torch backend); with no reward, the
+        current one."""
+        best = self._rewards.best()
+        if best is not None:
+            return best
+        if self.architecture is None:
+            raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
+        return self._layers_only(self.architecture)
 
 
 def _first_subgraph_per_candidate(spec: LayerSpec) -> list[tuple[int, tuple[int, ...]]]:

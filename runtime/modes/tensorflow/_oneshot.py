@@ -3,22 +3,21 @@
 - `strategy: dropout` (default; Bender et al. 2018, NNI's oneshot_mode): every optional input and then
   every candidate output is kept with probability `1 - r**(1/k)` (k inputs, or k candidates), kept
   paths scaled by `1 / (1 - rate)` as `tf.nn.dropout` does, and the candidate outputs summed. The
-  probability that all k paths drop is `r`. One draw per path and step, shared by the batch.
+  probability that all k paths drop is `r`. One draw per path and step, shared by the batch. The torch
+  backend follows the same rule (`runtime.modes.torch._oneshot` says why).
 - `strategy: single_path` (SPOS): each step runs one uniformly sampled subgraph (candidate and input
   subset) of each layer.
 - Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped and
   every candidate runs (both strategies). A Keras call without a `training` flag is a training call.
 - `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the
-  shared weights (`search: random`, `budget` distinct ones, or `evolution`) and keeps the best; while
+  shared weights (`search: random`, `budget` distinct ones, or `evolution`; the search is
+  `runtime.modes._spec.search_architecture`, shared with the torch backend) and keeps the best; while
   a candidate architecture is evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
   a session too). In Keras, `evaluate()` must call the model with `training=False`; `derive` checks it.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,15 @@ from typing import Any
 import tensorflow as tf
 
 from runtime.errors import TrialError
+from runtime.modes._options import OneShotOptions
+from runtime.modes._spec import (
+    Architecture,
+    LayerSpec,
+    checked_score,
+    drop_rate,
+    kept_scale,
+    search_architecture,
+)
 from runtime.modes.tensorflow._backend import (
     GRAPH,
     Layer,
@@ -35,14 +43,6 @@ from runtime.modes.tensorflow._backend import (
     keras_training,
     run_subgraph,
 )
-from runtime.modes.tensorflow._spec import (
-    Architecture,
-    LayerSpec,
-    drop_rate,
-    mutate_architecture,
-    sample_architecture,
-)
-from runtime.modes.torch._options import OneShotOptions  # framework-free, shared with the torch backends
 
 
 @dataclass
@@ -60,18 +60,9 @@ class OneShotBackend(TensorFlowBackend):
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
         self.config = OneShotOptions.parse(options)
-        self._generator: tf.random.Generator | None = None
         self._derived: Architecture | None = None
         self._fixed_runs: tf.Variable | None = None
         super().__init__(options, seed=seed, architecture=architecture)
-
-    @property
-    def generator(self) -> tf.random.Generator:
-        """The random generator of keras-style layers (seeded from the trial's seed)."""
-        if self._generator is None:
-            with tf.init_scope():
-                self._generator = tf.random.Generator.from_seed(self.rng.randrange(2**31))
-        return self._generator
 
     def _new_layer_impl(self, layer: Layer) -> _OneShotLayer:
         return _OneShotLayer(layer.spec, Signal(layer.style, layer.scope + "_fixed", -1),
@@ -155,7 +146,7 @@ class OneShotBackend(TensorFlowBackend):
             return tf.ones([k])
         rate = drop_rate(self.config.r, k)
         u = self._uniform(layer, state, [k], salt)
-        keep = tf.cast(u >= rate, tf.float32) / (1.0 - rate)
+        keep = tf.cast(u >= rate, tf.float32) * kept_scale(rate)
         if training is True:
             return keep
         return tf.where(training, keep, tf.ones([k]))
@@ -191,57 +182,33 @@ class OneShotBackend(TensorFlowBackend):
         is better unless `optimize_mode: minimize` or `maximize=False`) and returns it;
         `derived_architecture()` returns it afterwards. Graph style needs the session.
         """
-        if not self.specs:
-            raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
-                             "train (or run one forward pass) first")
-        budget = self.config.budget if budget is None else budget
-        search = self.config.search if search is None else search
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-            raise TrialError(f"derive_architecture(): budget must be a positive int, got {budget!r}")
-        if search not in ("random", "evolution"):
-            raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
         specs = list(self.specs.values())
-        sign = 1.0 if (self.config.optimize_mode == "maximize" if maximize is None else maximize) else -1.0
-        scores: dict[str, float] = {}
+        fixed: list[Architecture] = []
 
-        def score(arch: Architecture) -> float:
-            key = json.dumps(arch, sort_keys=True)
-            if key not in scores:
-                self.fix(arch, session)
-                runs = self._fixed_runs_value()
-                value = evaluate()
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-                    raise TrialError(f"derive_architecture(): evaluate() must return a number, got {value!r}")
-                if runs is not None and self._fixed_runs_value() == runs:
-                    raise TrialError(
-                        "derive_architecture(): evaluate() did not run the fixed architecture; in Keras, "
-                        "call the model with training=False inside evaluate() (a training call trains the "
-                        "supernet)"
-                    )
-                scores[key] = sign * float(value)
-            return scores[key]
+        def score(arch: Architecture) -> Any:
+            fixed.append(arch)
+            self.fix(arch, session)
+            runs = self._fixed_runs_value()
+            value = checked_score(evaluate())
+            if runs is not None and self._fixed_runs_value() == runs:
+                raise TrialError(
+                    "derive_architecture(): evaluate() did not run the fixed architecture; in Keras, "
+                    "call the model with training=False inside evaluate() (a training call trains the "
+                    "supernet)"
+                )
+            return value
 
         try:
-            if search == "random":
-                # `budget` distinct architectures (all of them when the space is smaller): a repeat
-                # costs no evaluation, so it does not count against the budget.
-                for _ in range(50 * budget):
-                    if len(scores) >= budget:
-                        break
-                    score(sample_architecture(specs, self.rng))
-            else:
-                population: deque[Architecture] = deque(maxlen=self.config.population)
-                for _ in range(budget):
-                    if len(population) < self.config.population:
-                        child = sample_architecture(specs, self.rng)
-                    else:
-                        contenders = self.rng.sample(list(population), min(self.config.sample_size, len(population)))
-                        child = mutate_architecture(specs, max(contenders, key=score), self.rng)
-                    score(child)
-                    population.append(child)
+            self._derived = search_architecture(
+                specs, score,
+                budget=self.config.budget if budget is None else budget,
+                search=self.config.search if search is None else search,
+                maximize=self.config.optimize_mode == "maximize" if maximize is None else maximize,
+                rng=self.rng, population=self.config.population, sample_size=self.config.sample_size,
+            )[0]
         finally:
-            self.fix(None, session)
-        self._derived = json.loads(max(scores, key=scores.__getitem__))
+            if fixed:
+                self.fix(None, session)
         return self._derived
 
     @property

@@ -24,13 +24,13 @@ _LAZY = {
     "EnasBackend": "_enas",
     "attach_tuner": "_enas",
     "LayerCandidates": "_layer",
-    "LayerSpec": "_layer",
+    "LayerSpec": "runtime.modes._spec",
     "candidate_attribute": "_layer",
     "OneShotBackend": "_oneshot",
     "InProcessTunerPlatform": "_inprocess",
-    "DartsOptions": "_options",
-    "EnasOptions": "_options",
-    "OneShotOptions": "_options",
+    "DartsOptions": "runtime.modes._options",
+    "EnasOptions": "runtime.modes._options",
+    "OneShotOptions": "runtime.modes._options",
 }
 
 __all__ = [
@@ -56,6 +56,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from runtime.errors import ArchitectureError, TrialError
-from runtime.modes.torch._layer import CandidateTable, LayerCandidates, LayerSpec, input_size_bounds
+from runtime.errors import TrialError
+from runtime.modes._spec import Architecture, LayerSpec, remember_spec
+from runtime.modes.torch._layer import CandidateTable, LayerCandidates
 
-Architecture = dict[str, Any]
 LayerCall = Callable[[list[Any], list[Any]], Any]
 
 _TRAINING_UPDATE_KEYS = frozenset({"loss", "train_loss", "model", "lr"})
@@ -103,20 +103,9 @@ class TorchOneShotBackend:
         optional_input_size: int | Sequence[int],
         owner: Any,
     ) -> LayerCandidates:
-        where = f"{block_key}/{layer_key}"
-        if not candidates:
-            raise ArchitectureError("a mutable layer needs at least one candidate in layer_choice", where)
-        low, high = input_size_bounds(optional_input_size, len(optional_inputs), where)
-        spec = LayerSpec(block_key, layer_key, tuple(candidates), tuple(optional_inputs), low, high)
-        known = self.specs.get((block_key, layer_key))
-        if known is not None and known != spec:
-            raise ArchitectureError(
-                "the same layer key is called with different candidates or inputs; "
-                "give each mutable layer its own layer_output",
-                where,
-            )
-        if known is None:
-            self.specs[(block_key, layer_key)] = spec
+        spec = LayerSpec.of_call(block_key, layer_key, tuple(candidates), tuple(optional_inputs),
+                                 optional_input_size)
+        if remember_spec(self.specs, spec):
             self._new_layer_impl(spec)
         return LayerCandidates(spec, candidates, owner, self.registry)
 
@@ -161,50 +150,3 @@ class TorchOneShotBackend:
         if arch is not None and self.report_architecture is not None:
             self.report_architecture(arch)
         return arch
-
-    # -- helpers shared by the modes ----------------------------------------------------------------
-
-    def uniform_architecture(self) -> Architecture:
-        """A uniformly sampled subgraph: a candidate, an input count in range, then that many inputs."""
-        arch: Architecture = {}
-        for spec in self.specs.values():
-            count = self.rng.randint(spec.input_low, spec.input_high)
-            picked = sorted(self.rng.sample(range(len(spec.input_labels)), count))
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = {
-                "chosen_layer": self.rng.choice(spec.labels),
-                "chosen_inputs": [spec.input_labels[i] for i in picked],
-            }
-        return arch
-
-    def decode_choice(self, spec: LayerSpec, architecture: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
-        """`(candidate index, input indices)` of `spec` in `architecture`, checked against the layer."""
-        block = architecture.get(spec.block_key)
-        if not isinstance(block, Mapping) or not isinstance(block.get(spec.layer_key), Mapping):
-            raise ArchitectureError(f"no choice for layer '{spec.layer_key}'", spec.block_key)
-        choice = block[spec.layer_key]
-        label = choice.get("chosen_layer")
-        if label not in spec.labels:
-            raise ArchitectureError(
-                f"layer '{spec.layer_key}': chosen_layer {label!r} is not one of {list(spec.labels)}",
-                spec.block_key,
-            )
-        inputs = choice.get("chosen_inputs", [])
-        unknown = [name for name in inputs if name not in spec.input_labels]
-        if unknown or not spec.input_low <= len(inputs) <= spec.input_high or len(set(inputs)) != len(inputs):
-            raise ArchitectureError(
-                f"layer '{spec.layer_key}': chosen_inputs {inputs!r} must be {spec.input_low} to "
-                f"{spec.input_high} distinct names of {list(spec.input_labels)}",
-                spec.block_key,
-            )
-        return spec.labels.index(label), tuple(spec.input_labels.index(name) for name in inputs)
-
-
-def top_inputs(spec: LayerSpec, scores: Sequence[float], threshold: float | None) -> list[str]:
-    """The optional inputs to keep: by descending score, those above `threshold` clamped to the range.
-
-    With `threshold=None` the count is the range's upper bound.
-    """
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    count = spec.input_high if threshold is None else sum(1 for s in scores if s > threshold)
-    count = min(max(count, spec.input_low), spec.input_high)
-    return [spec.input_labels[i] for i in sorted(order[:count])]

@@ -32,9 +32,10 @@ from typing import Any
 import torch
 
 from runtime.errors import TrialError
-from runtime.modes.torch._backend import Architecture, TorchOneShotBackend, top_inputs
-from runtime.modes.torch._layer import LayerCandidates, LayerSpec, first_tensor
-from runtime.modes.torch._options import DartsOptions
+from runtime.modes._options import DartsOptions
+from runtime.modes._spec import Architecture, LayerSpec, top_inputs
+from runtime.modes.torch._backend import TorchOneShotBackend
+from runtime.modes.torch._layer import LayerCandidates, first_tensor
 
 LossArg = torch.Tensor | Callable[[], torch.Tensor]
 _FULL_PRECISION = (torch.float32, torch.float64)
@@ -275,13 +276,10 @@ class DartsBackend(TorchOneShotBackend):
             spec = state.spec
             best = int(torch.argmax(state.alpha.detach()))
             if state.beta is None:
-                inputs = list(spec.input_labels) if spec.input_high else []
+                inputs = list(range(len(spec.input_labels))) if spec.input_high else []
             else:
                 inputs = top_inputs(spec, torch.sigmoid(state.beta.detach()).tolist(), 0.5)
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = {
-                "chosen_layer": spec.labels[best],
-                "chosen_inputs": inputs,
-            }
+            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(best, inputs)
         return arch
 
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:

@@ -20,14 +20,14 @@ tuner side as `ENASTuner.best_architecture()`.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime.errors import TrialError
-from runtime.modes.torch._backend import Architecture, TorchOneShotBackend
+from runtime.modes._options import EnasOptions
+from runtime.modes._spec import Architecture, RewardWindow, fetch_subgraph
+from runtime.modes.torch._backend import TorchOneShotBackend
 from runtime.modes.torch._layer import LayerCandidates
-from runtime.modes.torch._options import EnasOptions
 
 
 class EnasBackend(TorchOneShotBackend):
@@ -40,7 +40,7 @@ class EnasBackend(TorchOneShotBackend):
         self.config = EnasOptions.parse(options)
         self.current: Architecture | None = None
         self._choice: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
-        self._rewards: deque[tuple[str, Architecture, float]] = deque(maxlen=self.config.window)
+        self._rewards = RewardWindow(self.config.window, self.config.optimize_mode)
         self.exhausted = False
         self.report_reward: Callable[[float], None] | None = None
 
@@ -50,13 +50,8 @@ class EnasBackend(TorchOneShotBackend):
         self._choice = {}
 
     def _next(self) -> None:
-        if self.fetch_parameters is None:
-            raise TrialError("enas mode needs a controller to send subgraphs: run the trial in an experiment "
-                             "with `tuner: {name: ENAS}`, or standalone where the ENAS tuner runs in-process")
-        parameters = self.fetch_parameters()
+        parameters = fetch_subgraph(self.fetch_parameters, self.current is not None)
         if parameters is None:
-            if self.current is None:
-                raise TrialError("enas mode: the tuner sent no subgraph (no more parameters)")
             self.exhausted = True
             return
         self.set_architecture(parameters)
@@ -69,7 +64,7 @@ class EnasBackend(TorchOneShotBackend):
             if self.current is None:
                 self._next()
             assert self.current is not None
-            choice = self._choice[key] = self.decode_choice(spec, self.current)
+            choice = self._choice[key] = spec.decode(self.current)
         index, inputs = choice
         chosen = [optional[i] for i in inputs]
         layer.materialize(fixed, chosen)
@@ -83,13 +78,8 @@ class EnasBackend(TorchOneShotBackend):
 
     def on_final_result(self, value: Any) -> None:
         """Record `value` as the reward of the current subgraph."""
-        if self.current is None:
-            return
-        reward = value.get("default") if isinstance(value, Mapping) else value
-        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
-            return
-        arch = self._architecture_part(self.current)
-        self._rewards.append((repr(arch), arch, float(reward)))
+        if self.current is not None:
+            self._rewards.add(self._architecture_part(self.current), value)
 
     def _architecture_part(self, parameters: Mapping[str, Any]) -> Architecture:
         blocks = {block for block, _ in self.specs}
@@ -97,18 +87,12 @@ class EnasBackend(TorchOneShotBackend):
 
     def derived_architecture(self) -> Architecture:
         """The best subgraph by mean reward over the last `window` rewards (see the module docstring)."""
-        if not self._rewards:
-            if self.current is None:
-                raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
-            return self._architecture_part(self.current)
-        groups: dict[str, tuple[Architecture, list[float]]] = {}
-        for key, arch, reward in self._rewards:
-            groups.setdefault(key, (arch, []))[1].append(reward)
-        repeated = {k: v for k, v in groups.items() if len(v[1]) >= 2}
-        pool = repeated or groups
-        sign = 1.0 if self.config.optimize_mode == "maximize" else -1.0
-        best = max(pool.values(), key=lambda item: sign * sum(item[1]) / len(item[1]))
-        return best[0]
+        best = self._rewards.best()
+        if best is not None:
+            return best
+        if self.current is None:
+            raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
+        return self._architecture_part(self.current)
 
 
 def attach_tuner(backend: EnasBackend, tuner: Any, search_space: Mapping[str, Any]) -> Callable[[Any], None]:

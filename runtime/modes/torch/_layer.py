@@ -10,52 +10,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from runtime.errors import ArchitectureError
 from runtime.modes._classic import candidate_key
+from runtime.modes._spec import LayerSpec
 
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 
 candidate_attribute = candidate_key  # the `nas_candidates` key, shared with classic mode
-
-
-def input_size_bounds(size: int | Sequence[int], n_inputs: int, where: str) -> tuple[int, int]:
-    """`optional_input_size` (an int or `[low, high]`) as `(low, high)`, checked against `n_inputs`."""
-    if isinstance(size, bool):
-        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
-    if isinstance(size, int):
-        low = high = size
-    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(v, int) for v in size):
-        low, high = int(size[0]), int(size[1])
-    else:
-        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
-    if not 0 <= low <= high <= n_inputs:
-        raise ArchitectureError(
-            f"optional_input_size {size!r} does not fit {n_inputs} optional input(s)", where
-        )
-    return low, high
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """What the search space says about one layer: its keys, candidate labels and optional inputs."""
-
-    block_key: str
-    layer_key: str
-    labels: tuple[str, ...]
-    input_labels: tuple[str, ...]
-    input_low: int
-    input_high: int
-
-    @property
-    def where(self) -> str:
-        """The layer's key as error messages name it: `<block>/<layer>`."""
-        return f"{self.block_key}/{self.layer_key}"
 
 
 def _count_parameters(candidate: Any) -> int:

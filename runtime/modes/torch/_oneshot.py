@@ -1,37 +1,42 @@
 """oneshot mode for PyTorch: the full graph trained through path dropout, or single-path (SPOS).
 
 - `strategy: dropout` (Bender et al. 2018, NNI's oneshot_mode): during training every optional input
-  and every candidate output of a layer is dropped independently with probability `r ** (1/k)`
-  (`k` = the number of inputs, resp. candidates), so all `k` are dropped with probability `r`
-  whatever the fan-in. A dropped input is passed to the candidates as zeros (the input list keeps its
-  length); a dropped candidate is not run. When all candidates are dropped the layer's output is
-  zero for that step, as in Bender et al. and NNI, where the dropped node contributes nothing to the
-  sum; it happens with probability `r`. Kept paths are not rescaled, so a subnet evaluated later runs
-  each path at the scale it was trained at. The kept outputs are summed. Outside training nothing is
-  dropped.
+  and every candidate output of a layer is dropped independently with probability `rate = r ** (1/k)`
+  (`k` = the number of inputs, resp. candidates; `runtime.modes._spec.drop_rate`), so all `k` are
+  dropped with probability `r` whatever the fan-in. A dropped input is passed to the candidates as
+  zeros (the input list keeps its length); a dropped candidate is not run. When all candidates are
+  dropped the layer's output is zero for that step, as in Bender et al. and NNI, where the dropped node
+  contributes nothing to the sum; it happens with probability `r`. The kept outputs are summed.
+  Kept paths are scaled by `1 / (1 - rate)` (inverted dropout), as NNI's oneshot_mode does through
+  `tf.nn.dropout` and as the TensorFlow backend does, so that both frameworks train the same supernet:
+  each path's expected contribution during training is its unscaled value, which is what the full
+  graph outside training (nothing dropped, nothing scaled) and a fixed subnet during derivation run.
+  (Bender et al. describe path dropout without a rescaling rule; their NASNet-style code base's
+  drop-path and NNI's implementation both rescale, and one rule for both backends matters more than
+  which: the recovery tests pass with either.)
 - `strategy: single_path` (Guo et al. 2019): each training step runs one uniformly sampled subgraph
   per layer: a candidate, an input count uniform in the size range, then that many inputs uniformly;
   the candidate gets exactly the chosen inputs, as in classic mode. Outside training the full graph
   runs at its expectation: the mean of the candidates, each input scaled by its chance of being chosen.
 - derivation (`derive(evaluate)`): subnets are fixed one at a time (`fixed` architecture: every layer
   runs its chosen candidate on its chosen inputs, as in classic mode), `evaluate()` scores each with
-  the shared weights, and the best is returned. `search: random` samples `budget` distinct subnets uniformly;
-  `search: evolution` is regularized evolution (Real et al. 2019) with `population` and `sample_size`.
+  the shared weights, and the best is returned. `search: random` scores `budget` distinct uniformly
+  sampled subnets (all of them when there are no more than `budget`); `search: evolution` is
+  regularized evolution (Real et al. 2019) with `population` and `sample_size`. Both are
+  `runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
-from runtime.errors import TrialError
-from runtime.modes.torch._backend import Architecture, TorchOneShotBackend
-from runtime.modes.torch._layer import LayerCandidates, LayerSpec
-from runtime.modes.torch._options import OneShotOptions
+from runtime.modes._options import OneShotOptions
+from runtime.modes._spec import Architecture, LayerSpec, drop_rate, kept_scale, search_architecture
+from runtime.modes.torch._backend import TorchOneShotBackend
+from runtime.modes.torch._layer import LayerCandidates
 
 
 class OneShotBackend(TorchOneShotBackend):
@@ -49,11 +54,11 @@ class OneShotBackend(TorchOneShotBackend):
 
     def _new_layer_impl(self, spec: LayerSpec) -> None:
         if self.fixed is not None:
-            self._fixed_choice[(spec.block_key, spec.layer_key)] = self.decode_choice(spec, self.fixed)
+            self._fixed_choice[(spec.block_key, spec.layer_key)] = spec.decode(self.fixed)
 
     def drop_rate(self, k: int) -> float:
         """Per-path drop probability `r ** (1/k)`: all `k` paths are dropped with probability `r`."""
-        return self.config.r ** (1.0 / k)
+        return drop_rate(self.config.r, k)
 
     def _forward_impl(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
         spec = layer.spec
@@ -68,17 +73,20 @@ class OneShotBackend(TorchOneShotBackend):
         return self._dropout(layer, fixed, optional)
 
     def _expected(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
-        """The full graph at the scale training saw it: each path times its probability of being kept."""
+        """The full graph at the scale training saw it on average.
+
+        dropout: inverted dropout keeps each path's expected scale, so every candidate runs on every
+        input, unscaled, and the outputs are summed. single_path: the mean of the candidates, each input
+        scaled by its chance of being chosen.
+        """
         spec = layer.spec
         n = len(spec.labels)
-        if self.config.strategy == "single_path":
-            keep_input = (spec.input_low + spec.input_high) / 2 / len(optional) if optional else 0.0
-            keep_output = 1.0 / n
-        else:
-            keep_input = 1.0 - self.drop_rate(len(optional)) if optional else 0.0
-            keep_output = 1.0 - self.drop_rate(n)
+        if self.config.strategy == "dropout":
+            chosen = list(optional) if spec.input_high else []
+            return _sum(layer.call(i, fixed, chosen) for i in range(n))
+        keep_input = (spec.input_low + spec.input_high) / 2 / len(optional) if optional else 0.0
         chosen = [keep_input * x for x in optional] if spec.input_high else []
-        return keep_output * _sum(layer.call(i, fixed, chosen) for i in range(n))
+        return (1.0 / n) * _sum(layer.call(i, fixed, chosen) for i in range(n))
 
     def _dropout(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
         spec = layer.spec
@@ -86,12 +94,13 @@ class OneShotBackend(TorchOneShotBackend):
             chosen: list[Any] = []
         else:
             rate = self.drop_rate(len(optional))
-            chosen = [torch.zeros_like(x) if self.rng.random() < rate else x for x in optional]
+            scale = kept_scale(rate)
+            chosen = [torch.zeros_like(x) if self.rng.random() < rate else scale * x for x in optional]
         rate = self.drop_rate(len(spec.labels))
         kept = [i for i in range(len(spec.labels)) if self.rng.random() >= rate]
         if not kept:
             return layer.call(0, fixed, chosen) * 0.0  # every path dropped: a zero output of the right shape
-        return _sum(layer.call(i, fixed, chosen) for i in kept)
+        return kept_scale(rate) * _sum(layer.call(i, fixed, chosen) for i in kept)
 
     def _single_path(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
         spec = layer.spec
@@ -108,7 +117,7 @@ class OneShotBackend(TorchOneShotBackend):
         self._fixed_choice = {}
         if architecture is not None:
             for key, spec in self.specs.items():
-                self._fixed_choice[key] = self.decode_choice(spec, architecture)
+                self._fixed_choice[key] = spec.decode(architecture)
 
     def derive(
         self,
@@ -122,80 +131,25 @@ class OneShotBackend(TorchOneShotBackend):
 
         `evaluate` takes no argument and returns a number (higher is better unless
         `optimize_mode: minimize` or `maximize=False`); the subnet it scores is fixed while it runs.
+        The search is `runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
         """
-        if not self.specs:
-            raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
-                             "train (or run one forward pass) first")
-        budget = self.config.budget if budget is None else budget
-        search = self.config.search if search is None else search
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-            raise TrialError(f"derive_architecture(): budget must be a positive int, got {budget!r}")
-        if search not in ("random", "evolution"):
-            raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
-        sign = 1.0 if (self.config.optimize_mode == "maximize" if maximize is None else maximize) else -1.0
         previous = self.fixed
-        self.best = None
-        seen: dict[str, float] = {}
 
-        def score(arch: Architecture) -> float:
-            key = repr(arch)
-            if key not in seen:
-                self.fix(arch)
-                value = evaluate()
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-                    raise TrialError(f"derive_architecture(): evaluate() must return a number, got {value!r}")
-                seen[key] = sign * float(value)
-                if self.best is None or seen[key] > self.best[1]:
-                    self.best = (arch, seen[key])
-            return seen[key]
+        def score(arch: Architecture) -> Any:
+            self.fix(arch)
+            return evaluate()
 
         try:
-            if search == "random":
-                for _ in range(budget):
-                    arch = self._unseen(seen)
-                    if arch is None:
-                        break
-                    score(arch)
-            else:
-                self._evolution(score, budget)
+            self.best = search_architecture(
+                list(self.specs.values()), score,
+                budget=self.config.budget if budget is None else budget,
+                search=self.config.search if search is None else search,
+                maximize=self.config.optimize_mode == "maximize" if maximize is None else maximize,
+                rng=self.rng, population=self.config.population, sample_size=self.config.sample_size,
+            )
         finally:
             self.fix(previous)
-        if self.best is None:  # budget >= 1, so at least one subnet was scored
-            raise TrialError("derive_architecture(): no subnet was evaluated")
         return self.best[0]
-
-    def _unseen(self, seen: Mapping[str, float], attempts: int = 100) -> Architecture | None:
-        """A uniformly sampled subnet not scored yet; None when `attempts` draws found none."""
-        for _ in range(attempts):
-            arch = self.uniform_architecture()
-            if repr(arch) not in seen:
-                return arch
-        return None
-
-    def _evolution(self, score: Callable[[Architecture], float], budget: int) -> None:
-        """Regularized evolution: tournament of `sample_size`, mutate the winner, drop the oldest."""
-        population: deque[tuple[Architecture, float]] = deque()
-        size = min(self.config.population, budget)
-        for _ in range(size):
-            arch = self.uniform_architecture()
-            population.append((arch, score(arch)))
-        for _ in range(budget - size):
-            contenders = self.rng.sample(list(population), min(self.config.sample_size, len(population)))
-            parent = max(contenders, key=lambda item: item[1])[0]
-            child = self._mutate(parent)
-            population.append((child, score(child)))
-            population.popleft()
-
-    def _mutate(self, parent: Architecture) -> Architecture:
-        child = {block: {layer: dict(choice) for layer, choice in layers.items()} for block, layers in parent.items()}
-        spec = self.rng.choice(list(self.specs.values()))
-        fresh = self.uniform_architecture()[spec.block_key][spec.layer_key]
-        target = child[spec.block_key][spec.layer_key]
-        if spec.input_high > 0 and self.rng.random() < 0.5:
-            target["chosen_inputs"] = fresh["chosen_inputs"]
-        else:
-            target["chosen_layer"] = fresh["chosen_layer"]
-        return child
 
     def derived_architecture(self) -> Architecture | None:
         """The best subnet `derive` found; None before any derivation (a trial that never called

@@ -124,3 +124,46 @@ def test_mode_options_accept_both_shapes_of_nas_mode_config():
     assert options({"order": 2}, "darts") == {"order": 2}  # the mode's section itself, as the manager writes it
     assert options({"darts": {"order": 2}}, "oneshot") == {}
     assert options({}, "enas") == {}
+
+
+class _Recording(StandalonePlatform):
+    """A standalone platform that records what the trial sends instead of printing it."""
+
+    def __init__(self) -> None:
+        super().__init__(architecture={})
+        self.sent: list[tuple[str, object]] = []
+
+    def send_metric(self, kind, value, parameter_id, sequence):
+        self.sent.append((kind, value))
+
+    def send_architecture(self, architecture, parameter_id):
+        self.sent.append(("architecture", architecture))
+
+
+def test_the_derived_architecture_is_sent_only_when_it_changed(monkeypatch):
+    """enas derives an architecture at every final result; only a changed one costs a message."""
+    from runtime.modes import LayerBackend
+
+    first = {"m/b": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}}
+    second = {"m/b": {"h": {"chosen_layer": "g()", "chosen_inputs": ["x"]}}}
+    derived = iter([first, dict(first), second, second, first])
+
+    class Deriving(LayerBackend):
+        mode = "enas"
+
+        def derive_architecture(self):
+            return next(derived)
+
+    monkeypatch.setattr("runtime.trial._context.backend_class", lambda framework, mode: Deriving)
+    platform = _Recording()
+    context = TrialContext(platform)
+    context.backend(None, "enas")
+    for step in range(5):
+        context.report_final_result(step)
+    assert platform.sent == [
+        ("architecture", first), ("final", 0), ("final", 1),
+        ("architecture", second), ("final", 2), ("final", 3),
+        ("architecture", first), ("final", 4),  # changed back: the latest is always the one stored
+    ]
+    context.report_architecture(first)  # an explicit report is always sent
+    assert platform.sent[-1] == ("architecture", first)

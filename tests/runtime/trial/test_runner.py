@@ -208,3 +208,61 @@ def test_annotated_modules_in_a_sub_package(tmp_path, capsys):
         assert _run(tmp_path / "main.py", "--seed", seed) == 0
         expected = sample_architecture(space, seed)["models.cnn/w/choice"]
         assert capsys.readouterr().out == f"final result: {expected}\n"
+
+
+ENAS_SCRIPT = '''\
+"""A tiny enas trial: three scaling candidates, a target that the 2.0 one fits; it prints which ran."""
+import torch
+
+seen = []
+
+
+def scale(inputs, k):
+    seen.append(k)
+    return inputs[0][0] * k
+
+
+torch.manual_seed(0)
+w = torch.nn.Parameter(torch.ones(1))
+optimizer = torch.optim.SGD([w], lr=0.01)
+for step in range(30):
+    x = torch.randn(8)
+    """@nas.mutable_layers({layer_choice: [scale(1.0), scale(2.0), scale(3.0)], fixed_inputs: [x], layer_output: h})"""
+    loss = ((w * h - 2 * x) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    """@nas.training_update(loss=loss)"""
+print("ran", sorted(set(seen)))
+"""@nas.report_intermediate_result(0.25)"""
+"""@nas.report_final_result(float(len(set(seen))))"""
+'''
+
+
+def test_enas_standalone_runs_the_controller_in_process(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from runtime.trial import validate_architecture
+
+    (tmp_path / "trial.py").write_text(ENAS_SCRIPT)
+    assert _run(tmp_path / "trial.py", "--mode", "enas", "--seed", "1") == 0
+    lines = capsys.readouterr().out.splitlines()
+    ran = json.loads(lines[0].removeprefix("ran ").replace("'", '"'))
+    assert len(ran) >= 2  # training_update() switched subgraphs: the controller sampled several
+    assert lines[1:] == ["intermediate result: 0.25", lines[2], f"final result: {float(len(ran))}"]
+    assert lines[2].startswith("derived architecture: ")  # once, not once per reward
+    derived = json.loads(lines[2].removeprefix("derived architecture: "))
+    validate_architecture(derived, _space(tmp_path))
+
+    assert _run(tmp_path / "trial.py", "--mode", "enas", "--seed", "1") == 0
+    assert capsys.readouterr().out.splitlines() == lines  # the controller is seeded
+
+
+def test_enas_standalone_with_arch_trains_that_subgraph(tmp_path, capsys):
+    pytest.importorskip("torch")
+    (tmp_path / "trial.py").write_text(ENAS_SCRIPT)
+    arch = {"trial/h": {"h": {"chosen_layer": "scale(3.0)", "chosen_inputs": []}}}
+    (tmp_path / "arch.json").write_text(json.dumps(arch))
+    assert _run(tmp_path / "trial.py", "--mode", "enas", "--arch", tmp_path / "arch.json") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ran [3.0]"
+    assert f"derived architecture: {json.dumps(arch)}" in out and out[-1] == "final result: 1.0"

@@ -85,24 +85,32 @@ def test_dropout_drops_paths_at_the_configured_rate():
     ones = torch.ones(3)
     zeros = 0
     n = 3000
+    rate = 0.01 ** (1 / 3)
+    outputs = []
     for _ in range(n):
         out = backend.layer("m/h", "h", {"a": op("a"), "b": op("b"), "c": op("c")}, [ones],
                             {"x": ones, "y": ones}, [0, 2], None)
         zeros += int(torch.all(out == 0))
-    rate = 0.01 ** (1 / 3)
+        outputs.append(float(out[0]))
+    # each op returns 2: the output is 0 or (1, 2 or 3 kept) * 2 / (1 - rate), 6 on average (unbiased)
+    levels = torch.tensor([0.0, *(kept * 2.0 / (1.0 - rate) for kept in (1, 2, 3))])
+    assert all(float((levels - value).abs().min()) < 1e-5 for value in outputs)
+    assert sum(outputs) / n == pytest.approx(6.0, rel=0.05)
     for name in calls:
         assert abs(calls[name] - (n * (1 - rate) + n * 0.01 * (name == "a"))) < 0.05 * n
     assert abs(zeros / n - 0.01) < 0.008  # all three candidates dropped: a zero output
     dropped_inputs = sum(v == 0.0 for inputs in seen_inputs for v in inputs) / (2 * len(seen_inputs))
     assert abs(dropped_inputs - 0.1) < 0.02  # k=2 inputs: r ** (1/2)
+    kept_inputs = {round(v, 5) for inputs in seen_inputs for v in inputs if v != 0.0}
+    assert kept_inputs == {round(3 / (1 - 0.1), 5)}  # a kept input (sum 3) scaled by 1 / (1 - rate)
     assert all(len(inputs) == 2 for inputs in seen_inputs)  # dropped inputs are passed as zeros
 
 
 def test_eval_runs_the_full_graph_at_its_training_expectation(kit):
     task = kit.Task(0)
     x, s1, s2, _ = task.batch()
-    for strategy, keep_in, keep_out in (("dropout", 1 - 0.01 ** 0.5, 1 - 0.01 ** (1 / 3)),
-                                        ("single_path", 0.25, 1 / 3)):
+    # dropout: inverted dropout (kept paths scaled by 1 / (1 - rate)) keeps each path's expected scale
+    for strategy, keep_in, keep_out in (("dropout", 1.0, 1.0), ("single_path", 0.25, 1 / 3)):
         backend = OneShotBackend({"strategy": strategy}, seed=0)
         model = kit.Net(backend).eval()
         first = model(x, s1, s2)

@@ -1,0 +1,314 @@
+"""What the one-shot backends of every framework share: a layer's spec, subgraphs, search, rewards.
+
+Framework-free (stdlib only), so that the torch backends (`runtime.modes.torch`) and the TensorFlow
+backends (`runtime.modes.tensorflow`) use the same definitions without loading each other's framework:
+
+- `LayerSpec`: what the search space says about one layer (keys, candidate labels, optional inputs and
+  their size range), its subgraphs, decoding and encoding a layer's choice of an architecture;
+- `drop_rate`, `kept_scale`: oneshot's path dropout, rate `r**(1/k)`, kept paths scaled by `1/(1-rate)`;
+- `top_inputs`, `sample_architecture`, `mutate_architecture`: darts' input choice, uniform sampling,
+  regularized evolution's mutation;
+- `search_architecture`: oneshot's derivation, scoring subnets by random or evolutionary search;
+- `fetch_subgraph`, `RewardWindow`: enas' next subgraph and the architecture derived from its rewards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.errors import ArchitectureError, TrialError
+
+Architecture = dict[str, Any]
+
+
+def input_size_bounds(size: int | Sequence[int], n_inputs: int, where: str) -> tuple[int, int]:
+    """`optional_input_size` (an int or `[low, high]`) as `(low, high)`, checked against `n_inputs`."""
+    if isinstance(size, bool):
+        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
+    if isinstance(size, int):
+        low = high = size
+    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(v, int) for v in size):
+        low, high = int(size[0]), int(size[1])
+    else:
+        raise ArchitectureError(f"optional_input_size must be an int or [low, high], got {size!r}", where)
+    if not 0 <= low <= high <= n_inputs:
+        raise ArchitectureError(f"optional_input_size {size!r} does not fit {n_inputs} optional input(s)", where)
+    return low, high
+
+
+def drop_rate(r: float, k: int) -> float:
+    """The oneshot drop rate of each of `k` paths, `r**(1/k)`: all `k` drop together with probability `r`."""
+    return r ** (1.0 / k)
+
+
+def kept_scale(rate: float) -> float:
+    """The scale of a kept path under inverted dropout, `1 / (1 - rate)` (0 when every path drops)."""
+    return 1.0 / (1.0 - rate) if rate < 1.0 else 0.0
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What the search space says about one layer: its keys, candidate labels and optional inputs."""
+
+    block_key: str
+    layer_key: str
+    labels: tuple[str, ...]
+    input_labels: tuple[str, ...]
+    input_low: int
+    input_high: int
+
+    @classmethod
+    def of_call(cls, block_key: str, layer_key: str, labels: Sequence[str], input_labels: Sequence[str],
+                optional_input_size: int | Sequence[int]) -> LayerSpec:
+        """The spec of a layer call, with its candidates and `optional_input_size` checked."""
+        where = f"{block_key}/{layer_key}"
+        if not labels:
+            raise ArchitectureError("a mutable layer needs at least one candidate in layer_choice", where)
+        low, high = input_size_bounds(optional_input_size, len(input_labels), where)
+        return cls(block_key, layer_key, tuple(labels), tuple(input_labels), low, high)
+
+    @property
+    def where(self) -> str:
+        """The layer's key as error messages name it: `<block>/<layer>`."""
+        return f"{self.block_key}/{self.layer_key}"
+
+    @property
+    def subsets(self) -> tuple[tuple[int, ...], ...]:
+        """Every allowed set of optional inputs (indices in code order), smallest first."""
+        n = len(self.input_labels)
+        return tuple(
+            subset
+            for size in range(self.input_low, self.input_high + 1)
+            for subset in itertools.combinations(range(n), size)
+        )
+
+    @property
+    def subgraphs(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """Every `(candidate index, input subset)` of the layer; a subgraph's number is its position."""
+        return tuple((c, s) for c in range(len(self.labels)) for s in self.subsets)
+
+    def subgraph_index(self, candidate: int, inputs: Sequence[int]) -> int:
+        """The number of the subgraph that runs `candidate` on `inputs` (in any order)."""
+        return self.subgraphs.index((candidate, tuple(sorted(inputs))))
+
+    def decode(self, architecture: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
+        """`(candidate index, input indices)` of this layer in `architecture`, checked against the layer.
+
+        Input indices keep the architecture's order (classic mode passes them in that order).
+        """
+        block = architecture.get(self.block_key)
+        if not isinstance(block, Mapping) or not isinstance(block.get(self.layer_key), Mapping):
+            raise ArchitectureError(f"no choice for layer '{self.layer_key}'", self.block_key)
+        choice = block[self.layer_key]
+        label = choice.get("chosen_layer")
+        if label not in self.labels:
+            raise ArchitectureError(
+                f"layer '{self.layer_key}': chosen_layer {label!r} is not one of {list(self.labels)}",
+                self.block_key,
+            )
+        inputs = choice.get("chosen_inputs", [])
+        if (
+            not isinstance(inputs, list)
+            or any(name not in self.input_labels for name in inputs)
+            or not self.input_low <= len(inputs) <= self.input_high
+            or len(set(inputs)) != len(inputs)
+        ):
+            raise ArchitectureError(
+                f"layer '{self.layer_key}': chosen_inputs {inputs!r} must be {self.input_low} to "
+                f"{self.input_high} distinct names of {list(self.input_labels)}",
+                self.block_key,
+            )
+        return self.labels.index(label), tuple(self.input_labels.index(name) for name in inputs)
+
+    def choice(self, candidate: int, inputs: Sequence[int]) -> dict[str, Any]:
+        """This layer's entry of an architecture: `{"chosen_layer": ..., "chosen_inputs": [...]}`."""
+        return {"chosen_layer": self.labels[candidate], "chosen_inputs": [self.input_labels[i] for i in inputs]}
+
+
+def remember_spec(specs: MutableMapping[tuple[str, str], LayerSpec], spec: LayerSpec) -> bool:
+    """Record `spec` in `specs` (keyed by block and layer key); True when the layer is new.
+
+    A layer key seen before with other candidates or inputs is an `ArchitectureError`.
+    """
+    key = (spec.block_key, spec.layer_key)
+    known = specs.get(key)
+    if known is None:
+        specs[key] = spec
+        return True
+    if known != spec:
+        raise ArchitectureError(
+            "the same layer key is called with different candidates or inputs; "
+            "give each mutable layer its own layer_output",
+            spec.where,
+        )
+    return False
+
+
+def top_inputs(spec: LayerSpec, scores: Sequence[float], threshold: float | None) -> list[int]:
+    """The optional inputs to keep: by descending score, those above `threshold` clamped to the range.
+
+    With `threshold=None` the count is the range's upper bound. Returns indices in code order.
+    """
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    count = spec.input_high if threshold is None else sum(1 for s in scores if s > threshold)
+    count = min(max(count, spec.input_low), spec.input_high)
+    return sorted(order[:count])
+
+
+def sample_architecture(specs: Sequence[LayerSpec], rng: random.Random) -> Architecture:
+    """A uniformly sampled architecture: per layer an input count in range, those inputs, a candidate."""
+    arch: Architecture = {}
+    for spec in specs:
+        count = rng.randint(spec.input_low, spec.input_high)
+        picked = sorted(rng.sample(range(len(spec.input_labels)), count))
+        arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(rng.randrange(len(spec.labels)), picked)
+    return arch
+
+
+def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: random.Random) -> Architecture:
+    """`parent` with one layer's candidate or input set changed to another one, chosen uniformly.
+
+    The layer and what changes are drawn among the choices that have an alternative, so the child
+    always differs from its parent (unless the space holds a single architecture).
+    """
+    child = {block: {layer: dict(choice) for layer, choice in layers.items()} for block, layers in parent.items()}
+    mutable = [(spec, what) for spec in specs
+               for what, count in (("layer", len(spec.labels)), ("inputs", len(spec.subsets))) if count > 1]
+    if not mutable:
+        return child
+    spec, what = rng.choice(mutable)
+    candidate, inputs = spec.decode(parent)
+    if what == "layer":
+        candidate = rng.choice([c for c in range(len(spec.labels)) if c != candidate])
+    else:
+        inputs = rng.choice([s for s in spec.subsets if s != tuple(sorted(inputs))])
+    child.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+    return child
+
+
+def all_architectures(specs: Sequence[LayerSpec]) -> Iterator[Architecture]:
+    """Every architecture of the layers `specs`, one subgraph per layer (in subgraph order)."""
+    for picks in itertools.product(*(spec.subgraphs for spec in specs)):
+        arch: Architecture = {}
+        for spec, (candidate, inputs) in zip(specs, picks, strict=True):
+            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+        yield arch
+
+
+def checked_score(value: Any) -> float:
+    """`value`, what a derivation's `evaluate()` returned, as a float; a `TrialError` unless a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TrialError(f"derive_architecture(): evaluate() must return a number, got {value!r}")
+    return float(value)
+
+
+def search_architecture(
+    specs: Sequence[LayerSpec],
+    evaluate: Callable[[Architecture], Any],
+    *,
+    budget: int,
+    search: str,
+    maximize: bool,
+    rng: random.Random,
+    population: int = 10,
+    sample_size: int = 3,
+) -> tuple[Architecture, float]:
+    """The best architecture by `evaluate(arch)` (a number; the backend fixes `arch` while it runs).
+
+    - `search="random"`: `budget` DISTINCT architectures, uniformly sampled (a repeat is not scored
+      again and does not count); every architecture when the space has at most `budget`.
+    - `search="evolution"`: regularized evolution (Real et al. 2019): `population` random ones, then
+      `budget - population` children, each a mutation of the best of `sample_size` random members,
+      replacing the oldest member; an architecture seen before is not scored again.
+
+    Returns the best architecture and its score (higher is better unless `maximize=False`, in which
+    case the score is the negated value). Bad arguments and non-numeric scores are `TrialError`s.
+    """
+    if not specs:
+        raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
+                         "train (or run one forward pass) first")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise TrialError(f"derive_architecture(): budget must be a positive int, got {budget!r}")
+    if search not in ("random", "evolution"):
+        raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
+    sign = 1.0 if maximize else -1.0
+    scores: dict[str, tuple[Architecture, float]] = {}
+
+    def score(arch: Architecture) -> float:
+        key = json.dumps(arch, sort_keys=True)
+        if key not in scores:
+            scores[key] = (arch, sign * checked_score(evaluate(arch)))
+        return scores[key][1]
+
+    if search == "random":
+        size = math.prod(len(spec.subgraphs) for spec in specs)
+        if size <= budget:
+            for arch in all_architectures(specs):
+                score(arch)
+        else:
+            while len(scores) < budget:  # terminates: the space holds more than `budget`
+                score(sample_architecture(specs, rng))
+    else:
+        members: deque[Architecture] = deque()
+        for step in range(budget):
+            if step < population:
+                child = sample_architecture(specs, rng)
+            else:
+                contenders = rng.sample(list(members), min(sample_size, len(members)))
+                child = mutate_architecture(specs, max(contenders, key=score), rng)
+                members.popleft()
+            score(child)
+            members.append(child)
+    return max(scores.values(), key=lambda item: item[1])
+
+
+def fetch_subgraph(fetch: Callable[[], Mapping[str, Any] | None] | None,
+                   has_current: bool) -> Mapping[str, Any] | None:
+    """enas: the next subgraph from the controller (`fetch`); None when it has no more and one runs."""
+    if fetch is None:
+        raise TrialError("enas mode needs a controller to send subgraphs: run the trial in an experiment "
+                         "with `tuner: {name: ENAS}`, or standalone where the ENAS tuner runs in-process")
+    parameters = fetch()
+    if parameters is None and not has_current:
+        raise TrialError("enas mode: the tuner sent no subgraph (no more parameters)")
+    return parameters
+
+
+class RewardWindow:
+    """enas: the last `size` rewarded subgraphs, and the best of them by mean reward.
+
+    Only subgraphs rewarded at least twice in the window compete when any is, so that one lucky batch
+    does not decide.
+    """
+
+    def __init__(self, size: int, optimize_mode: str = "maximize") -> None:
+        self._rewards: deque[tuple[str, Architecture, float]] = deque(maxlen=size)
+        self._sign = 1.0 if optimize_mode == "maximize" else -1.0
+
+    def __len__(self) -> int:
+        return len(self._rewards)
+
+    def add(self, architecture: Architecture, value: Any) -> None:
+        """Record `value` (a number or `{"default": number}`) as the reward of `architecture`;
+        anything else is ignored (a script may report other final results)."""
+        reward = value.get("default") if isinstance(value, Mapping) else value
+        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+            return
+        self._rewards.append((json.dumps(architecture, sort_keys=True), architecture, float(reward)))
+
+    def best(self) -> Architecture | None:
+        """The subgraph with the best mean reward (see the class docstring); None without rewards."""
+        groups: dict[str, tuple[Architecture, list[float]]] = {}
+        for key, architecture, reward in self._rewards:
+            groups.setdefault(key, (architecture, []))[1].append(reward)
+        pool = [group for group in groups.values() if len(group[1]) >= 2] or list(groups.values())
+        if not pool:
+            return None
+        return max(pool, key=lambda group: self._sign * sum(group[1]) / len(group[1]))[0]
