@@ -278,7 +278,7 @@ def test_tensorflow_example_codegen_runs_without_nasctl(tmp_path: Path, style: s
     out = tmp_path / style
     annotator.inline_architecture(source, out, architecture)
     code = (out / "mnist.py").read_text(encoding="utf-8")
-    assert "import nas" not in code and "_nas." not in code and "\"\"\"@nni." not in code
+    assert "import nas" not in code and "_nas." not in code and '"""@nni.' not in code
     lines = run_isolated_with_site_packages(
         out / "mnist.py", "--epochs", "1", "--batch-size", "512", "--channels", "4"
     ).splitlines()

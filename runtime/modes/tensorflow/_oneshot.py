@@ -7,8 +7,10 @@
   backend follows the same rule (`runtime.modes.torch._oneshot` says why).
 - `strategy: single_path` (SPOS): each step runs one uniformly sampled subgraph (candidate and input
   subset) of each layer.
-- Outside training (keras: `training=False`; graph: feed `nas_training` False) nothing is dropped and
-  every candidate runs (both strategies). A Keras call without a `training` flag is a training call.
+- Outside training (keras: `training=False`; graph: feed `nas_training` False) every candidate runs:
+  dropout sums them, nothing dropped or scaled; single_path takes their mean, each optional input
+  scaled by its chance of being chosen (as the torch backend). A Keras call without a `training` flag
+  is a training call.
 - `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the
   shared weights (`search: random`, `budget` distinct ones, or `evolution`; the search is
   `runtime.modes._spec.search_architecture`, shared with the torch backend) and keeps the best; while
@@ -111,15 +113,30 @@ class OneShotBackend(TensorFlowBackend):
 
     def _supernet(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any],
                   training: Any) -> Any:
-        if self.config.strategy == "dropout" or training is False:
+        if self.config.strategy == "dropout":
             return self._dropout(layer, state, fixed, optional, training)
+        if training is False:
+            return self._expected(layer, fixed, optional)
 
         def sampled() -> Any:
             return run_subgraph(layer, self._random_index(layer, state, len(layer.spec.subgraphs)), fixed, optional)
 
         if training is True:
             return sampled()
-        return tf.cond(training, sampled, lambda: self._dropout(layer, state, fixed, optional, False))
+        return tf.cond(training, sampled, lambda: self._expected(layer, fixed, optional))
+
+    def _expected(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
+        """single_path outside training, as the torch backend: the mean of the candidates, each optional
+        input scaled by its chance of being chosen, `(low + high) / 2 / k`."""
+        spec = layer.spec
+        chosen: list[Any] = []
+        if spec.input_high > 0:
+            keep = tf.constant((spec.input_low + spec.input_high) / 2 / len(optional))
+            chosen = [_scaled(keep, x) for x in optional]
+        total = layer.call(0, fixed, chosen)
+        for i in range(1, len(spec.labels)):
+            total = total + layer.call(i, fixed, chosen)
+        return _scaled(tf.constant(1.0 / len(spec.labels)), total)
 
     def _dropout(self, layer: Layer, state: _OneShotLayer, fixed: list[Any], optional: list[Any],
                  training: Any) -> Any:

@@ -11,9 +11,10 @@
   `tf.nn.dropout` and as the TensorFlow backend does, so that both frameworks train the same supernet:
   each path's expected contribution during training is its unscaled value, which is what the full
   graph outside training (nothing dropped, nothing scaled) and a fixed subnet during derivation run.
-  (Bender et al. describe path dropout without a rescaling rule; their NASNet-style code base's
-  drop-path and NNI's implementation both rescale, and one rule for both backends matters more than
-  which: the recovery tests pass with either.)
+  Why this rule: the paper, as NNI's documentation quotes it, fixes the rate `r**(1/k)` but no
+  rescaling, while NNI's implementation (the reference this mode reproduces) rescales through
+  `tf.nn.dropout`; and one rule for both backends matters more than which (the recovery tests pass
+  with either).
 - `strategy: single_path` (Guo et al. 2019): each training step runs one uniformly sampled subgraph
   per layer: a candidate, an input count uniform in the size range, then that many inputs uniformly;
   the candidate gets exactly the chosen inputs, as in classic mode. Outside training the full graph
