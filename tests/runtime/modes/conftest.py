@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from runtime.trial import StandalonePlatform, TrialContext, set_context
+from runtime.trial import StandalonePlatform, TrialContext
 
 
 @pytest.fixture
-def standalone() -> Iterator[Callable[..., TrialContext]]:
+def standalone(make_current: Callable[[TrialContext], TrialContext]) -> Callable[..., TrialContext]:
     """`standalone(architecture=None, seed=0)`: make a standalone context current (closed afterwards)."""
-    made: list[TrialContext] = []
-    previous = set_context(None)
 
     def make(architecture: dict | None = None, seed: int = 0) -> TrialContext:
-        context = TrialContext(StandalonePlatform(architecture=architecture, seed=seed))
-        made.append(context)
-        set_context(context)
-        return context
+        return make_current(TrialContext(StandalonePlatform(architecture=architecture, seed=seed)))
 
-    yield make
-    for context in made:
-        context.close()
-    set_context(previous)
+    return make

@@ -13,25 +13,18 @@ from typing import Any
 
 import pytest
 
-from runtime.trial import StandalonePlatform, TrialContext, set_context
+from runtime.trial import StandalonePlatform, TrialContext
 
 
 @pytest.fixture
-def standalone() -> Iterator[Callable[..., TrialContext]]:
+def standalone(make_current: Callable[[TrialContext], TrialContext]) -> Callable[..., TrialContext]:
     """`standalone(architecture=None, seed=0, search_space=None)`: a current standalone context."""
-    made: list[TrialContext] = []
-    previous = set_context(None)
 
     def make(architecture: dict | None = None, seed: int = 0, search_space: dict | None = None) -> TrialContext:
-        context = TrialContext(StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed))
-        made.append(context)
-        set_context(context)
-        return context
+        platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
+        return make_current(TrialContext(platform))
 
-    yield make
-    for context in made:
-        context.close()
-    set_context(previous)
+    return make
 
 
 class FakeServer:

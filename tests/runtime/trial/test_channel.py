@@ -6,7 +6,7 @@ import pytest
 
 import nas
 from runtime.errors import ChannelError, TrialError
-from runtime.trial import ChannelClient, TrialContext, set_context
+from runtime.trial import ChannelClient, TrialContext
 from runtime.trial._channel import parse_address
 
 ARCH = {"m/lr/choice": 0.01, "m/b/h": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}}
@@ -18,20 +18,8 @@ def _environ(address: str, token: str = "secret") -> dict[str, str]:
 
 
 @pytest.fixture
-def channel_context():
-    made = []
-    previous = set_context(None)
-
-    def make(environ):
-        context = TrialContext.from_environment(environ)
-        made.append(context)
-        set_context(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
-    set_context(previous)
+def channel_context(make_current):
+    return lambda environ: make_current(TrialContext.from_environment(environ))
 
 
 def test_a_trial_gets_parameters_and_reports_over_one_connection(fake_server, dispatcher, channel_context):

@@ -14,7 +14,7 @@ import tensorflow as tf
 import runtime.modes.tensorflow as tf_modes
 from runtime.modes import _registry as registry
 from runtime.modes._registry import backend_class
-from runtime.trial import Platform, TrialContext, mutable_layer, set_context, training_update
+from runtime.trial import Platform, TrialContext, mutable_layer, training_update
 
 
 class Recording(Platform):
@@ -36,23 +36,11 @@ class Recording(Platform):
 
 
 @pytest.fixture
-def context_of():
+def context_of(make_current):
     """`context_of(platform, mode_config)`: a current trial context with the TensorFlow backends registered."""
     saved = dict(registry._BACKENDS)
     tf_modes.register()
-    made = []
-    previous = set_context(None)
-
-    def make(platform: Platform, mode_config: dict | None = None) -> TrialContext:
-        context = TrialContext(platform, mode_config=mode_config)
-        made.append(context)
-        set_context(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
-    set_context(previous)
+    yield lambda platform, mode_config=None: make_current(TrialContext(platform, mode_config=mode_config))
     registry._BACKENDS.clear()
     registry._BACKENDS.update(saved)
 
