@@ -1,7 +1,9 @@
 """The candidate operations of mnist.py: PyTorch modules called NNI's way, `op([fixed, chosen])`.
 
 Every op first adds its inputs (the fixed input and the chosen skip connections, all of the same
-shape), then applies itself; shapes are kept, so any op can follow any other.
+shape), then applies itself; shapes are kept, so any op can follow any other. Batch norm uses the
+statistics of each batch, also when evaluating: in the one-shot modes the subgraph below a candidate
+changes from step to step, so running averages would mix the statistics of different subgraphs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Conv(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, size, padding=dilation * (size // 2), dilation=dilation, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.BatchNorm2d(channels, track_running_stats=False),
             nn.ReLU(),
         )
 
@@ -41,7 +43,7 @@ class SepConv(nn.Module):
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, size, padding=size // 2, groups=channels, bias=False),
             nn.Conv2d(channels, channels, 1, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.BatchNorm2d(channels, track_running_stats=False),
             nn.ReLU(),
         )
 
