@@ -16,8 +16,14 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(PIP) install -e .
 	touch $@
 
+# The test extras: TensorFlow (CPU), a real local Ray, and Debian's chromium for the view's browser test
+# (installed where it is missing and we are root; the test skips with its reason elsewhere).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e '.[dev,tf]'
+	$(PIP) install -e '.[dev,tf,ray]'
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: the browser test of the view will be skipped"; \
+	fi
 	touch $@
 
 install: $(VENV)/.installed

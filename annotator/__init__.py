@@ -19,7 +19,7 @@ without `name=` is `<module>/__line<N>/<type>`, N the line of its last argument,
 owner (the runtime registers candidate modules on it) is the first parameter of a method defined
 directly in a class body, neither a staticmethod nor a classmethod; elsewhere `None`.
 
->>> import annotator
+>>> from nasctl import annotator
 >>> result = annotator.compile_source(
 ...     "'''@nas.variable(nas.choice(0.1, 0.01), name=lr)'''\\nlr = 0.1\\n", "mnist")
 >>> print(result.code, end="")
@@ -31,7 +31,7 @@ lr = _nas.choice(0.1, 0.01, key="mnist/lr/choice")
 
 from __future__ import annotations
 
-from annotator._compile import (
+from nasctl.annotator._compile import (
     MODES,
     CompileResult,
     compile_source,
@@ -40,8 +40,8 @@ from annotator._compile import (
     inline_architecture,
     normalize_mode,
 )
-from annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
-from annotator._parse import KEY_STYLES
+from nasctl.annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
+from nasctl.annotator._parse import KEY_STYLES
 
 __all__ = [
     "KEY_STYLES",

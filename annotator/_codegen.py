@@ -7,8 +7,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from annotator._errors import AnnotationError
-from annotator._ir import (
+from nasctl.annotator._errors import AnnotationError
+from nasctl.annotator._ir import (
     Annotation,
     Candidate,
     FunctionChoice,
@@ -18,8 +18,8 @@ from annotator._ir import (
     PlainCall,
     Variable,
 )
-from annotator._literals import python_string
-from annotator._source import line_starts
+from nasctl.annotator._literals import python_string
+from nasctl.annotator._source import line_starts
 
 IMPORT = "import nas as _nas"
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotator._codegen import compile_ir
-from annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
-from annotator._inline import inline_ir, used_keys
-from annotator._ir import ModuleIR
-from annotator._parse import KEY_STYLES, parse_module
-from annotator._search_space import SpaceBuilder, module_search_space
-from annotator._source import read_source
+from nasctl.annotator._codegen import compile_ir
+from nasctl.annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
+from nasctl.annotator._inline import inline_ir, used_keys
+from nasctl.annotator._ir import ModuleIR
+from nasctl.annotator._parse import KEY_STYLES, parse_module
+from nasctl.annotator._search_space import SpaceBuilder, module_search_space
+from nasctl.annotator._source import read_source
 
 MODES = ("classic", "enas", "oneshot", "darts")
 

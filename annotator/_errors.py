@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nasctl._errors import NasctlError
 
-class AnnotationError(Exception):
+
+class AnnotationError(NasctlError):
     """A malformed annotation or an unreadable source file.
 
     `line` and `column` are 1-based; 0 means the error concerns the whole file. `render()` gives

@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from annotator._errors import AnnotationError
-from annotator._ir import SAMPLING_ARITY, Annotation, HandWritten
-from annotator._literals import json_literal, number_literal
-from annotator._source import Positions
+from nasctl.annotator._errors import AnnotationError
+from nasctl.annotator._ir import SAMPLING_ARITY, Annotation, HandWritten
+from nasctl.annotator._literals import json_literal, number_literal
+from nasctl.annotator._source import Positions
 
 FUNCTIONS = (*SAMPLING_ARITY, "function_choice", "mutable_layer")
 HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(FUNCTIONS) + r")\s*\("

@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from annotator._codegen import Edit, apply, import_edit, remove, replace_with
-from annotator._errors import ArchitectureMismatch
-from annotator._ir import Annotation, FunctionChoice, LayerBlock, ModuleIR, PlainCall, Variable
-from annotator._literals import number_literal, python_string
+from nasctl.annotator._codegen import Edit, apply, import_edit, remove, replace_with
+from nasctl.annotator._errors import ArchitectureMismatch
+from nasctl.annotator._ir import Annotation, FunctionChoice, LayerBlock, ModuleIR, PlainCall, Variable
+from nasctl.annotator._literals import number_literal, python_string
 
 HELPER_NAME = "_nas_layer"
 

@@ -16,10 +16,10 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from annotator._errors import AnnotationError
-from annotator._handwritten import HANDWRITTEN_PATTERN, find_handwritten
-from annotator._ir import Annotation, ModuleIR, Region
-from annotator._scope import (
+from nasctl.annotator._errors import AnnotationError
+from nasctl.annotator._handwritten import HANDWRITTEN_PATTERN, find_handwritten
+from nasctl.annotator._ir import Annotation, ModuleIR, Region
+from nasctl.annotator._scope import (
     COMPOUND,
     COMPOUND_BODIES,
     COMPOUND_TYPES,
@@ -28,7 +28,7 @@ from annotator._scope import (
     first_positional,
     is_annotation_string,
 )
-from annotator._source import Positions, line_starts, newline_of
+from nasctl.annotator._source import Positions, line_starts, newline_of
 
 KEY_STYLES = ("stable", "nni")
 
@@ -97,7 +97,7 @@ class _Parser:
         if not _QUICK.search(self.text):
             return self.ir
         # Imported here: libcst takes a good part of a second to import, and most files need none of it.
-        from annotator._read import Reader
+        from nasctl.annotator._read import Reader
 
         try:
             self.tree = ast.parse(self.text, filename=self.path)
@@ -201,7 +201,7 @@ class _Parser:
         content_col = column + prefix_len + len(quote)
         line_map = [(node.lineno, content_col + 1)]
         line_map += [(node.lineno + k, 0) for k in range(1, code.count("\n") + 1)]
-        from annotator._read import AnnotationText
+        from nasctl.annotator._read import AnnotationText
 
         source = AnnotationText(code, line_map, exact, (node.lineno, column + 1))
         line_start = self.starts[node.lineno - 1]
@@ -289,7 +289,7 @@ class _Parser:
             code_lines.append(text[hash_index + 1 :])
             line_map.append((nxt, hash_index + 1))
             last = nxt
-        from annotator._read import AnnotationText
+        from nasctl.annotator._read import AnnotationText
 
         source = AnnotationText("\n".join(code_lines), line_map, True, (line, len(indent) + 1))
         region = Region(self.starts[line - 1], self.pos.line_end(last), line, len(indent) + 1)

@@ -19,9 +19,8 @@ from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
-
-from annotator._errors import AnnotationError
-from annotator._ir import (
+from nasctl.annotator._errors import AnnotationError
+from nasctl.annotator._ir import (
     ANNOTATIONS,
     SAMPLING_ARITY,
     Annotation,
@@ -34,9 +33,9 @@ from annotator._ir import (
     Region,
     Variable,
 )
-from annotator._literals import json_literal, literal_key, number_literal
-from annotator._scope import COMPOUND, Context, Defined, Scopes, is_annotation_string
-from annotator._source import Positions
+from nasctl.annotator._literals import json_literal, literal_key, number_literal
+from nasctl.annotator._scope import COMPOUND, Context, Defined, Scopes, is_annotation_string
+from nasctl.annotator._source import Positions
 
 _PREFIXES = ("nas", "nni")
 _LAYER_KEYS = ("layer_choice", "fixed_inputs", "optional_inputs", "optional_input_size", "layer_output")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from annotator._errors import AnnotationError
-from annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
-from annotator._literals import number_literal
+from nasctl.annotator._errors import AnnotationError
+from nasctl.annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
+from nasctl.annotator._literals import number_literal
 
 
 def _layer_entry(layer: Any) -> dict[str, Any]:

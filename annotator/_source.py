@@ -7,7 +7,7 @@ import re
 import tokenize
 from pathlib import Path
 
-from annotator._errors import AnnotationError
+from nasctl.annotator._errors import AnnotationError
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 

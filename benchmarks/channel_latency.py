@@ -36,7 +36,7 @@ class Trivial:
 
 TRIAL = """
 import json, os, sys, time
-from runtime.trial import ChannelClient
+from nasctl.runtime.trial import ChannelClient
 
 client = ChannelClient(os.environ["NAS_CHANNEL"], os.environ["NAS_TOKEN"], os.environ["NAS_TRIAL_ID"])
 n = int(sys.argv[1])
@@ -61,7 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    from runtime.manager import Experiment
+    from nasctl.runtime.manager import Experiment
 
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
         root = Path(tmp)

@@ -1,7 +1,7 @@
 """Classic-mode overhead: a compiled model's forward against the same model written by hand.
 
 Both models are built from the same candidate modules with the same weights; the compiled one comes
-from an annotated source through `annotator.compile_source` (or, if the compiler is missing, the
+from an annotated source through `nasctl.annotator.compile_source` (or, if the compiler is missing, the
 compiled shape written by hand, as docs/internals.md gives it) and runs through `nas.mutable_layer`
 in classic mode. Forward passes are timed in one process, interleaved, on the same batch; the script
 prints both medians and their ratio (target: within 3%), plus the bare cost of one layer call.
@@ -18,10 +18,10 @@ import time
 import types
 
 import torch
+from nasctl.runtime.trial import StandalonePlatform, TrialContext, use_context
 from torch import nn
 
 import nas
-from runtime.trial import StandalonePlatform, TrialContext, use_context
 
 OPS = '''
 import torch
@@ -131,10 +131,10 @@ def _module(name: str, code: str) -> types.ModuleType:
 
 def compiled_source() -> tuple[str, str]:
     try:
-        import annotator
+        from nasctl import annotator
     except ImportError:
         return COMPILED_BY_HAND, "compiled shape written by hand (no annotator)"
-    return annotator.compile_source(ANNOTATED, "bench").code, "annotator.compile_source"
+    return annotator.compile_source(ANNOTATED, "bench").code, "nasctl.annotator.compile_source"
 
 
 def _time(model: nn.Module, x: torch.Tensor, repeat: int) -> float:

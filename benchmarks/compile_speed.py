@@ -1,7 +1,7 @@
 """How fast the annotation compiler is on a large file.
 
 Generates a 10,000-line training script with 300 annotations of every kind (string and comment
-forms, layers, variables, function choices, reports), compiles it with `annotator.compile_source`
+forms, layers, variables, function choices, reports), compiles it with `nasctl.annotator.compile_source`
 and prints the best and median of a few runs (wall clock, and CPU time, which other processes on a
 shared machine disturb less), in seconds and lines per second, next to a plain `ast.parse` of the
 same text for scale. Target: under 1 s. The compiler finds annotations with `ast` and reads each
@@ -19,7 +19,7 @@ import ast
 import statistics
 import time
 
-import annotator
+from nasctl import annotator
 
 _FILLER = [
     "    total = total + {i} * scale  # accumulate",

@@ -88,9 +88,9 @@ SPACE = {"bench/Net.forward/h0": {"_type": "mutable_layer", "_value": {
 def _in_process(steps: int) -> dict[str, list[int]]:
     import time
 
-    from runtime.modes.torch import InProcessTunerPlatform
-    from runtime.trial._context import TrialContext, use_context
-    from tuners._enas import ENASTuner
+    from nasctl.runtime.modes.torch import InProcessTunerPlatform
+    from nasctl.runtime.trial._context import TrialContext, use_context
+    from nasctl.tuners._enas import ENASTuner
 
     namespace: dict[str, object] = {"__name__": "enas_switch_trial"}
     try:
@@ -128,7 +128,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     args = parser.parse_args()
-    from runtime.manager import Experiment
+    from nasctl.runtime.manager import Experiment
 
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
         root = Path(tmp)
@@ -139,7 +139,7 @@ def main() -> int:
             "searchSpace": SPACE,
             "nasMode": "enas",
             "maxTrialNumber": 1,
-            "tuner": {"className": "tuners._enas:ENASTuner", "codeDirectory": str(root),
+            "tuner": {"className": "nasctl.tuners._enas:ENASTuner", "codeDirectory": str(root),
                       "classArgs": {"seed": 0, "batch_size": 10}},
         }
         exp = Experiment(config, nas_home=root / "home")

@@ -80,7 +80,7 @@ class NasNet(nn.Module):
         self.head = nn.Linear(C, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from runtime.trial._context import mutable_layer
+        from nasctl.runtime.trial._context import mutable_layer
 
         prev, h = None, self.stem(x)
         for i in range(self.layers):
@@ -132,8 +132,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    from runtime.trial._context import TrialContext, set_context
-    from runtime.trial._platform import StandalonePlatform
+    from nasctl.runtime.trial._context import TrialContext, set_context
+    from nasctl.runtime.trial._platform import StandalonePlatform
 
     context = TrialContext(StandalonePlatform(architecture={}), mode_config={"darts": {"report_every": 0}})
     set_context(context)

@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    from runtime.manager import Experiment
+    from nasctl.runtime.manager import Experiment
 
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
         root = Path(tmp)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-import tuners
+from nasctl import tuners
 
 DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_TUNERS = "Random,GridSearch,Evolution,TPE,Reinforce,PPO"

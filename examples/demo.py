@@ -38,7 +38,7 @@ def main() -> int:
     print(f"nasctl run {CONFIG.relative_to(Path.cwd()) if CONFIG.is_relative_to(Path.cwd()) else CONFIG} "
           f"--id {experiment_id}   (NAS_HOME={home})", flush=True)
     start = time.monotonic()
-    manager = subprocess.Popen([sys.executable, "-m", "runtime.cli", "run", str(CONFIG), "--id", experiment_id],
+    manager = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "run", str(CONFIG), "--id", experiment_id],
                                env=env)
     try:
         status = manager.wait()
@@ -52,7 +52,7 @@ def main() -> int:
               f"NAS_HOME={home} nasctl trial ls {experiment_id}", file=sys.stderr)
         return status
 
-    from runtime.manager import Experiment
+    from nasctl.runtime.manager import Experiment
 
     exp = Experiment.load(experiment_id, nas_home=home)
     best = exp.best()

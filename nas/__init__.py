@@ -1,4 +1,4 @@
-"""`import nas`: the trial API of nasctl (DESIGN.md §5), a facade over `runtime.trial`.
+"""`import nas`: the trial API of nasctl (DESIGN.md §5), a facade over `nasctl.runtime.trial`.
 
 >>> import nas
 >>> learning_rate = nas.choice(0.1, 0.01, key="mnist/learning_rate/choice")  # doctest: +SKIP
@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from runtime.trial import (
+from nasctl.runtime.trial import (
     arch_parameters,
     candidates,
     choice,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.errors import (
+from nasctl.runtime.errors import (
     ArchitectureError,
     ChannelError,
     ConfigError,

@@ -1,6 +1,6 @@
 """`nasctl compile` and `nasctl search-space`: the annotation compiler on the command line.
 
-Errors are raised as `annotator.AnnotationError`; `runtime.cli.main` prints them compiler-style
+Errors are raised as `nasctl.annotator.AnnotationError`; `nasctl.runtime.cli.main` prints them compiler-style
 (`path:line:col: error: ...`, the source line, a caret), one per bad file, and exits with status 2.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 
 
 def _modes() -> list[str]:
-    from annotator import MODES
+    from nasctl.annotator import MODES
 
     return [*MODES, *(f"{mode}_mode" for mode in MODES)]
 
 
 def register(commands: Any, trial_commands: Any) -> None:
     """Add `compile` and `search-space` to the `nasctl` sub-command parsers."""
-    from annotator import KEY_STYLES
+    from nasctl.annotator import KEY_STYLES
 
     compile_parser = commands.add_parser(
         "compile",
@@ -85,7 +85,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from annotator import expand_annotations
+    from nasctl.annotator import expand_annotations
 
     space = expand_annotations(args.src, args.dst, args.mode, key_style=args.key_style)
     if args.search_space:
@@ -95,7 +95,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _search_space(args: argparse.Namespace) -> int:
-    from annotator import generate_search_space
+    from nasctl.annotator import generate_search_space
 
     space = generate_search_space(args.src, key_style=args.key_style)
     if args.output:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules that contribute sub-commands; each has `register(subparsers, trial_subparsers)`.
-_COMMAND_MODULES = ("runtime._cli_compile", "runtime.trial._cli", "runtime.manager._cli")
+_COMMAND_MODULES = ("nasctl.runtime._cli_compile", "nasctl.runtime.trial._cli", "nasctl.runtime.manager._cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from annotator import AnnotationError
-    from runtime.errors import NasError
-    from schemas import SchemaError
-    from tuners import TunerError
+    from nasctl.annotator import AnnotationError
+    from nasctl.runtime.errors import NasError
+    from nasctl.schemas import SchemaError
+    from nasctl.tuners import TunerError
 
     return (AnnotationError, NasError, SchemaError, TunerError)
 

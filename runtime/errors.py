@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from nasctl._errors import NasctlError
 
-class NasError(Exception):
+
+class NasError(NasctlError):
     """Root of every error the runtime raises for a user mistake or a failed experiment."""
 
 

@@ -1,6 +1,6 @@
 """The JSON Schemas of nasctl's files and messages, and validation with errors that name the key.
 
->>> import schemas
+>>> from nasctl import schemas
 >>> schemas.validate("search_space", {"m/lr/choice": {"_type": "choice", "_value": [0.1, 0.01]}})
 """
 
@@ -11,12 +11,14 @@ import json
 from importlib import resources
 from typing import Any
 
+from nasctl._errors import NasctlError
+
 __all__ = ["SchemaError", "load", "validate", "NAMES"]
 
 NAMES = ("search_space", "architecture", "experiment", "message")
 
 
-class SchemaError(ValueError):
+class SchemaError(NasctlError, ValueError):
     """A document does not match its schema; `key` is the dotted path of the offending key."""
 
     def __init__(self, message: str, key: str, source: str | None = None) -> None:

@@ -1,13 +1,13 @@
 """Tuners: NNI's tuner interface and the built-in search strategies.
 
->>> import tuners
+>>> from nasctl import tuners
 >>> tuner = tuners.create("Evolution", optimize_mode="maximize", seed=0)
 >>> tuner.update_search_space({"m/act/choice": {"_type": "choice", "_value": ["relu", "tanh"]}})
 >>> tuner.generate_parameters(0)["m/act/choice"] in ("relu", "tanh")
 True
 
-A custom tuner subclasses `tuners.Tuner` and is named `module:Class` with a code directory:
-`tuners.create("my_tuner:MyTuner", code_dir="path/to/dir", **class_args)`.
+A custom tuner subclasses `nasctl.tuners.Tuner` and is named `module:Class` with a code directory:
+`nasctl.tuners.create("my_tuner:MyTuner", code_dir="path/to/dir", **class_args)`.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from nasctl._errors import NasctlError
+
 __all__ = ["TunerError", "NoMoreTrialError", "SearchSpaceError", "TunerArgumentError", "CheckpointError"]
 
 
-class TunerError(Exception):
+class TunerError(NasctlError):
     """The root of every error a tuner raises; the experiment manager prints it without a traceback."""
 
 

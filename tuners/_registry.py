@@ -15,14 +15,14 @@ from ._errors import TunerArgumentError, TunerError
 __all__ = ["create", "BUILTINS", "builtin_names"]
 
 BUILTINS: dict[str, str] = {
-    "Random": "tuners._random:RandomTuner",
-    "GridSearch": "tuners._grid:GridSearchTuner",
-    "Evolution": "tuners._evolution:EvolutionTuner",
-    "TPE": "tuners._tpe:TPETuner",
-    "Reinforce": "tuners._policy:ReinforceTuner",
-    "PPO": "tuners._policy:PPOTuner",
+    "Random": "nasctl.tuners._random:RandomTuner",
+    "GridSearch": "nasctl.tuners._grid:GridSearchTuner",
+    "Evolution": "nasctl.tuners._evolution:EvolutionTuner",
+    "TPE": "nasctl.tuners._tpe:TPETuner",
+    "Reinforce": "nasctl.tuners._policy:ReinforceTuner",
+    "PPO": "nasctl.tuners._policy:PPOTuner",
     # The enas-mode controller: it repeats subgraphs on purpose and never runs out.
-    "ENAS": "tuners._enas:ENASTuner",
+    "ENAS": "nasctl.tuners._enas:ENASTuner",
 }
 """Built-in tuners: the name used in configs -> `module:Class`. A new built-in is one entry."""
 

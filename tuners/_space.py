@@ -627,7 +627,7 @@ class SearchSpace:
 
 
 def _validate_document(search_space: Any) -> None:
-    import schemas
+    from nasctl import schemas
 
     if not isinstance(search_space, Mapping):
         raise SearchSpaceError(f"a search space must be a JSON object, got {type(search_space).__name__}")

@@ -24,8 +24,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-from tuners import SearchSpace
+from nasctl.tuners import SearchSpace
 
 BLOCK = "synthetic/Net.forward/cell"
 OPS = ["conv3x3(c)", "conv5x5(c)", "sep_conv3x3(c)", "max_pool3x3()"]

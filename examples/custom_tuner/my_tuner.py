@@ -2,7 +2,7 @@
 
 The experiment config names it `className: my_tuner:MyTuner` with `codeDirectory: .`; nasctl imports
 this file from that directory and calls NNI's tuner interface on it. An NNI tuner ports by changing
-its import to `from tuners import Tuner`. `tuners.SearchSpace` parses NNI's search-space JSON
+its import to `from tuners import Tuner`. `nasctl.tuners.SearchSpace` parses NNI's search-space JSON
 (layers, input sets and the ten hyper-parameter types) so a tuner can work on points instead of
 nested dicts.
 """
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from tuners import NoMoreTrialError, SearchSpace, Tuner, TunerArgumentError, scalar_value
+from nasctl.tuners import NoMoreTrialError, SearchSpace, Tuner, TunerArgumentError, scalar_value
 
 
 class MyTuner(Tuner):

@@ -1,16 +1,16 @@
 """The experiment manager: configs, storage, the channel server, the local training service, the CLI.
 
->>> from runtime.manager import Experiment
+>>> from nasctl.runtime.manager import Experiment
 >>> exp = Experiment.from_yaml("examples/mnist-nas/config.yml")   # doctest: +SKIP
 >>> exp.run(); exp.best()                                          # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from runtime.manager._config import ExperimentConfig, TunerSpec, load_config, parse_duration
-from runtime.manager._experiment import Experiment, experiment_ids, nas_home
-from runtime.manager._storage import FINISHED_STATUSES, TRIAL_STATUSES, TrialRecord
-from runtime.manager._trial_env import TRIAL_VARIABLES, derive_trial_seed, trial_environment
+from nasctl.runtime.manager._config import ExperimentConfig, TunerSpec, load_config, parse_duration
+from nasctl.runtime.manager._experiment import Experiment, experiment_ids, nas_home
+from nasctl.runtime.manager._storage import FINISHED_STATUSES, TRIAL_STATUSES, TrialRecord
+from nasctl.runtime.manager._trial_env import TRIAL_VARIABLES, derive_trial_seed, trial_environment
 
 __all__ = [
     "FINISHED_STATUSES",

@@ -208,7 +208,7 @@ class ChannelServer:
                 "message": message}
 
     def _serve(self, conn: _Connection, line: bytes) -> dict[str, Any]:
-        import schemas
+        from nasctl import schemas
 
         try:
             request = json.loads(line)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from runtime.errors import ExperimentError
+from nasctl.runtime.errors import ExperimentError
 
 __all__ = ["register"]
 
@@ -121,7 +121,7 @@ class _ProgressBar:
 
 
 def _experiment(args: argparse.Namespace) -> Any:
-    from runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._experiment import Experiment
 
     return Experiment.load(args.id)
 
@@ -152,7 +152,7 @@ def _foreground(exp: Any, no_progress: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._experiment import Experiment
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
@@ -164,14 +164,14 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from runtime.manager._experiment import Experiment
-    from runtime.manager._manager import manager_pid
+    from nasctl.runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._manager import manager_pid
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
     env = dict(os.environ, NAS_HOME=str(exp.home))
     with open(exp.dir / "manager.out", "ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "resume", exp.id, "--no-progress"],
+        process = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "resume", exp.id, "--no-progress"],
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
                                    start_new_session=True, close_fds=True)
     deadline = time.monotonic() + 30
@@ -187,7 +187,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from runtime.manager._manager import manager_pid
+    from nasctl.runtime.manager._manager import manager_pid
 
     exp = _experiment(args)
     pid = manager_pid(exp.dir)
@@ -236,7 +236,7 @@ def _table(rows: list[list[str]]) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from runtime.manager._experiment import Experiment, experiment_ids, nas_home
+    from nasctl.runtime.manager._experiment import Experiment, experiment_ids, nas_home
 
     rows = [["ID", "NAME", "STATUS", "TRIALS", "BEST", "CREATED"]]
     for exp_id in experiment_ids():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ConfigError
+from nasctl.runtime.errors import ConfigError
 
 __all__ = ["ArchitectureSpec", "ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
 
@@ -300,7 +300,7 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
 
 def _build(document: dict[str, Any], base_dir: Path, source: str | None,
            lines: dict[str, int]) -> ExperimentConfig:
-    import schemas
+    from nasctl import schemas
 
     if not isinstance(document, dict):
         raise ConfigError("an experiment config must be a mapping of keys to values", path=source)

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ExperimentError
-from runtime.manager._config import ExperimentConfig, load_config
-from runtime.manager._manager import Manager, Progress, manager_pid
-from runtime.manager._storage import DB_NAME, Storage, TrialRecord
+from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._config import ExperimentConfig, load_config
+from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
+from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
 
 __all__ = ["Experiment", "nas_home", "experiment_ids"]
 
@@ -120,7 +120,7 @@ class Experiment:
         self._exists = True
 
     def _create_contents(self) -> None:
-        import schemas
+        from nasctl import schemas
 
         config = self.config
         if config.platform != "local":
@@ -128,7 +128,7 @@ class Experiment:
                                   "use platform: local")
         code_dir = config.trial_code_directory
         if config.use_annotation:
-            import annotator
+            from nasctl import annotator
 
             code_dir = self.dir / "code"
             search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode)
@@ -145,7 +145,7 @@ class Experiment:
             schemas.validate("search_space", search_space, source="searchSpace")
         architecture = None
         if config.architecture is not None:
-            from runtime.manager._retrain import resolve_architecture
+            from nasctl.runtime.manager._retrain import resolve_architecture
 
             architecture = resolve_architecture(config.architecture, search_space, [self.home, nas_home()])
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
@@ -248,7 +248,7 @@ class Experiment:
         one that did. Returns `(trial_id, architectures)`; only the `mutable_layer` blocks are drawn
         (a retrain tunes the rest). Same `seed`, same draws.
         """
-        from runtime.modes._derive import sample_architectures
+        from nasctl.runtime.modes._derive import sample_architectures
 
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ExperimentError(f"--sample: the number of architectures must be a positive integer, got {count!r}")
@@ -274,7 +274,7 @@ class Experiment:
 
     def codegen(self, trial_id: str, out_dir: str | Path) -> Path:
         """Write a trial's code with its architecture inlined: plain Python that runs without nasctl."""
-        import annotator
+        from nasctl import annotator
 
         if not self.config.use_annotation:
             raise ExperimentError(f"experiment {self.id} does not use annotations (useAnnotation: false), "

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ExperimentError
-from runtime.manager._channel import ChannelServer, Refused
-from runtime.manager._config import ExperimentConfig
-from runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
-from runtime.manager._storage import Storage
-from runtime.manager._trial_env import derive_trial_seed, trial_environment
-from runtime.manager._tuner import (
+from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._channel import ChannelServer, Refused
+from nasctl.runtime.manager._config import ExperimentConfig
+from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
+from nasctl.runtime.manager._storage import Storage
+from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
+from nasctl.runtime.manager._tuner import (
     CheckpointUnusable,
     checkpoint_tuner,
     create_tuner,
@@ -352,7 +352,7 @@ class Manager:
 
     def _checked(self, parameters: Any, parameter_id: int) -> dict[str, Any]:
         """The tuner's parameters as stored and sent; a tuner bug (not JSON, not in the space) stops here."""
-        from runtime.trial import validate_architecture
+        from nasctl.runtime.trial import validate_architecture
 
         plain = _plain(parameters, parameter_id)
         # One-shot trials without a tuner get only the keys that are not mutable_layer blocks.
@@ -504,7 +504,7 @@ class Manager:
             self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
 
     def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
-        import schemas
+        from nasctl import schemas
 
         try:
             schemas.validate("architecture", request["architecture"])

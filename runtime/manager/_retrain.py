@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ArchitectureError, ConfigError, ExperimentError
-from runtime.manager._config import ArchitectureSpec
+from nasctl.runtime.errors import ArchitectureError, ConfigError, ExperimentError
+from nasctl.runtime.manager._config import ArchitectureSpec
 
 __all__ = ["PartialSpaceTuner", "TunerlessProposer", "free_space", "merge_architecture", "resolve_architecture"]
 
@@ -156,7 +156,7 @@ def resolve_architecture(spec: ArchitectureSpec, search_space: Mapping[str, Any]
 
     `homes` are the folders searched for `{experiment: ID}`, in order (the retrain's own, $NAS_HOME).
     """
-    from runtime.trial import validate_architecture
+    from nasctl.runtime.trial import validate_architecture
 
     if spec.file is not None:
         architecture = _from_file(spec.file, spec.where)
@@ -175,8 +175,9 @@ def resolve_architecture(spec: ArchitectureSpec, search_space: Mapping[str, Any]
 
 
 def _from_file(file: Path, where: str | None) -> dict[str, Any]:
-    import schemas
-    from runtime.trial import load_architecture_file
+    from nasctl.runtime.trial import load_architecture_file
+
+    from nasctl import schemas
 
     if not file.is_file():
         raise ConfigError(f"architecture file {file} does not exist", key="architecture", path=where)
@@ -187,7 +188,7 @@ def _from_file(file: Path, where: str | None) -> dict[str, Any]:
 
 
 def _from_trial(spec: ArchitectureSpec, homes: list[Path]) -> dict[str, Any]:
-    from runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._experiment import Experiment
 
     experiment_id, trial_id = str(spec.experiment), str(spec.trial)
     source = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ExperimentError
+from nasctl.runtime.errors import ExperimentError
 
 __all__ = ["Storage", "TrialRecord", "TRIAL_STATUSES", "FINISHED_STATUSES", "DB_NAME"]
 

@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from runtime.manager._config import _TUNERLESS_MODES, TunerSpec
-from runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
-from runtime.manager._storage import Storage
+from nasctl.runtime.manager._config import _TUNERLESS_MODES, TunerSpec
+from nasctl.runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
+from nasctl.runtime.manager._storage import Storage
 
 __all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_tuner", "create_tuner", "is_no_more_trials",
            "restore_tuner"]
@@ -19,7 +19,7 @@ log = logging.getLogger("nasctl.manager")
 
 
 def is_no_more_trials(error: BaseException) -> bool:
-    """Whether a tuner's exception says it has nothing left to propose (`tuners.NoMoreTrialError`)."""
+    """Whether a tuner's exception says it has nothing left to propose (`nasctl.tuners.NoMoreTrialError`)."""
     return any(cls.__name__ == "NoMoreTrialError" for cls in type(error).__mro__)
 
 
@@ -30,7 +30,7 @@ def create_tuner(spec: TunerSpec | None, seed: int, *, mode: str = "classic",
     With `fixed` (a retrain's architecture) the tuner searches only the keys it leaves open, `Random`
     (seeded with `seed`) when `spec` is None. In oneshot/darts without a tuner, `Random` draws the
     keys that are not `mutable_layer` blocks (variables, function choices); the supernet decides the
-    blocks. See `runtime.manager._retrain`.
+    blocks. See `nasctl.runtime.manager._retrain`.
     """
     if fixed is not None:
         return PartialSpaceTuner(lambda: _create(spec or TunerSpec("Random"), seed), fixed)
@@ -42,7 +42,7 @@ def create_tuner(spec: TunerSpec | None, seed: int, *, mode: str = "classic",
 
 
 def _create(spec: TunerSpec, seed: int) -> Any:
-    import tuners
+    from nasctl import tuners
 
     class_args = dict(spec.class_args)
     if not spec.is_custom:

@@ -30,18 +30,18 @@ None serves any framework that has no entry of its own. The framework of a layer
 owner, candidate classes or inputs (`detect_framework`), without importing a framework.
 Built in: classic, for any framework (`ClassicBackend`) and for torch (`TorchClassicBackend`:
 `nn.ModuleDict` registration, device placement, the optimizer-before-first-forward check). The
-backends of `runtime.modes.torch` (enas, oneshot, darts) have their own object shape
+backends of `nasctl.runtime.modes.torch` (enas, oneshot, darts) have their own object shape
 (`Backend(options, seed=)`, `layer(...)`, hook attributes); `ForeignBackend` (`_adapter.py`) wraps
-them as registry entries. `runtime.modes.tensorflow` brings its own entries (classic, enas, oneshot,
-darts; `runtime.modes.tensorflow.ENTRIES`), listed in the built-in table. A mode with no backend is a
+them as registry entries. `nasctl.runtime.modes.tensorflow` brings its own entries (classic, enas, oneshot,
+darts; `nasctl.runtime.modes.tensorflow.ENTRIES`), listed in the built-in table. A mode with no backend is a
 TrialError naming it. `context.mode_options(mode)` gives a backend its options.
 """
 
 from __future__ import annotations
 
-from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
-from runtime.modes._classic import ClassicBackend, candidate_key
-from runtime.modes._registry import (
+from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+from nasctl.runtime.modes._classic import ClassicBackend, candidate_key
+from nasctl.runtime.modes._registry import (
     FRAMEWORKS,
     backend_class,
     detect_framework,

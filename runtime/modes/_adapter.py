@@ -1,9 +1,9 @@
-"""Registry entries for the backends of `runtime.modes.torch` (enas, oneshot, darts).
+"""Registry entries for the backends of `nasctl.runtime.modes.torch` (enas, oneshot, darts).
 
 Those backends are objects built as `Backend(options, seed=...)` that run a layer with
 `layer(block_key, layer_key, candidates, fixed, optional, size, owner)` and take the trial's hooks as
 attributes (`reporter`, `fetch_parameters`, `report_architecture`); see their package docstring.
-(`runtime.modes.tensorflow` brings its own registry entries, `runtime.modes.tensorflow.ENTRIES`.)
+(`nasctl.runtime.modes.tensorflow` brings its own registry entries, `nasctl.runtime.modes.tensorflow.ENTRIES`.)
 `ForeignBackend` wraps one as a `LayerBackend`, so a registry entry names it like any other backend.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, ClassVar
 
-from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 
 __all__ = ["ForeignBackend"]
 
@@ -74,6 +74,6 @@ def _foreign(framework: str, mode: str, target: str) -> type[ForeignBackend]:
                 {"framework": framework, "mode": mode, "target": target, "__module__": __name__})
 
 
-TorchEnasBackend = _foreign("torch", "enas", "runtime.modes.torch:EnasBackend")
-TorchOneshotBackend = _foreign("torch", "oneshot", "runtime.modes.torch:OneShotBackend")
-TorchDartsBackend = _foreign("torch", "darts", "runtime.modes.torch:DartsBackend")
+TorchEnasBackend = _foreign("torch", "enas", "nasctl.runtime.modes.torch:EnasBackend")
+TorchOneshotBackend = _foreign("torch", "oneshot", "nasctl.runtime.modes.torch:OneShotBackend")
+TorchDartsBackend = _foreign("torch", "darts", "nasctl.runtime.modes.torch:DartsBackend")

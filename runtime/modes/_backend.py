@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime.trial._context import TrialContext
+    from nasctl.runtime.trial._context import TrialContext
 
 # label -> (callee, args, kwargs), as the compiled code passes it (docs/internals.md, "A layer").
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
@@ -51,7 +51,7 @@ class LayerRequest:
 
 
 class LayerBackend:
-    """What a `mutable_layer` call does in one (framework, mode); see the `runtime.modes` docstring.
+    """What a `mutable_layer` call does in one (framework, mode); see the `nasctl.runtime.modes` docstring.
 
     One instance per trial context and registry entry. Subclasses implement `resolve`; the other
     methods are hooks that do nothing by default.

@@ -11,8 +11,8 @@ import re
 from collections.abc import MutableMapping
 from typing import Any
 
-from runtime.errors import TrialError
-from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 
 __all__ = ["ClassicBackend", "candidate_key"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.errors import ArchitectureError, TrialError
 
 
 def _engines(context: Any) -> Iterator[Any]:
@@ -24,7 +24,7 @@ def _engines(context: Any) -> Iterator[Any]:
 def _context(context: Any) -> Any:
     if context is not None:
         return context
-    from runtime.trial._context import current_context
+    from nasctl.runtime.trial._context import current_context
 
     return current_context()
 
@@ -63,7 +63,7 @@ def derive_architecture(
     The result is also what the trial reports as its derived architecture with its final result, so
     call this before `report_final_result`.
     """
-    from runtime.trial._context import use_context
+    from nasctl.runtime.trial._context import use_context
 
     ctx = _context(context)
     derived: dict[str, Any] = {}

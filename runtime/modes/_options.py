@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import ConfigError
+from nasctl.runtime.errors import ConfigError
 
 
 def _number(section: Mapping[str, Any], mode: str, key: str, default: float, low: float, high: float,

@@ -7,22 +7,22 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from runtime.errors import TrialError
-from runtime.modes._backend import LayerBackend
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._backend import LayerBackend
 
 # (framework, mode) -> backend class or "module:Class" (imported on first use, so that registering a
 # torch backend never imports torch). framework None: a backend for any framework.
 _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
-    (None, "classic"): "runtime.modes._classic:ClassicBackend",
-    ("torch", "classic"): "runtime.modes._torch_classic:TorchClassicBackend",
-    ("torch", "enas"): "runtime.modes._adapter:TorchEnasBackend",
-    ("torch", "oneshot"): "runtime.modes._adapter:TorchOneshotBackend",
-    ("torch", "darts"): "runtime.modes._adapter:TorchDartsBackend",
+    (None, "classic"): "nasctl.runtime.modes._classic:ClassicBackend",
+    ("torch", "classic"): "nasctl.runtime.modes._torch_classic:TorchClassicBackend",
+    ("torch", "enas"): "nasctl.runtime.modes._adapter:TorchEnasBackend",
+    ("torch", "oneshot"): "nasctl.runtime.modes._adapter:TorchOneshotBackend",
+    ("torch", "darts"): "nasctl.runtime.modes._adapter:TorchDartsBackend",
     # runtime.modes.tensorflow.ENTRIES, spelled out here so that the registry imports nothing.
-    ("tensorflow", "classic"): "runtime.modes.tensorflow._plugin:TensorFlowClassic",
-    ("tensorflow", "enas"): "runtime.modes.tensorflow._plugin:TensorFlowEnas",
-    ("tensorflow", "oneshot"): "runtime.modes.tensorflow._plugin:TensorFlowOneShot",
-    ("tensorflow", "darts"): "runtime.modes.tensorflow._plugin:TensorFlowDarts",
+    ("tensorflow", "classic"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowClassic",
+    ("tensorflow", "enas"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowEnas",
+    ("tensorflow", "oneshot"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowOneShot",
+    ("tensorflow", "darts"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowDarts",
 }
 
 FRAMEWORKS = ("torch", "tensorflow")

@@ -1,7 +1,7 @@
 """What the one-shot backends of every framework share: a layer's spec, subgraphs, search, rewards.
 
-Framework-free (stdlib only), so that the torch backends (`runtime.modes.torch`) and the TensorFlow
-backends (`runtime.modes.tensorflow`) use the same definitions without loading each other's framework:
+Framework-free (stdlib only), so that the torch backends (`nasctl.runtime.modes.torch`) and the TensorFlow
+backends (`nasctl.runtime.modes.tensorflow`) use the same definitions without loading each other's framework:
 
 - `LayerSpec`: what the search space says about one layer (keys, candidate labels, optional inputs and
   their size range), its subgraphs, decoding and encoding a layer's choice of an architecture;
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.errors import ArchitectureError, TrialError
 
 Architecture = dict[str, Any]
 

@@ -12,11 +12,10 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import torch
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._backend import LayerRequest
+from nasctl.runtime.modes._classic import ClassicBackend
 from torch import nn
-
-from runtime.errors import TrialError
-from runtime.modes._backend import LayerRequest
-from runtime.modes._classic import ClassicBackend
 
 __all__ = ["TorchClassicBackend", "materialize"]
 

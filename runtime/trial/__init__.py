@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
-from runtime.trial._api import (
+from nasctl.runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
+from nasctl.runtime.trial._api import (
     candidates,
     choice,
     function_choice,
@@ -32,11 +32,26 @@ from runtime.trial._api import (
     training_update,
     uniform,
 )
-from runtime.trial._architecture import load_architecture_file, sample_architecture, validate_architecture
-from runtime.trial._channel import ChannelClient
-from runtime.trial._context import TrialContext, current_context, mutable_layer, set_context, use_context
-from runtime.trial._platform import ChannelPlatform, Platform, StandalonePlatform, platform_from_environment
-from runtime.trial._runner import run_script
+from nasctl.runtime.trial._architecture import (
+    load_architecture_file,
+    sample_architecture,
+    validate_architecture,
+)
+from nasctl.runtime.trial._channel import ChannelClient
+from nasctl.runtime.trial._context import (
+    TrialContext,
+    current_context,
+    mutable_layer,
+    set_context,
+    use_context,
+)
+from nasctl.runtime.trial._platform import (
+    ChannelPlatform,
+    Platform,
+    StandalonePlatform,
+    platform_from_environment,
+)
+from nasctl.runtime.trial._runner import run_script
 
 __all__ = [
     "arch_parameters",

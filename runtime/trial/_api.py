@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from runtime.errors import TrialError
-from runtime.trial._architecture import choice_index
-from runtime.trial._context import current_context
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.trial._architecture import choice_index
+from nasctl.runtime.trial._context import current_context
 
 __all__ = [
     "candidates",
@@ -109,7 +109,7 @@ def materialize(model: Any, *args: Any, **kwargs: Any) -> Any:
 
     Call it before building the optimizer (or loading a state dict); training flags are kept.
     """
-    from runtime.modes._torch_classic import materialize as torch_materialize
+    from nasctl.runtime.modes._torch_classic import materialize as torch_materialize
 
     return torch_materialize(model, *args, **kwargs)
 

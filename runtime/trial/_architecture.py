@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import ArchitectureError
+from nasctl.runtime.errors import ArchitectureError
 
 __all__ = [
     "check_layer_choice",
@@ -259,7 +259,7 @@ def _validate(architecture: Any, search_space: Mapping[str, Any], partial: bool)
 
 def load_architecture_file(path: str | Path) -> dict[str, Any]:
     """An architecture JSON file, read and checked against `schemas/architecture.schema.json`."""
-    import schemas
+    from nasctl import schemas
 
     path = Path(path)
     try:

@@ -13,7 +13,7 @@ import socket
 import threading
 from typing import Any
 
-from runtime.errors import ChannelError
+from nasctl.runtime.errors import ChannelError
 
 __all__ = ["ChannelClient", "parse_address"]
 

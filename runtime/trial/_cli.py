@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runtime.errors import TrialError
+from nasctl.runtime.errors import TrialError
 
 
 def _add_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -33,7 +33,7 @@ def register(commands: Any, trial_commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runtime.trial._runner import run_script
+    from nasctl.runtime.trial._runner import run_script
 
     words = list(args.command)
     if not words or words[0].startswith("-"):

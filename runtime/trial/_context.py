@@ -15,17 +15,17 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from itertools import chain
 from typing import Any
 
-from runtime.errors import ArchitectureError, TrialError
-from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
-from runtime.modes._registry import backend_class, detect_framework
-from runtime.trial._architecture import (
+from nasctl.runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+from nasctl.runtime.modes._registry import backend_class, detect_framework
+from nasctl.runtime.trial._architecture import (
     check_layer_choice,
     check_variable,
     key_random,
     sample_layer,
     sample_variable,
 )
-from runtime.trial._platform import Platform, platform_from_environment
+from nasctl.runtime.trial._platform import Platform, platform_from_environment
 
 __all__ = ["TrialContext", "current_context", "set_context", "use_context"]
 

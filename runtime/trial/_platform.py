@@ -12,9 +12,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.errors import ChannelError, TrialError
-from runtime.trial._architecture import load_architecture_file, sample_architecture
-from runtime.trial._channel import ChannelClient
+from nasctl.runtime.errors import ChannelError, TrialError
+from nasctl.runtime.trial._architecture import load_architecture_file, sample_architecture
+from nasctl.runtime.trial._channel import ChannelClient
 
 __all__ = ["ChannelPlatform", "Platform", "StandalonePlatform", "platform_from_environment"]
 

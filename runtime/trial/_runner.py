@@ -5,7 +5,7 @@ is compiled and run as `__main__`, and sibling modules with annotations are comp
 imported (an import hook limited to the trial directory), so nothing is written anywhere and
 `__file__` is the script's real path. Results are printed; the last line is `final result: <json>`.
 
-In enas mode without `--arch`, the ENAS controller (`tuners.create("ENAS")`, seeded with the trial
+In enas mode without `--arch`, the ENAS controller (`nasctl.tuners.create("ENAS")`, seeded with the trial
 seed) runs in this process, so each `training_update()` switches to the controller's next subgraph
 and each reward reaches it. Rewards (`training_update(loss=...)` reports `-loss` as one) are not
 printed; intermediate results are, and at the end the last `derived architecture: <json>` line and the
@@ -27,16 +27,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import TrialError
-from runtime.trial._architecture import load_architecture_file, validate_architecture
-from runtime.trial._context import TrialContext, use_context
-from runtime.trial._platform import StandalonePlatform
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.trial._architecture import load_architecture_file, validate_architecture
+from nasctl.runtime.trial._context import TrialContext, use_context
+from nasctl.runtime.trial._platform import StandalonePlatform
 
 __all__ = ["run_script"]
 
 _MARKERS = (b"@nas.", b"@nni.")
 # nasctl's own packages are never trial code, even when the trial directory holds their sources.
-_OWN_PACKAGES = frozenset({"annotator", "nas", "runtime", "schemas", "tuners"})
+_OWN_PACKAGES = frozenset({"nasctl", "nas"})
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -98,7 +98,7 @@ class _AnnotatedFinder(importlib.abc.MetaPathFinder):
 
 
 def _compile(source: bytes, path: Path, root: Path, mode: str, key_style: str) -> str:
-    import annotator
+    from nasctl import annotator
 
     try:
         text = source.decode("utf-8")
@@ -181,8 +181,9 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     (default `NAS_TRIAL_SEED`, else 0); with it, the file is checked against the search space
     before the script starts.
     """
-    import annotator
-    from runtime.modes import has_mode, registered_modes
+    from nasctl.runtime.modes import has_mode, registered_modes
+
+    from nasctl import annotator
 
     script = Path(script).resolve()
     if not script.is_file():
@@ -250,8 +251,9 @@ class _EnasPlatform:
     @staticmethod
     def create(search_space: Mapping[str, Any], seed: int, architecture: Mapping[str, Any] | None) -> Any:
         """The ENAS controller (seeded with `seed`) in process; with `architecture`, that one subgraph."""
-        import tuners
-        from runtime.modes.torch._inprocess import InProcessTunerPlatform
+        from nasctl.runtime.modes.torch._inprocess import InProcessTunerPlatform
+
+        from nasctl import tuners
 
         class EnasPlatform(InProcessTunerPlatform, _EnasPlatform):
             """The controller's platform; prints intermediate results now and the summary at the end."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import annotator
+from nasctl import annotator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -19,7 +19,7 @@ GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
 def expected_outputs(folder: Path) -> tuple[bytes, str]:
     """(expected.py bytes, search_space.json text) for one golden folder."""
-    import annotator
+    from nasctl import annotator
 
     options_file = folder / "options.json"
     options = json.loads(options_file.read_text(encoding="utf-8")) if options_file.exists() else {}

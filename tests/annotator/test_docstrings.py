@@ -6,9 +6,7 @@ import doctest
 
 import pytest
 
-import annotator
-import annotator._compile
-import annotator._errors
+from nasctl import annotator
 
 
 @pytest.mark.parametrize(

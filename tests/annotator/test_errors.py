@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import annotator
+from nasctl import annotator
 
 LAYER = "{layer_choice: [a()], fixed_inputs: [x], layer_output: h}"
 
@@ -303,8 +303,8 @@ def test_normalize_mode(name: str, canonical: str) -> None:
 
 def test_verify_blames_the_annotation_whose_code_is_invalid() -> None:
     """`verify=True` re-parses the output; the parser's placement rules normally make that unnecessary."""
-    from annotator._codegen import compile_ir
-    from annotator._parse import parse_module
+    from nasctl.annotator._codegen import compile_ir
+    from nasctl.annotator._parse import parse_module
 
     source = "def f(x):\n    y = x\n    # @nas.report_final_result(y)\n    return y\n"
     ir = parse_module(source, "m", "m.py")

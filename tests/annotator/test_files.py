@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import annotator
+from nasctl import annotator
 
 ANNOTATED = "x = 1\n# @nas.variable(nas.choice(1, 2), name=x)\nx = 2\n"
 

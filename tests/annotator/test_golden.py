@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import annotator
-import schemas
+from nasctl import annotator, schemas
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 FOLDERS = sorted(path for path in GOLDEN.iterdir() if path.is_dir())

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import annotator
-import schemas
+from nasctl import annotator, schemas
 
 TRIAL = Path(__file__).parent / "fixtures" / "inline" / "trial.py"
 
@@ -79,7 +78,7 @@ def test_nasctl_is_not_importable_in_the_isolated_run(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import importlib.util\n"
-        "print(*(importlib.util.find_spec(name) is None for name in ('nas', 'annotator', 'runtime')))\n"
+        "print(*(importlib.util.find_spec(name) is None for name in ('nas', 'nasctl', 'runtime')))\n"
         "print(importlib.util.find_spec('yaml') is None)\n"
     )
     assert run_isolated(probe).splitlines() == ["True True True", "True"]
@@ -309,7 +308,7 @@ def build(x):
 def test_graph_mode_candidates_get_the_variable_scopes_of_classic_mode(tmp_path: Path) -> None:
     """A checkpoint of a classic graph-mode trial restores into the generated code: same variable names."""
     tf = pytest.importorskip("tensorflow")
-    from runtime.trial import StandalonePlatform, TrialContext, use_context
+    from nasctl.runtime.trial import StandalonePlatform, TrialContext, use_context
 
     architecture = {"net/build/h1": {"h1": {"chosen_layer": "dense(units=4)", "chosen_inputs": []},
                                      "h2": {"chosen_layer": "dense(units=3)", "chosen_inputs": ["x"]}}}

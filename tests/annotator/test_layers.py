@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import annotator
+from nasctl import annotator
 
 SPEC = "{layer_choice: [ops.conv(size=3, ch=c), ops.pool(3)], fixed_inputs: [x], layer_output: h}"
 LAYER = (

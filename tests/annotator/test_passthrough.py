@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import annotator
+from nasctl import annotator
 
 _STATEMENTS = st.sampled_from(
     [

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import annotator
+from nasctl import annotator
 
 CANDIDATES = [
     "ops.conv(size=3, ch=c)",
@@ -133,10 +133,10 @@ def test_syntax_errors_point_at_the_problem(source: str, column: int, pattern: s
 
 def test_libcst_is_imported_only_for_files_with_annotations() -> None:
     code = (
-        "import sys, annotator\n"
-        "annotator.compile_source('x = 1\\n', 'm')\n"
+        "import sys, nasctl.annotator\n"
+        "nasctl.annotator.compile_source('x = 1\\n', 'm')\n"
         "print('libcst' in sys.modules)\n"
-        "annotator.compile_source(\"'''@nas.report_final_result(1)'''\\n\", 'm')\n"
+        "nasctl.annotator.compile_source(\"'''@nas.report_final_result(1)'''\\n\", 'm')\n"
         "print('libcst' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-import annotator
-import schemas
+from nasctl import annotator, schemas
 
 PROGRAM = '''
 import nas

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import nasctl.runtime.trial
+
 import nas
-import runtime.trial
 
 API = {"get_next_parameter", "get_current_parameter", "report_intermediate_result", "report_final_result",
        "training_update", "get_experiment_id", "get_trial_id", "get_sequence_id", "get_trial_seed",
@@ -19,12 +20,12 @@ API = {"get_next_parameter", "get_current_parameter", "report_intermediate_resul
 def test_nas_exports_the_trial_api():
     assert set(nas.__all__) == API
     for name in API:
-        assert getattr(nas, name) is getattr(runtime.trial, name)
+        assert getattr(nas, name) is getattr(nasctl.runtime.trial, name)
         assert getattr(nas, name).__doc__
 
 
 def test_importing_nas_imports_no_framework_and_no_compiler():
-    code = ("import sys, nas; heavy = [m for m in ('torch', 'tensorflow', 'annotator', 'libcst', 'numpy') "
+    code = ("import sys, nas; heavy = [m for m in ('torch', 'tensorflow', 'nasctl.annotator', 'libcst', 'numpy') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

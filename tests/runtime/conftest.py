@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-
-from runtime.trial import TrialContext, set_context
+from nasctl.runtime.trial import TrialContext, set_context
 
 
 @pytest.fixture

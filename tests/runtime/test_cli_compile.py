@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from nasctl.runtime.cli import main
 
-import schemas
-from runtime.cli import main
+from nasctl import schemas
 
 GOOD = "x = 1\n# @nas.variable(nas.choice(1, 2), name=x)\nx = 2\n'''@nas.report_final_result(x)'''\n"
 
@@ -112,7 +112,7 @@ def test_unknown_mode_is_refused_by_the_parser(tmp_path: Path) -> None:
 def test_console_script_entry_point(tmp_path: Path) -> None:
     src = write(tmp_path / "bad.py", "'''@nas.mutable_layer_s({})'''\n")
     done = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "search-space", str(src)],
+        [sys.executable, "-m", "nasctl.runtime.cli", "search-space", str(src)],
         capture_output=True,
         text=True,
         timeout=120,

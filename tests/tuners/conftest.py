@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-import schemas
-import tuners
+from nasctl import schemas, tuners
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "benchmarks" / "data"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import tuners
+from nasctl import tuners
 
 
 def test_proposals_are_valid_and_within_the_space(kit, builtin):

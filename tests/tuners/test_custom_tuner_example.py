@@ -1,4 +1,4 @@
-"""examples/custom_tuner: its config names the tuner, `tuners.create` loads it, and it searches."""
+"""examples/custom_tuner: its config names the tuner, `nasctl.tuners.create` loads it, and it searches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-import tuners
+from nasctl import tuners
 
 # What the annotations of examples/custom_tuner/trial.py declare (DESIGN.md §3 keys).
 TRIAL_SPACE = {

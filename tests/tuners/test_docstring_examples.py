@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["tuners", "tuners._space", "tuners._base", "tuners._random", "tuners._grid", "tuners._evolution",
-           "tuners._tpe", "tuners._policy._reinforce", "tuners._policy._ppo", "tuners._registry", "tuners._tabular"]
+MODULES = ["tuners", "nasctl.tuners._space", "nasctl.tuners._base", "nasctl.tuners._random", "nasctl.tuners._grid", "nasctl.tuners._evolution",
+           "nasctl.tuners._tpe", "nasctl.tuners._policy._reinforce", "nasctl.tuners._policy._ppo", "nasctl.tuners._registry", "nasctl.tuners._tabular"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from nasctl.tuners._enas import ENASTuner
+from nasctl.tuners._errors import CheckpointError, SearchSpaceError, TunerArgumentError
+from nasctl.tuners._space import SearchSpace
 
-import tuners
-from tuners._enas import ENASTuner
-from tuners._errors import CheckpointError, SearchSpaceError, TunerArgumentError
-from tuners._space import SearchSpace
+from nasctl import tuners
 
 SPACE = {
     "m/Net.forward/h1": {"_type": "mutable_layer", "_value": {
@@ -130,12 +130,12 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="is not a readable tuner checkpoint"):
         make().load_checkpoint(tmp_path / "junk.pt")
     tuners.create("Random", seed=0).save_checkpoint(tmp_path / "random.ckpt")
-    with pytest.raises(CheckpointError, match="not of tuners._enas.ENASTuner"):
+    with pytest.raises(CheckpointError, match="not of nasctl.tuners._enas.ENASTuner"):
         make().load_checkpoint(tmp_path / "random.ckpt")
 
 
 def test_is_a_tuner_and_created_by_module_and_class():
-    tuner = tuners.create("tuners._enas:ENASTuner", optimize_mode="minimize", seed=0)
+    tuner = tuners.create("nasctl.tuners._enas:ENASTuner", optimize_mode="minimize", seed=0)
     assert isinstance(tuner, tuners.Tuner) and tuner.optimize_mode == "minimize"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import tuners
+from nasctl import tuners
 
 SPACE = {f"k{i}": {"_type": "choice", "_value": list(range(10))} for i in range(4)}
 

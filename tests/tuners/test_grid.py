@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import tuners
+from nasctl import tuners
 
 
 def test_covers_every_combination_exactly_once(kit):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nasctl.tuners._policy import _categorical as cat
 
-import tuners
-from tuners._policy import _categorical as cat
+from nasctl import tuners
 
 SPACE = {
     "b": {"_type": "mutable_layer", "_value": {

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from tuners._policy import _categorical as cat
+from nasctl.tuners._policy import _categorical as cat
 
 
 def numeric_gradient(f, logits, eps=1e-6):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import tuners
+from nasctl import tuners
 
 QUERIES = 100
 SEEDS = range(10)

@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tuners
+from nasctl import tuners
 
 labels = st.lists(st.from_regex(r"[a-z]{1,6}\(\)", fullmatch=True), min_size=1, max_size=4, unique=True)
 

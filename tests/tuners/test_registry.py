@@ -1,4 +1,4 @@
-"""`tuners.create`: built-ins by name (NNI's spellings too), custom `module:Class`, clear errors."""
+"""`nasctl.tuners.create`: built-ins by name (NNI's spellings too), custom `module:Class`, clear errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-import tuners
+from nasctl import tuners
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def write_module(tmp_path, name, body):
 
 
 CUSTOM = """
-    from tuners import Tuner
+    from nasctl.tuners import Tuner
 
     class Fixed(Tuner):
         def __init__(self, value, optimize_mode="maximize"):
@@ -113,6 +113,6 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(tuners.CheckpointError, match="garbage.ckpt is not a readable tuner checkpoint"):
         tuner.load_checkpoint(tmp_path / "garbage.ckpt")
     tuners.create("Evolution").save_checkpoint(tmp_path / "evo.ckpt")
-    with pytest.raises(tuners.CheckpointError, match="is a checkpoint of tuners._evolution.EvolutionTuner, "
-                       "not of tuners._random.RandomTuner"):
+    with pytest.raises(tuners.CheckpointError, match="is a checkpoint of nasctl.tuners._evolution.EvolutionTuner, "
+                       "not of nasctl.tuners._random.RandomTuner"):
         tuner.load_checkpoint(tmp_path / "evo.ckpt")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nasctl.tuners import SearchSpace, SearchSpaceError
 
-import tuners
-from tuners import SearchSpace, SearchSpaceError
+from nasctl import tuners
 
 
 def one(type_: str, value: list) -> SearchSpace:

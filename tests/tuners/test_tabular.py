@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import tuners
+from nasctl import tuners
 
 SPACE = {"b": {"_type": "mutable_layer", "_value": {
     "l": {"layer_choice": ["f()", "g()"], "optional_inputs": ["x"], "optional_input_size": [0, 1]}}},

@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-import tuners
+from nasctl import tuners
 
 
 @pytest.mark.parametrize("sampler", ["QMC", "Random", "TPESampler"])

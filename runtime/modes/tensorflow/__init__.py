@@ -4,7 +4,7 @@ Importing this package does not import TensorFlow: the backends are loaded on fi
 `(tensorflow, mode)` registry names them as `"module:Class"`).
 
 ```python
-from runtime.modes.tensorflow import DartsBackend
+from nasctl.runtime.modes.tensorflow import DartsBackend
 backend = DartsBackend({"sampler": "gumbel"}, seed=0)
 y = backend.layer("m/f/h", "h", {"Dense(4)": (keras.layers.Dense, (4,), {})}, [x], {}, 0, owner=model)
 backend.training_update(loss=lambda: val_loss())
@@ -17,22 +17,22 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "TensorFlowBackend": "runtime.modes.tensorflow._backend",
-    "ClassicBackend": "runtime.modes.tensorflow._backend",
-    "EnasBackend": "runtime.modes.tensorflow._enas",
-    "OneShotBackend": "runtime.modes.tensorflow._oneshot",
-    "DartsBackend": "runtime.modes.tensorflow._darts",
-    "graph_training_flag": "runtime.modes.tensorflow._backend",
-    "ARCH_COLLECTION": "runtime.modes.tensorflow._backend",
-    "TensorFlowLayerBackend": "runtime.modes.tensorflow._plugin",
+    "TensorFlowBackend": "nasctl.runtime.modes.tensorflow._backend",
+    "ClassicBackend": "nasctl.runtime.modes.tensorflow._backend",
+    "EnasBackend": "nasctl.runtime.modes.tensorflow._enas",
+    "OneShotBackend": "nasctl.runtime.modes.tensorflow._oneshot",
+    "DartsBackend": "nasctl.runtime.modes.tensorflow._darts",
+    "graph_training_flag": "nasctl.runtime.modes.tensorflow._backend",
+    "ARCH_COLLECTION": "nasctl.runtime.modes.tensorflow._backend",
+    "TensorFlowLayerBackend": "nasctl.runtime.modes.tensorflow._plugin",
 }
 
 #: mode -> the `(tensorflow, mode)` registry entry, named so that registering imports nothing.
 ENTRIES = {
-    "classic": "runtime.modes.tensorflow._plugin:TensorFlowClassic",
-    "enas": "runtime.modes.tensorflow._plugin:TensorFlowEnas",
-    "oneshot": "runtime.modes.tensorflow._plugin:TensorFlowOneShot",
-    "darts": "runtime.modes.tensorflow._plugin:TensorFlowDarts",
+    "classic": "nasctl.runtime.modes.tensorflow._plugin:TensorFlowClassic",
+    "enas": "nasctl.runtime.modes.tensorflow._plugin:TensorFlowEnas",
+    "oneshot": "nasctl.runtime.modes.tensorflow._plugin:TensorFlowOneShot",
+    "darts": "nasctl.runtime.modes.tensorflow._plugin:TensorFlowDarts",
 }
 
 __all__ = sorted([*_EXPORTS, "ENTRIES", "register"])
@@ -40,7 +40,7 @@ __all__ = sorted([*_EXPORTS, "ENTRIES", "register"])
 
 def register() -> None:
     """Make the TensorFlow backends serve `(tensorflow, mode)` for the four modes (imports no framework)."""
-    from runtime.modes._registry import register_backend
+    from nasctl.runtime.modes._registry import register_backend
 
     for mode, entry in ENTRIES.items():
         register_backend("tensorflow", mode, entry)

@@ -35,10 +35,9 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from typing import Any, ClassVar
 
 import tensorflow as tf
-
-from runtime.errors import TrialError
-from runtime.modes._classic import candidate_key
-from runtime.modes._spec import Architecture, LayerSpec, remember_spec
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._classic import candidate_key
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
 
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 

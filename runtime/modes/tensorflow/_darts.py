@@ -1,6 +1,6 @@
 """darts mode for TensorFlow: softmax-mixed layers and their architecture optimizer (first order).
 
-The mathematics is that of the torch backend (`runtime.modes.torch._darts`):
+The mathematics is that of the torch backend (`nasctl.runtime.modes.torch._darts`):
 
 - forward: `sum_i softmax(alpha)_i * op_i([fixed, [sigmoid(beta_j) * x_j]_j])`. `sampler: gumbel`
   samples Gumbel-softmax weights and binary-concrete gates while training, with the temperature
@@ -34,11 +34,10 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-
-from runtime.errors import ConfigError, TrialError
-from runtime.modes._options import DartsOptions
-from runtime.modes._spec import Architecture, LayerSpec, top_inputs
-from runtime.modes.tensorflow._backend import (
+from nasctl.runtime.errors import ConfigError, TrialError
+from nasctl.runtime.modes._options import DartsOptions
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
+from nasctl.runtime.modes.tensorflow._backend import (
     ARCH_COLLECTION,
     GRAPH,
     KERAS,

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
-
-from runtime.errors import TrialError
-from runtime.modes._options import EnasOptions
-from runtime.modes._spec import Architecture, LayerSpec, RewardWindow, fetch_subgraph
-from runtime.modes.tensorflow._backend import Layer, Signal, TensorFlowBackend, run_subgraph
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._options import EnasOptions
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, RewardWindow, fetch_subgraph
+from nasctl.runtime.modes.tensorflow._backend import Layer, Signal, TensorFlowBackend, run_subgraph
 
 
 @dataclass

@@ -4,7 +4,7 @@
   every candidate output is kept with probability `1 - r**(1/k)` (k inputs, or k candidates), kept
   paths scaled by `1 / (1 - rate)` as `tf.nn.dropout` does, and the candidate outputs summed. The
   probability that all k paths drop is `r`. One draw per path and step, shared by the batch. The torch
-  backend follows the same rule (`runtime.modes.torch._oneshot` says why).
+  backend follows the same rule (`nasctl.runtime.modes.torch._oneshot` says why).
 - `strategy: single_path` (SPOS): each step runs one uniformly sampled subgraph (candidate and input
   subset) of each layer.
 - Outside training (keras: `training=False`; graph: feed `nas_training` False) every candidate runs:
@@ -13,7 +13,7 @@
   is a training call.
 - `derive(evaluate)` (`nas.derive_architecture(evaluate)`): evaluates sampled subgraphs on the
   shared weights (`search: random`, `budget` distinct ones, or `evolution`; the search is
-  `runtime.modes._spec.search_architecture`, shared with the torch backend) and keeps the best; while
+  `nasctl.runtime.modes._spec.search_architecture`, shared with the torch backend) and keeps the best; while
   a candidate architecture is evaluated, each layer's `fixed` signal selects its subgraph (so it works inside `tf.function` and in
   a session too). In Keras, `evaluate()` must call the model with `training=False`; `derive` checks it.
 """
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
-
-from runtime.errors import TrialError
-from runtime.modes._options import OneShotOptions
-from runtime.modes._spec import (
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._options import OneShotOptions
+from nasctl.runtime.modes._spec import (
     Architecture,
     LayerSpec,
     checked_score,
@@ -36,7 +35,7 @@ from runtime.modes._spec import (
     kept_scale,
     search_architecture,
 )
-from runtime.modes.tensorflow._backend import (
+from nasctl.runtime.modes.tensorflow._backend import (
     GRAPH,
     Layer,
     Signal,

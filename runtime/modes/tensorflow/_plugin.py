@@ -1,21 +1,21 @@
-"""The TensorFlow backends as entries of the `(framework, mode)` registry (`runtime.modes`).
+"""The TensorFlow backends as entries of the `(framework, mode)` registry (`nasctl.runtime.modes`).
 
 Each entry is a `LayerBackend` that holds one `TensorFlowBackend` per trial context and connects it
 to the context: the mode's options come from `NAS_MODE_CONFIG` (`context.mode_config[mode]`), the seed
 from the platform, candidates without an owner go to `nas.candidates()`, darts reports its
 architecture weights as intermediate results, enas fetches its next subgraph as the trial's next
-parameters. The context's hooks reach the backend as `inner` (as for `runtime.modes._adapter`).
+parameters. The context's hooks reach the backend as `inner` (as for `nasctl.runtime.modes._adapter`).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
-from runtime.modes.tensorflow._backend import ClassicBackend, TensorFlowBackend
-from runtime.modes.tensorflow._darts import DartsBackend
-from runtime.modes.tensorflow._enas import EnasBackend
-from runtime.modes.tensorflow._oneshot import OneShotBackend
+from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+from nasctl.runtime.modes.tensorflow._backend import ClassicBackend, TensorFlowBackend
+from nasctl.runtime.modes.tensorflow._darts import DartsBackend
+from nasctl.runtime.modes.tensorflow._enas import EnasBackend
+from nasctl.runtime.modes.tensorflow._oneshot import OneShotBackend
 
 
 class TensorFlowLayerBackend(LayerBackend):

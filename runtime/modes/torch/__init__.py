@@ -1,7 +1,7 @@
 """The PyTorch backends of the one-shot modes: enas, oneshot and darts.
 
 >>> import torch
->>> from runtime.modes.torch import DartsBackend
+>>> from nasctl.runtime.modes.torch import DartsBackend
 >>> backend = DartsBackend({"sampler": "gumbel"}, seed=0)
 >>> ops = {"relu": (lambda xs: torch.relu(xs[0][0]), (), {}), "tanh": (lambda xs: torch.tanh(xs[0][0]), (), {})}
 >>> y = backend.layer("m/h", "h", ops, [torch.ones(2)], {}, 0)
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
+from nasctl.runtime.modes._derive import arch_parameters, derive_architecture, sample_architectures
 
 # Everything else imports torch, so it is loaded on first use (PEP 562): `nas` can expose
 # `arch_parameters` and `derive_architecture` without importing a framework.
@@ -24,13 +24,13 @@ _LAZY = {
     "EnasBackend": "_enas",
     "attach_tuner": "_enas",
     "LayerCandidates": "_layer",
-    "LayerSpec": "runtime.modes._spec",
+    "LayerSpec": "nasctl.runtime.modes._spec",
     "candidate_attribute": "_layer",
     "OneShotBackend": "_oneshot",
     "InProcessTunerPlatform": "_inprocess",
-    "DartsOptions": "runtime.modes._options",
-    "EnasOptions": "runtime.modes._options",
-    "OneShotOptions": "runtime.modes._options",
+    "DartsOptions": "nasctl.runtime.modes._options",
+    "EnasOptions": "nasctl.runtime.modes._options",
+    "OneShotOptions": "nasctl.runtime.modes._options",
 }
 
 __all__ = [

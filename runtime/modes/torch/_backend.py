@@ -26,11 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
+from nasctl.runtime.modes.torch._layer import CandidateTable, LayerCandidates
 from torch import nn
-
-from runtime.errors import TrialError
-from runtime.modes._spec import Architecture, LayerSpec, remember_spec
-from runtime.modes.torch._layer import CandidateTable, LayerCandidates
 
 LayerCall = Callable[[list[Any], list[Any]], Any]
 

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from runtime.errors import TrialError
-from runtime.modes._options import DartsOptions
-from runtime.modes._spec import Architecture, LayerSpec, top_inputs
-from runtime.modes.torch._backend import TorchOneShotBackend
-from runtime.modes.torch._layer import LayerCandidates, first_tensor
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._options import DartsOptions
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
+from nasctl.runtime.modes.torch._backend import TorchOneShotBackend
+from nasctl.runtime.modes.torch._layer import LayerCandidates, first_tensor
 
 LossArg = torch.Tensor | Callable[[], torch.Tensor]
 _FULL_PRECISION = (torch.float32, torch.float64)
@@ -284,8 +283,8 @@ class DartsBackend(TorchOneShotBackend):
 
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
         """`count` architectures drawn from the learned distribution (see `sample_architectures` in
-        `runtime.modes.torch`): a candidate ~ softmax(alpha), each input kept ~ sigmoid(beta)."""
-        from runtime.modes._derive import sample_architectures
+        `nasctl.runtime.modes.torch`): a candidate ~ softmax(alpha), each input kept ~ sigmoid(beta)."""
+        from nasctl.runtime.modes._derive import sample_architectures
 
         space: dict[str, Any] = {}
         for spec in self.specs.values():

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runtime.errors import TrialError
-from runtime.modes._options import EnasOptions
-from runtime.modes._spec import Architecture, RewardWindow, fetch_subgraph
-from runtime.modes.torch._backend import TorchOneShotBackend
-from runtime.modes.torch._layer import LayerCandidates
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._options import EnasOptions
+from nasctl.runtime.modes._spec import Architecture, RewardWindow, fetch_subgraph
+from nasctl.runtime.modes.torch._backend import TorchOneShotBackend
+from nasctl.runtime.modes.torch._layer import LayerCandidates
 
 
 class EnasBackend(TorchOneShotBackend):
@@ -106,7 +106,7 @@ def attach_tuner(backend: EnasBackend, tuner: Any, search_space: Mapping[str, An
     state: dict[str, Any] = {"next_id": 0, "current": None}
 
     def fetch() -> Mapping[str, Any] | None:
-        from tuners import NoMoreTrialError
+        from nasctl.tuners import NoMoreTrialError
 
         parameter_id = state["next_id"]
         state["next_id"] += 1

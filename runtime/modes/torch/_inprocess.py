@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.trial._platform import Platform
+from nasctl.runtime.trial._platform import Platform
 
 
 class InProcessTunerPlatform(Platform):
@@ -33,7 +33,7 @@ class InProcessTunerPlatform(Platform):
         self.architectures: list[dict[str, Any]] = []
 
     def request_parameters(self) -> tuple[int | None, dict[str, Any]] | None:
-        from tuners._errors import NoMoreTrialError
+        from nasctl.tuners._errors import NoMoreTrialError
 
         parameter_id, self._next_id = self._next_id, self._next_id + 1
         try:

@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
+from nasctl.runtime.modes._classic import candidate_key
+from nasctl.runtime.modes._spec import LayerSpec
 from torch import nn
-
-from runtime.modes._classic import candidate_key
-from runtime.modes._spec import LayerSpec
 
 CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 

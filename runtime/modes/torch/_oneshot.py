@@ -2,7 +2,7 @@
 
 - `strategy: dropout` (Bender et al. 2018, NNI's oneshot_mode): during training every optional input
   and every candidate output of a layer is dropped independently with probability `rate = r ** (1/k)`
-  (`k` = the number of inputs, resp. candidates; `runtime.modes._spec.drop_rate`), so all `k` are
+  (`k` = the number of inputs, resp. candidates; `nasctl.runtime.modes._spec.drop_rate`), so all `k` are
   dropped with probability `r` whatever the fan-in. A dropped input is passed to the candidates as
   zeros (the input list keeps its length); a dropped candidate is not run. When all candidates are
   dropped the layer's output is zero for that step, as in Bender et al. and NNI, where the dropped node
@@ -24,7 +24,7 @@
   the shared weights, and the best is returned. `search: random` scores `budget` distinct uniformly
   sampled subnets (all of them when there are no more than `budget`); `search: evolution` is
   regularized evolution (Real et al. 2019) with `population` and `sample_size`. Both are
-  `runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
+  `nasctl.runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-
-from runtime.modes._options import OneShotOptions
-from runtime.modes._spec import Architecture, LayerSpec, drop_rate, kept_scale, search_architecture
-from runtime.modes.torch._backend import TorchOneShotBackend
-from runtime.modes.torch._layer import LayerCandidates
+from nasctl.runtime.modes._options import OneShotOptions
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, drop_rate, kept_scale, search_architecture
+from nasctl.runtime.modes.torch._backend import TorchOneShotBackend
+from nasctl.runtime.modes.torch._layer import LayerCandidates
 
 
 class OneShotBackend(TorchOneShotBackend):
@@ -132,7 +131,7 @@ class OneShotBackend(TorchOneShotBackend):
 
         `evaluate` takes no argument and returns a number (higher is better unless
         `optimize_mode: minimize` or `maximize=False`); the subnet it scores is fixed while it runs.
-        The search is `runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
+        The search is `nasctl.runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
         """
         previous = self.fixed
 

@@ -165,10 +165,10 @@ def write_config(project: Path, config: dict[str, Any], name: str = "config.yml"
 
 
 def nasctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `nasctl` (as `python -m runtime.cli`) and capture its output."""
+    """Run `nasctl` (as `python -m nasctl.runtime.cli`) and capture its output."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nasctl.runtime.cli", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=REPO)
 
 

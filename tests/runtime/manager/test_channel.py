@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.manager import Experiment
-from runtime.manager._channel import ChannelServer, Refused
+from nasctl.runtime.manager import Experiment
+from nasctl.runtime.manager._channel import ChannelServer, Refused
 
 
 class _Server:
@@ -172,9 +171,9 @@ def _message_strategy() -> Any:
 
 def test_fast_check_accepts_only_what_the_schema_accepts() -> None:
     from hypothesis import given, settings
+    from nasctl.runtime.manager._channel import _surely_valid
 
-    import schemas
-    from runtime.manager._channel import _surely_valid
+    from nasctl import schemas
 
     @settings(max_examples=400, deadline=None)
     @given(_message_strategy())

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.manager import Experiment
+from nasctl.runtime.manager import Experiment
 
 
 def test_run_then_export_list_show_and_trial_ls(project: Path, nas_home: Path, helpers: Any) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.manager import Experiment, derive_trial_seed
+from nasctl.runtime.manager import Experiment, derive_trial_seed
 
 # An annotated trial without torch: a variable, a layer choice with an optional input, a function
 # choice, and a seeded noise term, so the result depends on the architecture and the trial seed.

@@ -6,9 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from runtime.errors import ConfigError
-from runtime.manager import ExperimentConfig, load_config, parse_duration
+from nasctl.runtime.errors import ConfigError
+from nasctl.runtime.manager import ExperimentConfig, load_config, parse_duration
 
 
 def _yaml(tmp_path: Path, text: str, name: str = "exp.yml") -> Path:

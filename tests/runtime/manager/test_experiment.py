@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.errors import ExperimentError
-from runtime.manager import Experiment, derive_trial_seed
+from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager import Experiment, derive_trial_seed
 
 
 def _experiment(project: Path, helpers: Any, **overrides: Any) -> Experiment:
@@ -195,7 +194,7 @@ def test_dict_config_and_ids(project: Path, nas_home: Path, helpers: Any) -> Non
 
 def test_bad_search_space_file_is_refused_before_anything_runs(project: Path, nas_home: Path,
                                                                helpers: Any) -> None:
-    import schemas
+    from nasctl import schemas
 
     (project / "space.json").write_text('{"x": {"_type": "choice"}}')
     exp = _experiment(project, helpers)

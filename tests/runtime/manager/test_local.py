@@ -6,8 +6,7 @@ import selectors
 from pathlib import Path
 
 import pytest
-
-from runtime.manager._local import LocalTrainingService, command_argv
+from nasctl.runtime.manager._local import LocalTrainingService, command_argv
 
 
 @pytest.mark.parametrize(("command", "argv"), [

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from runtime.manager import Experiment
+from nasctl.runtime.manager import Experiment
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mnist-nas"
 

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from runtime.manager import Experiment  # noqa: E402
-from runtime.trial import validate_architecture  # noqa: E402
+from nasctl.runtime.manager import Experiment  # noqa: E402
+from nasctl.runtime.trial import validate_architecture  # noqa: E402
 
 # Two searched layers (one with an optional input) and a learning-rate variable; a few steps of a
 # tiny regression. Each trial of an experiment writes the parameters it received to received.json.

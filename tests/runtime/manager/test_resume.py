@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime.manager import Experiment
-from runtime.manager._manager import manager_pid
+from nasctl.runtime.manager import Experiment
+from nasctl.runtime.manager._manager import manager_pid
 
 _MANAGER = "import sys; from runtime.manager import Experiment; print(Experiment.load(sys.argv[1]).run())"
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.errors import ConfigError
-from runtime.manager import Experiment, load_config
-from runtime.manager._retrain import PartialSpaceTuner, free_space, merge_architecture
+from nasctl.runtime.errors import ConfigError
+from nasctl.runtime.manager import Experiment, load_config
+from nasctl.runtime.manager._retrain import PartialSpaceTuner, free_space, merge_architecture
 
 BLOCK = "t/b"
 SPACE = {
@@ -70,8 +69,9 @@ def test_merge_keeps_fixed_layers_and_adds_the_proposed_ones() -> None:
 
 
 def test_partial_space_tuner_proposes_the_fixed_part_and_tunes_the_rest() -> None:
-    import tuners
-    from runtime.trial import validate_architecture
+    from nasctl.runtime.trial import validate_architecture
+
+    from nasctl import tuners
 
     fixed = {BLOCK: {"h1": H1, "h2": H2}}
     tuner = PartialSpaceTuner(lambda: tuners.create("Random", seed=3), fixed)
@@ -225,7 +225,7 @@ def _darts_experiment(project: Path, helpers: Any, weights: dict[str, Any] | Non
 
 def test_export_sample_draws_from_the_last_reported_weights(project: Path, helpers: Any, nas_home: Path,
                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runtime.trial import validate_architecture
+    from nasctl.runtime.trial import validate_architecture
 
     exp_id = _darts_experiment(project, helpers, WEIGHTS, monkeypatch)
     env = {"NAS_HOME": str(nas_home)}
@@ -269,9 +269,10 @@ def test_export_sample_without_weights_is_a_clear_error(project: Path, helpers: 
 
 def test_retrain_without_a_tuner_draws_the_rest_with_random_and_replays_on_resume(project: Path, helpers: Any,
                                                                                    nas_home: Path) -> None:
-    import tuners
-    from runtime.manager._storage import Storage
-    from runtime.manager._tuner import create_tuner, restore_tuner
+    from nasctl.runtime.manager._storage import Storage
+    from nasctl.runtime.manager._tuner import create_tuner, restore_tuner
+
+    from nasctl import tuners
 
     (project / "arch.json").write_text(json.dumps({"x": 4}))
     config = _config(project, helpers, architecture="arch.json", maxTrialNumber=2)

@@ -6,9 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from runtime.errors import ExperimentError
-from runtime.manager._storage import Storage
+from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._storage import Storage
 
 
 def test_trial_lifecycle_and_tuner_events(tmp_path: Path) -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from runtime.manager._storage import Storage
-from runtime.manager._tuner import checkpoint_tuner, is_no_more_trials, restore_tuner
+from nasctl.runtime.manager._storage import Storage
+from nasctl.runtime.manager._tuner import checkpoint_tuner, is_no_more_trials, restore_tuner
 
 SPACE = {"x": {"_type": "choice", "_value": list(range(100))}}
 
@@ -79,7 +78,7 @@ def test_restored_tuner_continues_exactly(tmp_path: Path, checkpoints: bool) -> 
 
 
 def test_no_more_trials_is_recognised_by_name() -> None:
-    import tuners
+    from nasctl import tuners
 
     class NoMoreTrialError(Exception):
         pass
@@ -90,7 +89,7 @@ def test_no_more_trials_is_recognised_by_name() -> None:
 
 
 def test_an_unusable_checkpoint_is_reported_for_a_full_replay(tmp_path: Path) -> None:
-    from runtime.manager._tuner import CheckpointUnusable
+    from nasctl.runtime.manager._tuner import CheckpointUnusable
 
     storage = Storage(tmp_path / "e.db", create=True)
     original = Recorder(seed=5)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-from runtime.trial import StandalonePlatform, TrialContext
+from nasctl.runtime.trial import StandalonePlatform, TrialContext
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from nasctl.runtime.errors import ArchitectureError, TrialError
 
 import nas
-from runtime.errors import ArchitectureError, TrialError
 
 BLOCK = "m/f/h1"
 
@@ -143,7 +143,7 @@ def test_bad_candidate_tables_are_trial_errors(standalone):
 
 
 def test_new_parameters_re_resolve_layers(standalone):
-    from runtime.trial import TrialContext
+    from nasctl.runtime.trial import TrialContext
 
     class TwoPhases:
         name, samples_missing, seed, trial_id = "test", False, 0, "t"
@@ -157,7 +157,7 @@ def test_new_parameters_re_resolve_layers(standalone):
         def close(self):
             pass
 
-    from runtime.trial import use_context
+    from nasctl.runtime.trial import use_context
 
     with use_context(TrialContext(TwoPhases())):  # type: ignore[arg-type]
         assert layer() == ["f", 1]

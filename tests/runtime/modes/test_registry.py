@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes import LayerBackend, backend_class, detect_framework, has_mode, register_backend
+from nasctl.runtime.modes._registry import _BACKENDS
 
 import nas
-from runtime.errors import TrialError
-from runtime.modes import LayerBackend, backend_class, detect_framework, has_mode, register_backend
-from runtime.modes._registry import _BACKENDS
 
 
 class Recording(LayerBackend):
@@ -62,9 +62,9 @@ def test_a_registered_backend_serves_its_mode(standalone, recording_mode, capsys
 
 
 def test_string_entries_are_imported_on_first_use(recording_mode):
-    register_backend("torch", "recording", "runtime.modes._classic:ClassicBackend")
+    register_backend("torch", "recording", "nasctl.runtime.modes._classic:ClassicBackend")
     try:
-        from runtime.modes._classic import ClassicBackend
+        from nasctl.runtime.modes._classic import ClassicBackend
 
         assert backend_class("torch", "recording") is ClassicBackend
         assert backend_class("tensorflow", "recording") is Recording  # falls back to (None, mode)

@@ -1,4 +1,4 @@
-"""The framework-free part the torch and TensorFlow one-shot backends share (`runtime.modes._spec`)."""
+"""The framework-free part the torch and TensorFlow one-shot backends share (`nasctl.runtime.modes._spec`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
-from runtime.errors import ArchitectureError, TrialError
-from runtime.modes._spec import (
+from nasctl.runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.modes._spec import (
     LayerSpec,
     RewardWindow,
     all_architectures,

@@ -7,10 +7,10 @@ import copy
 import pytest
 
 torch = pytest.importorskip("torch")
+from nasctl.runtime.errors import TrialError  # noqa: E402
 from torch import nn  # noqa: E402
 
 import nas  # noqa: E402
-from runtime.errors import TrialError  # noqa: E402
 
 BLOCK = "m/Net.forward/h1"
 

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from runtime.trial import StandalonePlatform, TrialContext
+from nasctl.runtime.trial import StandalonePlatform, TrialContext
 
 
 @pytest.fixture

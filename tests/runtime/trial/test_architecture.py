@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from runtime.errors import ArchitectureError
-from runtime.trial import load_architecture_file, sample_architecture, validate_architecture
+from nasctl.runtime.errors import ArchitectureError
+from nasctl.runtime.trial import load_architecture_file, sample_architecture, validate_architecture
 
 SPACE = {
     "mnist/Net.forward/h1": {"_type": "mutable_layer", "_value": {
@@ -99,7 +98,7 @@ def test_load_architecture_file(tmp_path):
 
 
 def test_load_architecture_file_checks_the_schema(tmp_path):
-    import schemas
+    from nasctl import schemas
 
     path = tmp_path / "arch.json"
     path.write_text(json.dumps({BLOCK: {"h1": {"chosen_layer": "conv(3)", "chosen_inputs": [1]}}}))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from nasctl.runtime.errors import ChannelError, TrialError
+from nasctl.runtime.trial import ChannelClient, TrialContext
+from nasctl.runtime.trial._channel import parse_address
 
 import nas
-from runtime.errors import ChannelError, TrialError
-from runtime.trial import ChannelClient, TrialContext
-from runtime.trial._channel import parse_address
 
 ARCH = {"m/lr/choice": 0.01, "m/b/h": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}}
 
@@ -42,7 +42,7 @@ def test_a_trial_gets_parameters_and_reports_over_one_connection(fake_server, di
 
 
 def test_requests_validate_against_the_message_schema(fake_server, dispatcher, channel_context):
-    schemas = pytest.importorskip("schemas")
+    schemas = pytest.importorskip("nasctl.schemas")
     server = fake_server(dispatcher([ARCH]))
     channel_context(_environ(server.address))
     nas.get_next_parameter()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from nasctl.runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.trial import StandalonePlatform, TrialContext, current_context, set_context, use_context
 
 import nas
-from runtime.errors import ArchitectureError, TrialError
-from runtime.trial import StandalonePlatform, TrialContext, current_context, set_context, use_context
 
 
 def test_the_context_is_created_lazily_from_the_environment(monkeypatch, tmp_path):
@@ -95,7 +95,7 @@ def test_standalone_gives_one_parameter_set(standalone):
 
 
 def test_sampled_standalone_parameters_fill_on_demand_and_match_sample_architecture(standalone):
-    from runtime.trial import sample_architecture
+    from nasctl.runtime.trial import sample_architecture
 
     space = {"m/lr/choice": {"_type": "choice", "_value": [0.1, 0.01, 0.001]},
              "m/n/randint": {"_type": "randint", "_value": [1, 100]}}
@@ -142,7 +142,7 @@ class _Recording(StandalonePlatform):
 
 def test_the_derived_architecture_is_sent_only_when_it_changed(monkeypatch):
     """enas derives an architecture at every final result; only a changed one costs a message."""
-    from runtime.modes import LayerBackend
+    from nasctl.runtime.modes import LayerBackend
 
     first = {"m/b": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}}
     second = {"m/b": {"h": {"chosen_layer": "g()", "chosen_inputs": ["x"]}}}
@@ -154,7 +154,7 @@ def test_the_derived_architecture_is_sent_only_when_it_changed(monkeypatch):
         def derive_architecture(self):
             return next(derived)
 
-    monkeypatch.setattr("runtime.trial._context.backend_class", lambda framework, mode: Deriving)
+    monkeypatch.setattr("nasctl.runtime.trial._context.backend_class", lambda framework, mode: Deriving)
     platform = _Recording()
     context = TrialContext(platform)
     context.backend(None, "enas")

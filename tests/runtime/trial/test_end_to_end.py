@@ -30,8 +30,9 @@ LARGE = {
 
 
 def test_the_example_search_space_is_what_the_architectures_name():
-    import annotator
-    from runtime.trial import validate_architecture
+    from nasctl.runtime.trial import validate_architecture
+
+    from nasctl import annotator
 
     space = annotator.generate_search_space(SCRIPT.parent)
     validate_architecture(SMALL, space)
@@ -44,7 +45,7 @@ def _start(tmp_path: Path, name: str, architecture: dict) -> tuple[subprocess.Po
     weights = tmp_path / f"{name}.pt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "trial", "run", str(SCRIPT), "--arch", str(arch), "--seed", "0",
+        [sys.executable, "-m", "nasctl.runtime.cli", "trial", "run", str(SCRIPT), "--arch", str(arch), "--seed", "0",
          "--", "--epochs", "3", "--channels", "16", "--save", str(weights)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     return process, weights

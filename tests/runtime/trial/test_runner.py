@@ -7,9 +7,8 @@ import sys
 import textwrap
 
 import pytest
-
-from runtime.cli import main
-from runtime.trial import sample_architecture
+from nasctl.runtime.cli import main
+from nasctl.runtime.trial import sample_architecture
 
 SCRIPT = '''\
 """A trial script: a sibling module with its own annotations, layers, a variable, results."""
@@ -58,7 +57,7 @@ def trial_dir(tmp_path):
 
 
 def _space(trial_dir):
-    import annotator
+    from nasctl import annotator
 
     return annotator.generate_search_space(trial_dir)
 
@@ -180,7 +179,7 @@ def test_the_environment_is_restored(trial_dir, capsys, monkeypatch):
 
 
 def test_nni_key_style(trial_dir, capsys):
-    import annotator
+    from nasctl import annotator
 
     space = annotator.generate_search_space(trial_dir, key_style="nni")
     assert _run(trial_dir / "trial.py", "--seed", "3", "--key-style", "nni") == 0
@@ -195,7 +194,7 @@ def test_nni_key_style(trial_dir, capsys):
 
 
 def test_annotated_modules_in_a_sub_package(tmp_path, capsys):
-    import annotator
+    from nasctl import annotator
 
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "__init__.py").write_text("from models.cnn import width\n")
@@ -241,7 +240,7 @@ print("ran", sorted(set(seen)))
 
 def test_enas_standalone_runs_the_controller_in_process(tmp_path, capsys):
     pytest.importorskip("torch")
-    from runtime.trial import validate_architecture
+    from nasctl.runtime.trial import validate_architecture
 
     (tmp_path / "trial.py").write_text(ENAS_SCRIPT)
     assert _run(tmp_path / "trial.py", "--mode", "enas", "--seed", "1") == 0

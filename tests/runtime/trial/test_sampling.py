@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from nasctl.runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.trial import sample_architecture
 
 import nas
-from runtime.errors import ArchitectureError, TrialError
-from runtime.trial import sample_architecture
 
 
 def relu(x):

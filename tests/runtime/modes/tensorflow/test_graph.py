@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from runtime.errors import TrialError
-from runtime.modes.tensorflow import (
+from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes.tensorflow import (
     ARCH_COLLECTION,
     ClassicBackend,
     DartsBackend,

@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from runtime.errors import ArchitectureError, ConfigError, TrialError
-from runtime.modes.tensorflow import ClassicBackend, DartsBackend, EnasBackend, OneShotBackend
+from nasctl.runtime.errors import ArchitectureError, ConfigError, TrialError
+from nasctl.runtime.modes.tensorflow import ClassicBackend, DartsBackend, EnasBackend, OneShotBackend
 
 FAST = {"optimizer": {"lr": 0.05}}
 

@@ -7,14 +7,13 @@ import sys
 from typing import Any
 
 import keras
+import nasctl.runtime.modes.tensorflow as tf_modes
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import runtime.modes.tensorflow as tf_modes
-from runtime.modes import _registry as registry
-from runtime.modes._registry import backend_class
-from runtime.trial import Platform, TrialContext, mutable_layer, training_update
+from nasctl.runtime.modes import _registry as registry
+from nasctl.runtime.modes._registry import backend_class
+from nasctl.runtime.trial import Platform, TrialContext, mutable_layer, training_update
 
 
 class Recording(Platform):
@@ -115,7 +114,7 @@ def test_enas_through_the_context_takes_the_next_subgraph_as_the_next_parameters
 
 
 def test_oneshot_through_the_context_derives_with_the_shared_derive_architecture(kit, context_of):
-    from runtime.modes._derive import derive_architecture
+    from nasctl.runtime.modes._derive import derive_architecture
 
     platform = Recording([{"task/lr/choice": 0.1}])
     context = context_of(platform, {"oneshot": {"budget": 9}})

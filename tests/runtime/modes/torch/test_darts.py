@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from nasctl.runtime.errors import ConfigError, TrialError
+from nasctl.runtime.modes.torch import DartsBackend
 from torch import nn
-
-from runtime.errors import ConfigError, TrialError
-from runtime.modes.torch import DartsBackend
 
 FAST = {"optimizer": {"lr": 0.05}}
 

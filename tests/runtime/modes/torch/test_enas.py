@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from runtime.errors import ArchitectureError, ConfigError, TrialError
-from runtime.modes.torch import EnasBackend, attach_tuner
-from tuners._enas import ENASTuner
+from nasctl.runtime.errors import ArchitectureError, ConfigError, TrialError
+from nasctl.runtime.modes.torch import EnasBackend, attach_tuner
+from nasctl.tuners._enas import ENASTuner
 
 
 def search(kit, seed: int, steps: int = 300):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from nasctl.runtime.errors import ArchitectureError, ConfigError, TrialError
+from nasctl.runtime.modes.torch import OneShotBackend, OneShotOptions
 from torch import nn
-
-from runtime.errors import ArchitectureError, ConfigError, TrialError
-from runtime.modes.torch import OneShotBackend, OneShotOptions
 
 _TRAINED: dict[tuple, tuple] = {}
 

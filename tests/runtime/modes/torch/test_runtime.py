@@ -7,12 +7,11 @@ import sys
 
 import pytest
 import torch
+from nasctl.runtime.modes.torch import InProcessTunerPlatform, arch_parameters, derive_architecture
+from nasctl.runtime.trial._context import TrialContext, mutable_layer
+from nasctl.runtime.trial._platform import StandalonePlatform
+from nasctl.tuners._enas import ENASTuner
 from torch import nn
-
-from runtime.modes.torch import InProcessTunerPlatform, arch_parameters, derive_architecture
-from runtime.trial._context import TrialContext, mutable_layer
-from runtime.trial._platform import StandalonePlatform
-from tuners._enas import ENASTuner
 
 
 def compiled_net(kit, mode: str) -> type[nn.Module]:
@@ -31,7 +30,7 @@ def compiled_net(kit, mode: str) -> type[nn.Module]:
 
 
 def run(kit, context, mode: str, seed: int = 0, steps: int = 300, update: bool = True):
-    from runtime.trial._context import use_context
+    from nasctl.runtime.trial._context import use_context
 
     task = kit.Task(seed)
     torch.manual_seed(seed)
@@ -90,8 +89,8 @@ def test_oneshot_and_classic_through_the_trial_context(kit):
 
 
 def test_sampling_from_reported_weights_follows_them(kit):
-    from runtime.errors import ArchitectureError
-    from runtime.modes.torch import sample_architectures
+    from nasctl.runtime.errors import ArchitectureError
+    from nasctl.runtime.modes.torch import sample_architectures
 
     weights = {kit.BLOCK: {"h": {"layer": {"Conv(3)": 0.8, "Conv(3, dilation=2)": 0.15, "Conv(1)": 0.05},
                                  "inputs": {"s1": 0.1, "s2": 0.9}}}}
