@@ -311,6 +311,13 @@ def _csv(records: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _json_array(records: list[dict[str, Any]]) -> str:
+    """`records` as a JSON array, one record per line (C encoder: `indent` would make it pure Python)."""
+    if not records:
+        return "[]\n"
+    return "[\n" + ",\n".join(json.dumps(record) for record in records) + "\n]\n"
+
+
 def _export(args: argparse.Namespace) -> int:
     exp = _experiment(args)
     if args.sample is not None:
@@ -326,7 +333,7 @@ def _export(args: argparse.Namespace) -> int:
         if not args.output:
             return 0
     records = [record.to_dict() for record in exp.trials()]
-    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records)
+    text = _json_array(records) if args.format == "json" else _csv(records)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:

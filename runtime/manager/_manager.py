@@ -1,9 +1,12 @@
-"""The manager: one selector loop that runs the tuner, the channel server and the trial processes.
+"""The manager: one selector loop that runs the channel server and the trial processes.
 
-Everything happens on one thread, so the tuner is never called concurrently and a parameter
-request is answered as soon as its line is read. The loop:
+The loop's thread owns storage, the channel and the trials; the tuner runs on its own thread
+(`TunerWorker`), one call at a time in the order the loop submits them, so a slow suggestion or a
+checkpoint never delays a reply. The next trial's parameters are prepared while trials run; a
+metric is stored and acknowledged, then given to the tuner. The loop:
 
-1. starts trials while slots are free (restarted ones first, then new ones from the tuner),
+1. starts trials while slots are free (restarted ones first, then new ones from the prepared
+   parameters), and asks the tuner for the next parameters,
 2. waits on the channel's sockets, the trials' pidfds and the signal pipe, with a timeout set by
    the next deadline (maxTrialDuration, maxExperimentDuration, the heartbeat),
 3. stops when every trial has ended and no more may start (maxTrialNumber, the tuner is done),
@@ -25,7 +28,9 @@ import socket
 import string
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +43,12 @@ from nasctl.runtime.manager._storage import Storage
 from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
 from nasctl.runtime.manager._tuner import (
     CheckpointUnusable,
-    checkpoint_tuner,
+    checkpoint_data,
     create_tuner,
     is_no_more_trials,
     restore_tuner,
 )
+from nasctl.runtime.manager._tuner_worker import TunerWorker
 
 __all__ = ["Manager", "Progress", "LOCK_NAME", "SOCKET_NAME", "manager_pid"]
 
@@ -121,8 +127,15 @@ class Manager:
         self.early_check_done = False
         self.failure: str | None = None
         self.tuner: Any = None
+        self.worker: TunerWorker | None = None
         self._best: float | None = None
         self._last_checkpoint_event = 0
+        # Parameters the tuner generated (stored as `generate` events) that no trial runs yet.
+        self._prepared: deque[tuple[int, dict[str, Any]]] = deque()
+        self._generating: tuple[int, Future] | None = None
+        self._checkpointing: tuple[int, Future] | None = None
+        self._checkpoint_due = False
+        self._wake: Callable[[], None] = lambda: None
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -172,6 +185,7 @@ class Manager:
 
     def _run_locked(self) -> str:
         storage = self.storage
+        storage.track_counts()  # this manager holds the lock: it is the only writer
         self.session = storage.start_session(os.getpid())
         self.deadline = None
         self._elapsed_before = storage.elapsed()
@@ -195,6 +209,7 @@ class Manager:
             log.info("tuner: replayed %d stored events", replayed)
         self._last_checkpoint_event = storage.last_event_id()
         self._best = self._best_value()
+        self._prepared.extend(storage.unassigned_parameters())
 
         token = secrets.token_hex(16)
         self.channel = ChannelServer(self.dir / SOCKET_NAME, token, self.selector, self._handle,
@@ -210,19 +225,24 @@ class Manager:
         wake_r.setblocking(False)
         wake_w.setblocking(False)
         self.selector.register(wake_r, selectors.EVENT_READ, lambda _mask: self._drain_wakeup(wake_r))
+        self._wake = lambda: _poke(wake_w)
+        self.worker = TunerWorker(self.tuner, wake=self._wake)
         restore_signals = self._install_signals(wake_w)
         status = "FAILED"
         message: str | None = None
+        finished = False
         try:
             self.channel.start()
             status, message = self._loop()
             # Not after an exception: the tuner may have failed half-way through a call.
-            self._maybe_checkpoint()
+            self._final_checkpoint()
+            finished = True
         except BaseException as error:
             message = f"{type(error).__name__}: {error}"
             self._interrupt_running()
             raise
         finally:
+            self.worker.close(wait=finished)
             restore_signals()
             with contextlib.suppress(Exception):
                 self.channel.close()
@@ -264,6 +284,9 @@ class Manager:
         next_checkpoint = time.monotonic() + _CHECKPOINT_EVERY
         self._report_progress()
         while True:
+            if self.worker.error is not None:
+                raise self.worker.error
+            self._collect_checkpoint()
             if self.stop_signal is not None:
                 name = signal.Signals(self.stop_signal).name
                 self._interrupt_running()
@@ -303,16 +326,41 @@ class Manager:
                             fixed=self.storage.meta("architecture"))
 
     def _maybe_checkpoint(self) -> None:
-        """Checkpoint the tuner if it has seen new events; a failure only costs a longer replay."""
+        """Checkpoint the tuner (on its thread) if it has seen new events; a failure only costs a longer replay."""
+        self._checkpoint_due = True
+        self._submit_checkpoint()
+
+    def _submit_checkpoint(self) -> None:
+        # Only while no suggestion is in flight: then the tuner has seen exactly the stored events.
+        if not self._checkpoint_due or self._generating is not None or self._checkpointing is not None:
+            return
+        self._checkpoint_due = False
         last = self.storage.last_event_id()
         if last == self._last_checkpoint_event:
             return
-        try:
-            if checkpoint_tuner(self.tuner, self.storage, self.dir):
-                self._last_checkpoint_event = last
-        except Exception as error:
+        future = self.worker.submit(_checkpoint_or_error, self.tuner, self.dir)
+        future.add_done_callback(lambda _future: self._wake())
+        self._checkpointing = (last, future)
+
+    def _collect_checkpoint(self, *, wait: bool = False) -> None:
+        if self._checkpointing is None or not (wait or self._checkpointing[1].done()):
+            return
+        last, future = self._checkpointing
+        self._checkpointing = None
+        data, error = future.result()
+        if error is not None:
             log.warning("tuner checkpoint failed (a resume replays more events instead): %s: %s",
                         type(error).__name__, error)
+        elif data is not None:
+            self.storage.save_checkpoint(last, data)
+            self._last_checkpoint_event = last
+
+    def _final_checkpoint(self) -> None:
+        """At the end of a session: store what the tuner is still preparing, then checkpoint it."""
+        self._collect_generated(wait=True)
+        self._collect_checkpoint(wait=True)
+        self._maybe_checkpoint()
+        self._collect_checkpoint(wait=True)
 
     # -- trials -------------------------------------------------------------------------------------
 
@@ -326,29 +374,66 @@ class Manager:
             log.info("trial %s: was running when the manager stopped; it will run again", trial_id)
 
     def _may_create(self) -> bool:
-        if self.exhausted:
+        if self.exhausted and not self._prepared:
             return False
         limit = self.config.max_trial_number
         return limit is None or self.storage.next_sequence() < limit
 
     def _new_trial(self) -> str | None:
-        """Ask the tuner for parameters and record a WAITING trial; None when the tuner is done."""
+        """Record a WAITING trial with the next prepared parameters; None while none are ready."""
+        self._collect_generated()
+        if not self._prepared:
+            return None
         storage = self.storage
-        parameter_id = storage.next_parameter_id()
-        try:
-            parameters = self.tuner.generate_parameters(parameter_id)
-        except Exception as error:
-            if is_no_more_trials(error):
-                self.exhausted = True
-                log.info("tuner: no more trials (%s)", error)
-                return None
-            raise
+        parameter_id, parameters = self._prepared.popleft()
         while True:
             trial_id = "".join(secrets.choice(_TRIAL_ID_ALPHABET) for _ in range(5))
             if not (self.dir / "trials" / trial_id).exists() and trial_id not in self.live:
                 break
-        storage.add_trial(trial_id, storage.next_sequence(), parameter_id, self._checked(parameters, parameter_id))
+        storage.add_trial(trial_id, storage.next_sequence(), parameter_id, parameters, tuner_event=False)
         return trial_id
+
+    def _prepare_next(self) -> None:
+        """Have the tuner prepare the next trial's parameters while the trials run (one set ahead)."""
+        if self._generating is not None or self._prepared or self.exhausted:
+            return
+        if self.stop_signal is not None or self.failure is not None:
+            return
+        limit = self.config.max_trial_number
+        if limit is not None and self.storage.next_sequence() >= limit:
+            return
+        self._submit_generate()
+
+    def _submit_generate(self) -> None:
+        self._submit_checkpoint()  # a due checkpoint goes first, while no suggestion is in flight
+        parameter_id = self.storage.next_parameter_id()
+        future = self.worker.submit(self._generate, parameter_id)
+        future.add_done_callback(lambda _future: self._wake())
+        self._generating = (parameter_id, future)
+
+    def _generate(self, parameter_id: int) -> dict[str, Any] | None:
+        """On the tuner's thread: checked parameters, or None when the tuner has no more."""
+        try:
+            parameters = self.tuner.generate_parameters(parameter_id)
+        except Exception as error:
+            if is_no_more_trials(error):
+                log.info("tuner: no more trials (%s)", error)
+                return None
+            raise
+        return self._checked(parameters, parameter_id)
+
+    def _collect_generated(self, *, wait: bool = False) -> None:
+        """Store the tuner's suggestion once it is ready (a tuner error is raised here, on the loop)."""
+        if self._generating is None or not (wait or self._generating[1].done()):
+            return
+        parameter_id, future = self._generating
+        self._generating = None
+        parameters = future.result()
+        if parameters is None:
+            self.exhausted = True
+            return
+        self.storage.add_generated(parameter_id, parameters)
+        self._prepared.append((parameter_id, parameters))
 
     def _checked(self, parameters: Any, parameter_id: int) -> dict[str, Any]:
         """The tuner's parameters as stored and sent; a tuner bug (not JSON, not in the space) stops here."""
@@ -365,8 +450,9 @@ class Manager:
             waiting = self.storage.trial_ids_with_status("WAITING")
             trial_id = waiting[0] if waiting else (self._new_trial() if self._may_create() else None)
             if trial_id is None:
-                return
+                break
             self._start(trial_id)
+        self._prepare_next()
 
     def _start(self, trial_id: str) -> None:
         storage = self.storage
@@ -404,7 +490,7 @@ class Manager:
         self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
         for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-            self.tuner.trial_end(parameter_id, status == "SUCCEEDED")
+            self.worker.submit(self.tuner.trial_end, parameter_id, status == "SUCCEEDED")
         self._check_early_failures(status, code, tail)
         self._report_progress()
 
@@ -439,7 +525,7 @@ class Manager:
                                       stderr_tail=stderr_tail(trial.folder) or None,
                                       message="canceled: maxExperimentDuration reached")
             for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-                self.tuner.trial_end(parameter_id, False)
+                self.worker.submit(self.tuner.trial_end, parameter_id, False)
 
     # -- channel requests ---------------------------------------------------------------------------
 
@@ -461,19 +547,25 @@ class Manager:
         if live.served < len(live.phases):
             parameter_id, parameters = live.phases[live.served]
         else:
-            parameter_id = self.storage.next_parameter_id()
-            try:
-                parameters = self._checked(self.tuner.generate_parameters(parameter_id), parameter_id)
-            except Exception as error:
-                if is_no_more_trials(error):
-                    return {"type": "no_more_parameters"}
-                raise
-            self.storage.add_parameter(live.trial_id, parameter_id, live.served, parameters)
+            prepared = self._next_prepared()
+            if prepared is None:
+                return {"type": "no_more_parameters"}
+            parameter_id, parameters = prepared
+            self.storage.add_parameter(live.trial_id, parameter_id, live.served, parameters, tuner_event=False)
             live.phases.append((parameter_id, parameters))
         live.served += 1
         live.current = parameter_id
         live.given[parameter_id] = parameters
         return {"type": "parameter", "parameter_id": parameter_id, "parameters": parameters}
+
+    def _next_prepared(self) -> tuple[int, dict[str, Any]] | None:
+        """Parameters for another phase of a running trial; waits for the tuner if none are prepared."""
+        self._collect_generated()
+        if not self._prepared and self._generating is None and not self.exhausted:
+            self._submit_generate()
+        if not self._prepared:
+            self._collect_generated(wait=True)
+        return self._prepared.popleft() if self._prepared else None
 
     def _resolve_parameter(self, live: _Live, parameter_id: int | None) -> tuple[int, dict[str, Any]]:
         if parameter_id is None:
@@ -493,7 +585,8 @@ class Manager:
                 raise Refused(f"parameter_id {parameter_id} already has a final result")
             live.finals.add(parameter_id)
             if self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters):
-                self.tuner.receive_trial_result(parameter_id, parameters, value)
+                # Stored first, so the trial's acknowledgement does not wait on the tuner.
+                self.worker.submit(self.tuner.receive_trial_result, parameter_id, parameters, value)
             else:
                 log.info("trial %s: the tuner already has the result of parameter %s from an interrupted "
                          "attempt; this one is stored only", live.trial_id, parameter_id)
@@ -547,6 +640,20 @@ def _plain(parameters: Any, parameter_id: int) -> dict[str, Any]:
         return json.loads(json.dumps(parameters))
     except (TypeError, ValueError) as error:
         raise ExperimentError(f"tuner's parameters for parameter {parameter_id} are not JSON: {error}") from None
+
+
+def _poke(sock: socket.socket) -> None:
+    """Wake the selector loop (from the tuner's thread)."""
+    with contextlib.suppress(OSError):
+        sock.send(b"\0")
+
+
+def _checkpoint_or_error(tuner: Any, folder: Path) -> tuple[bytes | None, Exception | None]:
+    """On the tuner's thread: the checkpoint, or the exception that stopped it (never raised there)."""
+    try:
+        return checkpoint_data(tuner, folder), None
+    except Exception as error:
+        return None, error
 
 
 def _signal_name(signum: int) -> str:

@@ -76,7 +76,12 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id);
 CREATE INDEX IF NOT EXISTS parameters_trial ON parameters(trial_id);
+CREATE INDEX IF NOT EXISTS trials_status ON trials(status, sequence);
+CREATE INDEX IF NOT EXISTS tuner_events_parameter ON tuner_events(parameter_id, kind);
 """
+# The indexes above keep the manager's per-trial queries flat as an experiment grows: the WAITING
+# trials, the largest parameter id, whether a parameter's result is known. A database made before
+# they existed gets them when it is next opened for writing.
 
 
 @dataclass
@@ -129,7 +134,11 @@ class TrialRecord:
 
 
 class Storage:
-    """The experiment database at `path`; `readonly=True` opens it without any write."""
+    """The experiment database at `path`; `readonly=True` opens it without any write.
+
+    `track_counts()` keeps the per-status trial counts in memory, for a caller that is the
+    database's only writer from then on (the manager, which holds the experiment's lock).
+    """
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = False) -> None:
         self.path = Path(path)
@@ -145,6 +154,7 @@ class Storage:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._counts: dict[str, int] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -159,6 +169,25 @@ class Storage:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def track_counts(self) -> None:
+        """Keep `counts()` in memory from now on: only this object may change trials' statuses."""
+        self._counts = None
+        self._counts = self.counts()
+
+    def _status_of(self, db: sqlite3.Connection, trial_id: str) -> str | None:
+        if self._counts is None:
+            return None
+        row = db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
+        return row[0] if row else None
+
+    def _moved(self, old: str | None, new: str) -> None:
+        """Count one trial moved from status `old` (None: a new trial) to `new`, once committed."""
+        if self._counts is None:
+            return
+        if old is not None:
+            self._counts[old] -= 1
+        self._counts[new] += 1
 
     # -- experiment metadata ------------------------------------------------------------------------
 
@@ -214,6 +243,7 @@ class Storage:
             if tuner_event:
                 db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
                            (parameter_id, payload))
+        self._moved(None, "WAITING")
 
     def add_parameter(self, trial_id: str, parameter_id: int, phase: int, parameters: dict[str, Any],
                       *, tuner_event: bool = True) -> None:
@@ -226,6 +256,22 @@ class Storage:
                 db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
                            (parameter_id, payload))
 
+    def add_generated(self, parameter_id: int, parameters: dict[str, Any]) -> None:
+        """The tuner's `generate` event for parameters prepared ahead of the trial that will run them."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
+                       (parameter_id, json.dumps(parameters)))
+
+    def unassigned_parameters(self) -> list[tuple[int, dict[str, Any]]]:
+        """(parameter_id, parameters) the tuner generated that no trial has run and no result or end
+        closed (prepared by a manager that stopped before using them), oldest first."""
+        rows = self._db.execute(
+            "SELECT parameter_id, payload FROM tuner_events AS e WHERE kind = 'generate' "
+            "AND NOT EXISTS (SELECT 1 FROM parameters AS p WHERE p.parameter_id = e.parameter_id) "
+            "AND NOT EXISTS (SELECT 1 FROM tuner_events AS o WHERE o.parameter_id = e.parameter_id "
+            "AND o.kind != 'generate') ORDER BY id").fetchall()
+        return [(pid, json.loads(payload)) for pid, payload in rows]
+
     def trial_parameters(self, trial_id: str) -> list[tuple[int, int, dict[str, Any]]]:
         """(parameter_id, phase, parameters) of a trial, in phase order."""
         rows = self._db.execute("SELECT parameter_id, phase, parameters FROM parameters WHERE trial_id = ? "
@@ -234,9 +280,12 @@ class Storage:
 
     def set_running(self, trial_id: str, gpus: str | None) -> None:
         with self.transaction() as db:
+            old = self._status_of(db, trial_id)
             db.execute("UPDATE trials SET status = 'RUNNING', start_time = ?, end_time = NULL, exit_code = NULL, "
                        "stderr_tail = NULL, message = NULL, pgid = NULL, gpus = ?, attempts = attempts + 1 "
                        "WHERE trial_id = ?", (time.time(), gpus, trial_id))
+        if old is not None:
+            self._moved(old, "RUNNING")
 
     def set_pgid(self, trial_id: str, pgid: int) -> None:
         with self.transaction() as db:
@@ -248,6 +297,7 @@ class Storage:
         if status not in FINISHED_STATUSES:
             raise ValueError(f"not a finished status: {status}")
         with self.transaction() as db:
+            old = self._status_of(db, trial_id)
             db.execute("UPDATE trials SET status = ?, exit_code = ?, stderr_tail = ?, message = ?, end_time = ? "
                        "WHERE trial_id = ?", (status, exit_code, stderr_tail, message, time.time(), trial_id))
             if tuner_end:
@@ -255,14 +305,19 @@ class Storage:
                 db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
                            "SELECT 'end', parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
                            (success, trial_id))
+        if old is not None:
+            self._moved(old, status)
 
     def reset_trial(self, trial_id: str) -> None:
         """Make an interrupted trial WAITING again: its metrics and later phases are dropped."""
         with self.transaction() as db:
+            old = self._status_of(db, trial_id)
             db.execute("UPDATE trials SET status = 'WAITING', pgid = NULL, start_time = NULL, end_time = NULL, "
                        "derived_architecture = NULL WHERE trial_id = ?", (trial_id,))
             db.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
             db.execute("DELETE FROM parameters WHERE trial_id = ? AND phase > 0", (trial_id,))
+        if old is not None:
+            self._moved(old, "WAITING")
 
     def add_metric(self, trial_id: str, parameter_id: int | None, kind: str, sequence: int | None, value: Any,
                    *, parameters: dict[str, Any] | None = None) -> bool:
@@ -308,6 +363,8 @@ class Storage:
 
     def counts(self) -> dict[str, int]:
         """Number of trials in each status (every status present, zero if none)."""
+        if self._counts is not None:
+            return dict(self._counts)
         out = dict.fromkeys(TRIAL_STATUSES, 0)
         for status, count in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
             out[status] = count
@@ -316,17 +373,21 @@ class Storage:
     def trials(self) -> list[TrialRecord]:
         """Every trial in sequence order, with its parameters and metrics."""
         params: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for trial_id, pid, payload in self._db.execute(
-                "SELECT trial_id, parameter_id, parameters FROM parameters ORDER BY trial_id, phase"):
-            params.setdefault(trial_id, []).append((pid, json.loads(payload)))
+        rows = self._db.execute(
+            "SELECT trial_id, parameter_id, parameters FROM parameters ORDER BY trial_id, phase").fetchall()
+        decoded = json.loads("[" + ",".join(row[2] for row in rows) + "]")
+        for (trial_id, pid, _), parameters in zip(rows, decoded, strict=True):
+            params.setdefault(trial_id, []).append((pid, parameters))
         finals: dict[tuple[str, int | None], Any] = {}
-        intermediate: dict[str, list[Any]] = {}
+        # Each trial's intermediate values are decoded in one call, as one JSON array.
+        raw: dict[str, list[str]] = {}
         for trial_id, pid, kind, payload in self._db.execute(
                 "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
             if kind == "final":
                 finals[(trial_id, pid)] = json.loads(payload)
             else:
-                intermediate.setdefault(trial_id, []).append(json.loads(payload))
+                raw.setdefault(trial_id, []).append(payload)
+        intermediate = {trial_id: json.loads("[" + ",".join(values) + "]") for trial_id, values in raw.items()}
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "

@@ -12,8 +12,8 @@ from nasctl.runtime.manager._config import _TUNERLESS_MODES, TunerSpec
 from nasctl.runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
 from nasctl.runtime.manager._storage import Storage
 
-__all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_tuner", "create_tuner", "is_no_more_trials",
-           "restore_tuner"]
+__all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_data", "checkpoint_tuner", "create_tuner",
+           "is_no_more_trials", "restore_tuner"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -58,18 +58,28 @@ def _supports_checkpoints(tuner: Any) -> bool:
 
 def checkpoint_tuner(tuner: Any, storage: Storage, folder: Path) -> bool:
     """Store the tuner's checkpoint with the id of the last event it has seen; False if unsupported."""
-    if not _supports_checkpoints(tuner):
-        return False
     event_id = storage.last_event_id()
+    data = checkpoint_data(tuner, folder)
+    if data is None:
+        return False
+    storage.save_checkpoint(event_id, data)
+    return True
+
+
+def checkpoint_data(tuner: Any, folder: Path) -> bytes | None:
+    """The tuner's checkpoint (written through a temporary file in `folder`); None if unsupported.
+
+    Touches no storage, so the tuner's own thread can run it while the manager serves trials.
+    """
+    if not _supports_checkpoints(tuner):
+        return None
     fd, name = tempfile.mkstemp(prefix=".tuner-", suffix=".ckpt", dir=folder)
     os.close(fd)
     try:
         tuner.save_checkpoint(name)
-        data = Path(name).read_bytes()
+        return Path(name).read_bytes()
     finally:
         Path(name).unlink(missing_ok=True)
-    storage.save_checkpoint(event_id, data)
-    return True
 
 
 class CheckpointUnusable(Exception):
