@@ -8,34 +8,23 @@
 
 from __future__ import annotations
 
-from nasctl.runtime.trial import (
-    arch_parameters,
-    candidates,
-    choice,
-    derive_architecture,
-    function_choice,
-    get_current_parameter,
-    get_experiment_id,
-    get_next_parameter,
-    get_sequence_id,
-    get_trial_id,
-    get_trial_seed,
-    lognormal,
-    loguniform,
-    materialize,
-    mutable_layer,
-    normal,
-    qlognormal,
-    qloguniform,
-    qnormal,
-    quniform,
-    randint,
-    report_architecture,
-    report_final_result,
-    report_intermediate_result,
-    training_update,
-    uniform,
-)
+
+# Imported on first use, so a trial pays only for what it calls (DESIGN.md §5: `import nas` is cheap).
+
+
+def __getattr__(name: str) -> object:
+    if name not in __all__:
+        raise AttributeError(f"module 'nas' has no attribute {name!r}")
+    import nasctl.runtime.trial as trial
+
+    value = getattr(trial, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "arch_parameters",

@@ -4,6 +4,9 @@ A trial runs `trialCommand` in a shell, in its own process group, with `<exp>/tr
 its working folder: the (compiled) code directory's entries are linked into it, so the command finds
 its script, and files the trial writes stay its own. stdout and stderr go to files in that folder.
 The manager's selector learns of a trial's exit through a pidfd (no polling where Linux has them).
+A command that runs a Python script with the manager's interpreter (`python3 trial.py ...`) is
+started by a fork server that has already imported `nas` (`_forkserver.py`), which then reports
+the trial's exit; any other command is a subprocess (vfork and exec: no preexec_fn).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nasctl.runtime.manager._forkserver import ForkedProcess, ForkServer, forkable_script
+
 __all__ = ["LocalTrainingService", "TrialProcess", "kill_orphans"]
 
 STDOUT_NAME = "stdout"
@@ -31,7 +36,7 @@ class TrialProcess:
     """A running trial's process and what the service tracks about it."""
 
     trial_id: str
-    process: subprocess.Popen
+    process: subprocess.Popen | ForkedProcess
     folder: Path
     gpus: tuple[int, ...]
     deadline: float | None
@@ -100,12 +105,18 @@ def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
     if not os.path.isdir("/proc"):
         return False
     marks = (f"NAS_EXPERIMENT_ID={experiment_id}".encode(), f"NAS_TRIAL_ID={trial_id}".encode())
+    # A forked trial (fork server) has the server's initial environment; its stderr file names it.
+    stderr_end = f"/{experiment_id}/trials/{trial_id}/{STDERR_NAME}"
     for pid in _process_group_members(pgid):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if all(mark in environ for mark in marks):
+        try:
+            stderr_file = os.readlink(f"/proc/{pid}/fd/2")
+        except OSError:
+            stderr_file = ""
+        if all(mark in environ for mark in marks) or stderr_file.endswith(stderr_end):
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
@@ -138,6 +149,8 @@ class LocalTrainingService:
         self.running: dict[str, TrialProcess] = {}
         self._gpu_load: dict[int, int] = dict.fromkeys(gpu_indices or (), 0)
         self._use_pidfd = hasattr(os, "pidfd_open")
+        self._fork = forkable_script(self._argv)
+        self._forkserver: ForkServer | None = None
 
     def trial_folder(self, trial_id: str) -> Path:
         return self.experiment_dir / "trials" / trial_id
@@ -182,6 +195,12 @@ class LocalTrainingService:
     def start(self, trial_id: str, env: Mapping[str, str], gpus: tuple[int, ...]) -> TrialProcess:
         """Start a trial (its folder prepared, GPUs reserved); returns its process record."""
         folder = self.trial_folder(trial_id)
+        process = self._fork_trial(folder, env)
+        if process is not None:
+            deadline = time.monotonic() + self.max_trial_duration if self.max_trial_duration else None
+            trial = TrialProcess(trial_id, process, folder, gpus, deadline)
+            self.running[trial_id] = trial
+            return trial
         with open(folder / STDOUT_NAME, "wb") as out, open(folder / STDERR_NAME, "wb") as err:
             try:
                 process = subprocess.Popen(self._argv, cwd=folder, env=dict(env), stdin=subprocess.DEVNULL,
@@ -202,6 +221,43 @@ class LocalTrainingService:
             self.selector.register(trial.pidfd, selectors.EVENT_READ, lambda _mask, t=trial: self._exited(t))
         self.running[trial_id] = trial
         return trial
+
+    def _fork_trial(self, folder: Path, env: Mapping[str, str]) -> ForkedProcess | None:
+        """The trial forked by the fork server, or None where it does not apply or is unavailable."""
+        if not self._fork:
+            return None
+        if self._forkserver is None:
+            self._forkserver = ForkServer(self._forked_exit)
+            self.selector.register(self._forkserver.fileno(), selectors.EVENT_READ, self._forkserver_readable)
+        try:
+            return self._forkserver.spawn(self._argv, cwd=str(folder), env=env, stdout=str(folder / STDOUT_NAME),
+                                          stderr=str(folder / STDERR_NAME))
+        except OSError:
+            self._fork = False  # from now on, subprocesses
+            return None
+
+    def _forkserver_readable(self, _mask: int) -> None:
+        server = self._forkserver
+        if server is None:
+            return
+        server.pump(0.0)
+        if not server.alive:
+            self.selector.unregister(server.fileno())
+        server.dispatch()
+
+    def _forked_exit(self, process: ForkedProcess) -> None:
+        for trial in list(self.running.values()):
+            if trial.process is process:
+                self._exited(trial)
+                return
+
+    def close(self) -> None:
+        """Release what the service holds beyond its trials (the fork server)."""
+        server, self._forkserver = self._forkserver, None
+        if server is not None:
+            if server.alive:
+                self.selector.unregister(server.fileno())
+            server.close()
 
     def _exited(self, trial: TrialProcess) -> None:
         if trial.trial_id not in self.running:
@@ -225,7 +281,8 @@ class LocalTrainingService:
         """Reap exits without a pidfd, and enforce maxTrialDuration (SIGTERM, then SIGKILL)."""
         now = time.monotonic()
         for trial in list(self.running.values()):
-            if trial.pidfd is None and trial.process.poll() is not None:
+            forked = isinstance(trial.process, ForkedProcess)
+            if trial.pidfd is None and not forked and trial.process.poll() is not None:
                 self._release(trial)
                 self.on_exit(trial)
                 continue
@@ -240,7 +297,7 @@ class LocalTrainingService:
         """Seconds until `poll` has work to do (None: nothing timed)."""
         times = []
         for trial in self.running.values():
-            if trial.pidfd is None:
+            if trial.pidfd is None and not isinstance(trial.process, ForkedProcess):
                 times.append(0.02)
             if trial.kill_at is not None and trial.kill_at != float("inf"):
                 times.append(trial.kill_at - time.monotonic())

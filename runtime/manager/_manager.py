@@ -243,6 +243,7 @@ class Manager:
             raise
         finally:
             self.worker.close(wait=finished)
+            self.service.close()
             restore_signals()
             with contextlib.suppress(Exception):
                 self.channel.close()

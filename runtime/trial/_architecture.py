@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasctl.runtime.errors import ArchitectureError
+
+if TYPE_CHECKING:  # imported where used: `import nas` stays cheap for a trial that samples nothing
+    import random
+    from pathlib import Path
 
 __all__ = [
     "check_layer_choice",
@@ -36,6 +38,8 @@ VARIABLE_TYPES = ("choice", "randint", "uniform", "quniform", "loguniform", "qlo
 
 def key_random(seed: int, *key: str) -> random.Random:
     """The generator of one search-space key (a variable, or a block and a layer) for `seed`."""
+    import random
+
     return random.Random("\x1f".join((str(seed), *key)))
 
 
@@ -259,6 +263,8 @@ def _validate(architecture: Any, search_space: Mapping[str, Any], partial: bool)
 
 def load_architecture_file(path: str | Path) -> dict[str, Any]:
     """An architecture JSON file, read and checked against `schemas/architecture.schema.json`."""
+    from pathlib import Path
+
     from nasctl import schemas
 
     path = Path(path)

@@ -13,11 +13,9 @@ import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasctl.runtime.errors import ArchitectureError, TrialError
-from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
-from nasctl.runtime.modes._registry import backend_class, detect_framework
 from nasctl.runtime.trial._architecture import (
     check_layer_choice,
     check_variable,
@@ -26,6 +24,10 @@ from nasctl.runtime.trial._architecture import (
     sample_variable,
 )
 from nasctl.runtime.trial._platform import Platform, platform_from_environment
+
+if TYPE_CHECKING:
+    from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
+# The modes are imported on a trial's first mutable layer: a trial without layers never loads them.
 
 __all__ = ["TrialContext", "current_context", "set_context", "use_context"]
 
@@ -210,6 +212,8 @@ class TrialContext:
 
     def backend(self, framework: str | None, mode: str) -> LayerBackend:
         """This context's instance of the backend for `(framework, mode)`."""
+        from nasctl.runtime.modes._registry import backend_class
+
         cls = backend_class(framework, mode)
         backend = self._backends.get(cls)
         if backend is None:
@@ -242,6 +246,9 @@ class TrialContext:
                       fixed_inputs: list[Any], optional_inputs: Mapping[str, Any], optional_input_size: Any,
                       mode: str, owner: Any) -> LayerCall:
         """Resolve a layer's backend and per-call function on its first call, and cache it."""
+        from nasctl.runtime.modes._backend import LayerRequest
+        from nasctl.runtime.modes._registry import detect_framework
+
         if not isinstance(candidates, Mapping) or not candidates:
             raise TrialError(f"mutable_layer {block_key}/{layer_key}: candidates must be a non-empty dict "
                              f"of label -> (callee, args, kwargs), got {candidates!r}")
