@@ -154,7 +154,7 @@ def test_the_derived_architecture_is_sent_only_when_it_changed(monkeypatch):
         def derive_architecture(self):
             return next(derived)
 
-    monkeypatch.setattr("nasctl.runtime.trial._context.backend_class", lambda framework, mode: Deriving)
+    monkeypatch.setattr("nasctl.runtime.modes._registry.backend_class", lambda framework, mode: Deriving)
     platform = _Recording()
     context = TrialContext(platform)
     context.backend(None, "enas")
