@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-
 # Imported on first use, so a trial pays only for what it calls (DESIGN.md §5: `import nas` is cheap).
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,28 @@ def _modes() -> list[str]:
     return [*MODES, *(f"{mode}_mode" for mode in MODES)]
 
 
-def register(commands: Any, trial_commands: Any) -> None:
-    """Add `compile` and `search-space` to the `nasctl` sub-command parsers."""
+def _key_styles() -> tuple[str, ...]:
     from nasctl.annotator import KEY_STYLES
 
+    return KEY_STYLES
+
+
+class _Choices:
+    """An option's accepted values, taken from the compiler when first needed, so that building the
+    parser (for `nasctl experiment list`, say) does not import it. Give the option a metavar."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+
+def register(commands: Any, trial_commands: Any) -> None:
+    """Add `compile` and `search-space` to the `nasctl` sub-command parsers."""
     compile_parser = commands.add_parser(
         "compile",
         help="expand the annotations of a file or directory",
@@ -37,12 +56,14 @@ def register(commands: Any, trial_commands: Any) -> None:
         "-o", "--output", dest="dst", metavar="DST", required=True, help="where to write"
     )
     compile_parser.add_argument(
-        "--mode", default="classic", choices=_modes(), help="NAS mode (default: classic)"
+        "--mode", default="classic", choices=_Choices(_modes), metavar="MODE",
+        help="NAS mode (default: classic)"
     )
     compile_parser.add_argument(
         "--key-style",
         default="stable",
-        choices=KEY_STYLES,
+        choices=_Choices(_key_styles),
+        metavar="STYLE",
         help="search-space keys: stable (default) or NNI's",
     )
     compile_parser.add_argument(
@@ -62,7 +83,8 @@ def register(commands: Any, trial_commands: Any) -> None:
     space_parser.add_argument(
         "--key-style",
         default="stable",
-        choices=KEY_STYLES,
+        choices=_Choices(_key_styles),
+        metavar="STYLE",
         help="search-space keys: stable (default) or NNI's",
     )
     space_parser.set_defaults(func=_search_space)

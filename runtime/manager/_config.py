@@ -124,12 +124,16 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], *, base_dir: str | Path | None = None,
-                  source: str | None = None, lines: dict[str, int] | None = None) -> ExperimentConfig:
+                  source: str | None = None, lines: dict[str, int] | None = None,
+                  stored: bool = False) -> ExperimentConfig:
         """Validate and normalise a config dict; relative paths are relative to `base_dir` (default: cwd).
 
         `source` (the config file) and `lines` (dotted key -> line) make errors point into the file.
+        `stored`: the document of a created experiment, validated then; the schema check is skipped
+        (reading an experiment does not load jsonschema).
         """
-        return _build(document, Path(base_dir) if base_dir is not None else Path.cwd(), source, lines or {})
+        return _build(document, Path(base_dir) if base_dir is not None else Path.cwd(), source, lines or {},
+                      schema=not stored)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -299,18 +303,19 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
 
 
 def _build(document: dict[str, Any], base_dir: Path, source: str | None,
-           lines: dict[str, int]) -> ExperimentConfig:
-    from nasctl import schemas
-
+           lines: dict[str, int], *, schema: bool = True) -> ExperimentConfig:
     if not isinstance(document, dict):
         raise ConfigError("an experiment config must be a mapping of keys to values", path=source)
     errors = _Errors(source, lines, {})
     doc = _normalise_v1(copy.deepcopy(document), errors)
-    try:
-        schemas.validate("experiment", doc)
-    except schemas.SchemaError as error:
-        message, key = _schema_message(error.detail, error.key)
-        errors.raise_(message, key)
+    if schema:
+        from nasctl import schemas
+
+        try:
+            schemas.validate("experiment", doc)
+        except schemas.SchemaError as error:
+            message, key = _schema_message(error.detail, error.key)
+            errors.raise_(message, key)
 
     def path_of(value: str) -> Path:
         path = Path(value).expanduser()

@@ -90,7 +90,7 @@ class Experiment:
         finally:
             storage.close()
         self = cls.__new__(cls)
-        self.config = ExperimentConfig.from_dict(document, base_dir=base)
+        self.config = ExperimentConfig.from_dict(document, base_dir=base, stored=True)
         self.home = home
         self.id = id
         self.dir = folder
