@@ -13,6 +13,8 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -379,15 +381,13 @@ class Storage:
         for (trial_id, pid, _), parameters in zip(rows, decoded, strict=True):
             params.setdefault(trial_id, []).append((pid, parameters))
         finals: dict[tuple[str, int | None], Any] = {}
+        for trial_id, pid, payload in self._db.execute(
+                "SELECT trial_id, parameter_id, value FROM metrics WHERE kind = 'final' ORDER BY id"):
+            finals[(trial_id, pid)] = json.loads(payload)
         # Each trial's intermediate values are decoded in one call, as one JSON array.
-        raw: dict[str, list[str]] = {}
-        for trial_id, pid, kind, payload in self._db.execute(
-                "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
-            if kind == "final":
-                finals[(trial_id, pid)] = json.loads(payload)
-            else:
-                raw.setdefault(trial_id, []).append(payload)
-        intermediate = {trial_id: json.loads("[" + ",".join(values) + "]") for trial_id, values in raw.items()}
+        rows = self._db.execute("SELECT trial_id, value FROM metrics WHERE kind != 'final' ORDER BY trial_id, id")
+        intermediate = {trial_id: json.loads("[" + ",".join(map(itemgetter(1), group)) + "]")
+                        for trial_id, group in groupby(rows, itemgetter(0))}
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
