@@ -103,6 +103,7 @@ class ForkServer:
         self._replies: dict[int, dict] = {}
         self.processes: dict[int, ForkedProcess] = {}
         self._ended: list[ForkedProcess] = []
+        self._unclaimed: dict[int, int] = {}  # pid -> exit code read before the spawn reply was handled
         self.alive = True
         code = f"from nasctl.runtime.manager._forkserver import serve; serve({theirs.fileno()})"
         self._server = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),),
@@ -134,7 +135,11 @@ class ForkServer:
         if "error" in reply:
             raise OSError(reply["error"])
         process = ForkedProcess(self, int(reply["pid"]))
-        self.processes[process.pid] = process
+        if process.pid in self._unclaimed:
+            process.returncode = self._unclaimed.pop(process.pid)
+            self._ended.append(process)
+        else:
+            self.processes[process.pid] = process
         return process
 
     def pump(self, timeout: float | None) -> None:
@@ -162,9 +167,12 @@ class ForkServer:
             message = json.loads(bytes(self._inbuf[:end]))
             del self._inbuf[:end + 1]
             if "exit" in message:
-                process = self.processes.pop(int(message["exit"]), None)
-                if process is not None:
-                    process.returncode = int(message["code"])
+                pid, code = int(message["exit"]), int(message["code"])
+                process = self.processes.pop(pid, None)
+                if process is None:
+                    self._unclaimed[pid] = code
+                else:
+                    process.returncode = code
                     self._ended.append(process)
             elif "spawned" in message:
                 self._replies[int(message["spawned"])] = message
@@ -246,12 +254,22 @@ def serve(fd: int) -> None:
 
 
 def _reply(request: dict, inherited: tuple) -> bytes:
+    # The reply waits until the child has its own session and its output files, as a subprocess
+    # would be when Popen returns: the manager may signal its process group at once.
+    ready_r, ready_w = os.pipe()
     try:
         pid = os.fork()
     except OSError as error:
+        os.close(ready_r)
+        os.close(ready_w)
         return json.dumps({"spawned": request["spawn"], "error": f"fork failed: {error}"}).encode()
     if pid == 0:
-        _become_trial(request, inherited)  # never returns
+        os.close(ready_r)
+        _become_trial(request, (*inherited, ready_w))  # never returns
+    os.close(ready_w)
+    while os.read(ready_r, 1):  # EOF: the child is set up (or died trying)
+        pass
+    os.close(ready_r)
     return json.dumps({"spawned": request["spawn"], "pid": pid}).encode()
 
 
@@ -290,7 +308,7 @@ def _become_trial(request: dict, inherited: tuple) -> None:
     """In the forked child: set up the process as `python3 script ARGS` would be, run it, exit."""
     code = 1
     try:
-        sock, wake_r, wake_w, selector = inherited
+        sock, wake_r, wake_w, selector, ready = inherited
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -306,6 +324,7 @@ def _become_trial(request: dict, inherited: tuple) -> None:
         for fd, target in ((null, 0), (out, 1), (err, 2)):
             os.dup2(fd, target)
             os.close(fd)
+        os.close(ready)
         os.environ.clear()
         os.environ.update(request["env"])
         argv = request["argv"][1:]

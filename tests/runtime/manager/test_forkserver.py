@@ -1,0 +1,122 @@
+"""The fork server: which commands it runs, and a forked trial behaves as `python3 script.py` would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nasctl.runtime.manager._forkserver import ForkedProcess, ForkServer, forkable_script
+from nasctl.runtime.manager._local import kill_orphans
+
+SCRIPT = """
+import json, os, sys
+print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "sid": os.getsid(0) == os.getpid(),
+                  "path0": sys.path[0], "seen": os.environ.get("SEEN"), "name": __name__,
+                  "stdin": sys.stdin.read()}))
+print("to stderr", file=sys.stderr)
+mode = sys.argv[1] if len(sys.argv) > 1 else ""
+if mode == "exit":
+    sys.exit(3)
+if mode == "raise":
+    raise ValueError("boom")
+if mode == "sleep":
+    import time
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([sys.executable, "trial.py"], True),
+    ([sys.executable, "trial.py", "--epochs", "2"], True),
+    ([sys.executable, "-u", "trial.py"], False),
+    ([sys.executable, "-m", "trial"], False),
+    ([sys.executable, "trial.sh"], False),
+    (["/bin/sh", "trial.py"], False),
+    (["no-such-python", "trial.py"], False),
+])
+def test_only_this_interpreter_running_a_script_is_forked(argv: list[str], expected: bool) -> None:
+    assert forkable_script(argv) is expected
+
+
+def test_it_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NASCTL_FORK_SERVER", "0")
+    assert not forkable_script([sys.executable, "trial.py"])
+
+
+@pytest.fixture
+def server():
+    ended: list[ForkedProcess] = []
+    server = ForkServer(ended.append)
+    server.ended = ended  # type: ignore[attr-defined]
+    yield server
+    server.close()
+
+
+def _run(server: ForkServer, folder: Path, *args: str) -> tuple[ForkedProcess, dict, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trial.py").write_text(SCRIPT)
+    env = dict(os.environ, SEEN="yes")
+    process = server.spawn([sys.executable, "trial.py", *args], cwd=str(folder), env=env,
+                           stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
+    process.wait(timeout=60)
+    out = (folder / "stdout").read_text().splitlines()
+    return process, json.loads(out[0]) if out else {}, (folder / "stderr").read_text()
+
+
+def test_a_forked_trial_is_set_up_like_a_fresh_interpreter(server: ForkServer, tmp_path: Path) -> None:
+    process, seen, err = _run(server, tmp_path / "t1", "ok")
+    assert process.returncode == 0
+    assert seen == {"argv": ["trial.py", "ok"], "cwd": str(tmp_path / "t1"), "sid": True,
+                    "path0": str(tmp_path / "t1"), "seen": "yes", "name": "__main__", "stdin": ""}
+    assert err == "to stderr\n"
+    server.pump(0.0)
+    server.dispatch()
+    assert process in server.ended  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("mode", "code", "stderr"), [
+    ("exit", 3, "to stderr\n"),
+    ("raise", 1, "ValueError: boom"),
+])
+def test_exit_statuses_are_those_of_a_plain_run(server: ForkServer, tmp_path: Path, mode: str, code: int,
+                                                 stderr: str) -> None:
+    process, _, err = _run(server, tmp_path / mode, mode)
+    assert process.returncode == code
+    assert stderr in err
+
+
+def test_a_missing_script_and_a_signal(server: ForkServer, tmp_path: Path) -> None:
+    folder = tmp_path / "missing"
+    folder.mkdir()
+    process = server.spawn([sys.executable, "nope.py"], cwd=str(folder), env=dict(os.environ),
+                           stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
+    assert process.wait(timeout=60) == 2
+    assert "can't open file" in (folder / "stderr").read_text()
+    folder = tmp_path / "sleep"
+    folder.mkdir()
+    (folder / "trial.py").write_text(SCRIPT)
+    process = server.spawn([sys.executable, "trial.py", "sleep"], cwd=str(folder), env=dict(os.environ),
+                           stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
+    assert process.poll() is None
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=60) == -signal.SIGTERM
+
+
+def test_an_orphaned_forked_trial_is_found_by_its_stderr_file(server: ForkServer, tmp_path: Path) -> None:
+    folder = tmp_path / "exp1" / "trials" / "abcde"
+    folder.mkdir(parents=True)
+    (folder / "trial.py").write_text(SCRIPT)
+    process = server.spawn([sys.executable, "trial.py", "sleep"], cwd=str(folder), env=dict(os.environ),
+                           stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
+    deadline = time.monotonic() + 30
+    while not (folder / "stderr").read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not kill_orphans(process.pid, "exp1", "other")  # not this trial's group: left alone
+    assert process.poll() is None
+    assert kill_orphans(process.pid, "exp1", "abcde")
+    assert process.wait(timeout=60) == -signal.SIGKILL
