@@ -34,8 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 __all__ = ["ForkServer", "ForkedProcess", "forkable_script"]
 
 _DISABLE = "NASCTL_FORK_SERVER"
-_PRELOAD = ("nas", "nasctl.runtime.trial._api", "nasctl.runtime.trial._context", "nasctl.runtime.trial._platform",
-            "runpy")
+_PRELOAD = ("nas", "nasctl.runtime.trial._api", "nasctl.runtime.trial._context", "nasctl.runtime.trial._platform")
 
 
 def forkable_script(argv: Sequence[str], path: str | None = None) -> bool:
@@ -330,7 +329,9 @@ def _become_trial(request: dict, inherited: tuple) -> None:
         argv = request["argv"][1:]
         script = argv[0]
         sys.argv = list(argv)
-        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        # As the interpreter sets them: the folder of the script's target (a trial folder links the
+        # code directory's files), and an absolute `__file__`.
+        sys.path[0] = os.path.dirname(os.path.realpath(script))
         code = _run_script(script)
     except BaseException:  # noqa: BLE001 - a broken setup is reported like a crashed script
         import traceback
@@ -351,16 +352,26 @@ def _become_trial(request: dict, inherited: tuple) -> None:
 def _run_script(script: str) -> int:
     """Run `script` as `__main__` and return the exit status a plain interpreter would."""
     import atexit
-    import runpy
+    import builtins
     import threading
+    import types
+    from importlib.machinery import SourceFileLoader
 
     if not os.path.isfile(script):
         print(f"{sys.executable}: can't open file {os.path.abspath(script)!r}: [Errno 2] No such file or "
               "directory", file=sys.stderr)
         return 2
+    atexit._clear()  # the server's own exit functions are not the trial's
     code = 0
+    path = os.path.abspath(script)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=path, __builtins__=builtins, __loader__=SourceFileLoader("__main__", path),
+                         __spec__=None, __package__=None)
+    sys.modules["__main__"] = main
     try:
-        runpy.run_path(script, run_name="__main__")
+        with open(path, "rb") as handle:
+            compiled = compile(handle.read(), path, "exec", dont_inherit=True)
+        exec(compiled, main.__dict__)
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
     except KeyboardInterrupt:

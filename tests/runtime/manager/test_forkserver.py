@@ -16,7 +16,7 @@ from nasctl.runtime.manager._local import kill_orphans
 SCRIPT = """
 import json, os, sys
 print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "sid": os.getsid(0) == os.getpid(),
-                  "path0": sys.path[0], "seen": os.environ.get("SEEN"), "name": __name__,
+                  "path0": sys.path[0], "file": __file__, "seen": os.environ.get("SEEN"), "name": __name__,
                   "stdin": sys.stdin.read()}))
 print("to stderr", file=sys.stderr)
 mode = sys.argv[1] if len(sys.argv) > 1 else ""
@@ -58,8 +58,12 @@ def server():
 
 
 def _run(server: ForkServer, folder: Path, *args: str) -> tuple[ForkedProcess, dict, str]:
+    # As in a trial folder: trial.py is a link to the code directory's file.
+    code = folder.parent / f"{folder.name}-code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "trial.py").write_text(SCRIPT)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "trial.py").write_text(SCRIPT)
+    (folder / "trial.py").symlink_to(code / "trial.py")
     env = dict(os.environ, SEEN="yes")
     process = server.spawn([sys.executable, "trial.py", *args], cwd=str(folder), env=env,
                            stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
@@ -71,8 +75,10 @@ def _run(server: ForkServer, folder: Path, *args: str) -> tuple[ForkedProcess, d
 def test_a_forked_trial_is_set_up_like_a_fresh_interpreter(server: ForkServer, tmp_path: Path) -> None:
     process, seen, err = _run(server, tmp_path / "t1", "ok")
     assert process.returncode == 0
+    # What `python3 trial.py ok` in that folder sees (sys.path[0]: the folder of the link's target).
     assert seen == {"argv": ["trial.py", "ok"], "cwd": str(tmp_path / "t1"), "sid": True,
-                    "path0": str(tmp_path / "t1"), "seen": "yes", "name": "__main__", "stdin": ""}
+                    "path0": str(tmp_path / "t1-code"), "file": str(tmp_path / "t1" / "trial.py"), "seen": "yes",
+                    "name": "__main__", "stdin": ""}
     assert err == "to stderr\n"
     server.pump(0.0)
     server.dispatch()
