@@ -176,6 +176,11 @@ class ForkServer:
             elif "spawned" in message:
                 self._replies[int(message["spawned"])] = message
 
+    @property
+    def pending(self) -> bool:
+        """Whether trials have ended that `dispatch` has not reported yet."""
+        return bool(self._ended)
+
     def dispatch(self) -> None:
         """Call `on_exit` for the trials whose end `pump` has read."""
         while self._ended:

@@ -279,6 +279,8 @@ class LocalTrainingService:
 
     def poll(self) -> None:
         """Reap exits without a pidfd, and enforce maxTrialDuration (SIGTERM, then SIGKILL)."""
+        if self._forkserver is not None:
+            self._forkserver.dispatch()  # ends read while starting or waiting for other trials
         now = time.monotonic()
         for trial in list(self.running.values()):
             forked = isinstance(trial.process, ForkedProcess)
@@ -295,7 +297,7 @@ class LocalTrainingService:
 
     def next_wakeup(self) -> float | None:
         """Seconds until `poll` has work to do (None: nothing timed)."""
-        times = []
+        times = [0.0] if self._forkserver is not None and self._forkserver.pending else []
         for trial in self.running.values():
             if trial.pidfd is None and not isinstance(trial.process, ForkedProcess):
                 times.append(0.02)

@@ -126,3 +126,34 @@ def test_an_orphaned_forked_trial_is_found_by_its_stderr_file(server: ForkServer
     assert process.poll() is None
     assert kill_orphans(process.pid, "exp1", "abcde")
     assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_an_end_read_while_starting_another_trial_is_still_reported(tmp_path: Path) -> None:
+    import selectors
+
+    from nasctl.runtime.manager._local import LocalTrainingService
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "quick.py").write_text("pass\n")
+    ended: list[str] = []
+    selector = selectors.DefaultSelector()
+    service = LocalTrainingService(experiment_dir=tmp_path / "exp", code_dir=code, command=f"{sys.executable} quick.py",
+                                   concurrency=2, selector=selector, on_exit=lambda trial: ended.append(trial.trial_id))
+    try:
+        for trial_id in ("first", "second"):
+            service.prepare_folder(trial_id)
+            service.start(trial_id, dict(os.environ), ())
+            time.sleep(0.5)  # "first" ends meanwhile; starting "second" reads that from the server
+        assert isinstance(service.running["first"].process, ForkedProcess)
+        deadline = time.monotonic() + 10
+        while len(ended) < 2 and time.monotonic() < deadline:
+            # What the manager's loop does each turn: wait (no longer than next_wakeup), then poll.
+            wait = service.next_wakeup()
+            for key, mask in selector.select(1.0 if wait is None else wait):
+                key.data(mask)
+            service.poll()
+        assert sorted(ended) == ["first", "second"]
+    finally:
+        service.close()
+        selector.close()
