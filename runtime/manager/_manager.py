@@ -243,7 +243,9 @@ class Manager:
             raise
         finally:
             self.worker.close(wait=finished)
-            self.service.close()
+            close_service = getattr(self.service, "close", None)  # the local service's fork server
+            if close_service is not None:
+                close_service()
             restore_signals()
             with contextlib.suppress(Exception):
                 self.channel.close()
