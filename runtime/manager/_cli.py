@@ -247,7 +247,7 @@ def _list(args: argparse.Namespace) -> int:
             rows.append([exp_id, "-", f"UNREADABLE ({type(error).__name__})", "-", "-", "-"])
             continue
         counts = info["counts"]
-        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED"))
+        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED"))
         total = exp.config.max_trial_number
         best = exp.best()
         rows.append([exp_id, info.get("name") or "-", info["status"],
