@@ -2,9 +2,10 @@
 
 A simpler stand-in for NNI's curve fitting (Domhan et al. 2015), which fits twelve families and
 weighs them by MCMC. Here each family below is fitted to the curve on its own
-(`scipy.optimize.curve_fit`, Levenberg-Marquardt), the fits that explain the points about as well
-as the best one are kept, and the prediction is the median of their values at the target epoch.
-The curve is expected to rise (accuracy); fit `-y` for a falling one.
+(`scipy.optimize.curve_fit`, Levenberg-Marquardt), and the prediction is the average of the fits'
+values at the target epoch weighted by their Akaike weights (model averaging: a family that
+explains the points much worse than the best one counts for next to nothing). The curve is
+expected to rise (accuracy); fit `-y` for a falling one.
 
 | family | y(x), x = 1, 2, ... |
 | --- | --- |
@@ -103,25 +104,24 @@ def fit_curves(y: Sequence[float]) -> list[Fit]:
     return fits
 
 
-def predict(y: Sequence[float], target: int, *, min_fits: int = 2, tolerance: float = 2.0) -> float | None:
-    """The curve's value at epoch `target` (1-based), or None when too few families fit it.
+def predict(y: Sequence[float], target: int, *, min_fits: int = 2) -> float | None:
+    """The curve's value at epoch `target` (1-based), or None when fewer than `min_fits` families fit it.
 
-    Fits whose error is more than `tolerance` times the best fit's plus 5% of the curve's range
-    are dropped; the prediction is the median of the others' values at `target`. None when fewer
-    than `min_fits` remain, or their predictions are not finite.
+    The families' values at `target` are averaged with Akaike weights: with n points, k parameters
+    and a root-mean-square error e, AIC = n * ln(e^2) + 2k and w = exp(-(AIC - AIC_min) / 2),
+    normalised (e is floored at 0.1% of the curve's range, so an exact fit does not take all).
 
-    >>> round(predict([1 - 0.5 / x for x in range(1, 9)], 40), 2)   # pow3 with c=1, a=0.5, alpha=1
-    0.99
+    >>> round(predict([1 - 0.5 / x for x in range(1, 9)], 40), 3)   # pow3 with c=1, a=0.5, alpha=1
+    0.988
     """
     fits = fit_curves(y)
-    if not fits:
-        return None
     values = np.asarray(y, dtype=float)
-    slack = 0.05 * float(np.ptp(values)) + 1e-12
-    best = min(fit.rmse for fit in fits)
-    kept = [fit for fit in fits if fit.rmse <= tolerance * best + slack]
-    predictions = np.array([float(fit(float(target))) for fit in kept])
-    predictions = predictions[np.isfinite(predictions)]
-    if len(predictions) < min_fits:
+    predictions = np.array([float(fit(float(target))) for fit in fits])
+    finite = np.isfinite(predictions)
+    if finite.sum() < min_fits:
         return None
-    return float(np.median(predictions))
+    n = len(values)
+    floor = 1e-3 * float(np.ptp(values)) + 1e-12
+    aic = np.array([n * np.log(max(fit.rmse, floor) ** 2) + 2 * len(fit.parameters) for fit in fits])[finite]
+    weights = np.exp(-(aic - aic.min()) / 2)  # Akaike weights, before normalising
+    return float(np.sum(weights * predictions[finite]) / np.sum(weights))
