@@ -39,7 +39,8 @@ class OptunaPrunerAssessor(Assessor):
             raise AssessorError(f"assessor {label}: expected an optuna.pruners.BasePruner, got {type(pruner).__name__}")
         self.pruner = pruner
         # The sampler is never asked for a value; a seeded random one keeps Optuna from building TPE.
-        self.study = optuna.create_study(direction=optimize_mode, pruner=pruner,
+        # A fixed study name fixes Hyperband's bracket of each trial (a hash of the name and number).
+        self.study = optuna.create_study(study_name="nasctl-assessor", direction=optimize_mode, pruner=pruner,
                                          sampler=optuna.samplers.RandomSampler(seed=0))
         self._trials: dict[Any, Any] = {}
         self._reported: dict[Any, int] = {}
