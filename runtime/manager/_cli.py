@@ -273,6 +273,7 @@ def _show(args: argparse.Namespace) -> int:
         "config": info.get("source"),
         "nasMode": exp.config.nas_mode,
         "tuner": exp.config.tuner.name if exp.config.tuner else None,
+        "assessor": exp.config.assessor.name if exp.config.assessor else None,
         "seed": info.get("seed"),
         "trials": info["counts"],
         "maxTrialNumber": exp.config.max_trial_number,

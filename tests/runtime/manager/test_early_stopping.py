@@ -51,13 +51,13 @@ class SequenceTuner:
         self._log("end", parameter_id, success)
 '''
 
-# Reports x * (step + 1) / 10 for 8 steps, 0.15 s apart, then x * 0.8 as its final result.
+# Reports x * (step + 1) / 10 for 8 steps, 0.2 s apart, then x * 0.8 as its final result.
 CURVE_TRIAL = '''
 reply = request("get_parameter")
 x, pid = reply["parameters"]["x"], reply["parameter_id"]
 for step in range(8):
     request("metric", kind="intermediate", value=x * (step + 1) / 10, parameter_id=pid, sequence=step)
-    time.sleep(0.15)
+    time.sleep(0.2)
 request("metric", kind="final", value=x * 0.8, parameter_id=pid)
 '''
 
