@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import enum
 import logging
 import selectors
 import socket
@@ -109,12 +110,12 @@ class AssessorRunner:
     # -- the worker thread --------------------------------------------------------------------------
 
     def _assess(self, trial_id: str, history: list[float]) -> None:
-        from nasctl.tuners.assessors import AssessResult
-
         result = self._call(trial_id, "assess_trial", trial_id, history)
-        if result is AssessResult.Bad or result is False:
+        # AssessResult.Good/Bad, or the same from an NNI assessor ported with its own enum (values True/False).
+        verdict = result.value if isinstance(result, enum.Enum) else result
+        if verdict is False:
             self._post(("bad", trial_id, len(history)))
-        elif result is not None and result is not AssessResult.Good and result is not True:
+        elif result is not None and verdict is not True:
             self._post(("error", trial_id, f"assessor {self.label}: assess_trial returned {result!r} for trial "
                                            f"{trial_id}; expected AssessResult.Good or AssessResult.Bad"))
 

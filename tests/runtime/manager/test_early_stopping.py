@@ -280,3 +280,42 @@ def test_restore_replays_ended_trials_in_order_and_the_rule_carries_on() -> None
         selector.close()
     assert calls == [("early", [0.1, 0.2], False), ("late", [0.6, 0.8], True)]
     assert stopped == [("new", 1)] and errors == []
+
+
+def _verdicts(assessor: Any, reports: list[tuple[str, Any]]) -> tuple[list[tuple[str, int]], list[str]]:
+    """What a runner over `assessor` delivers for `reports`, once every queued call has run."""
+    selector = selectors.DefaultSelector()
+    stopped: list[tuple[str, int]] = []
+    errors: list[str] = []
+    runner = AssessorRunner(assessor, "Custom", selector, lambda t, step: stopped.append((t, step)), errors.append)
+    try:
+        for trial_id, value in reports:
+            runner.report(trial_id, value)
+        runner._executor.submit(lambda: None).result(timeout=10)  # the queue is in order: all calls are done
+        for key, mask in selector.select(1.0):
+            key.data(mask)
+    finally:
+        runner.close()
+        selector.close()
+    return stopped, errors
+
+
+def test_verdicts_from_ported_nni_assessors_and_wrong_returns() -> None:
+    import enum
+
+    class NniResult(enum.Enum):  # what an NNI assessor ported without changing its AssessResult returns
+        Good = True
+        Bad = False
+
+    class Ported:
+        def assess_trial(self, trial_job_id, trial_history):
+            return NniResult.Bad if trial_history[-1] < 0.5 else NniResult.Good
+
+    class Confused:
+        def assess_trial(self, trial_job_id, trial_history):
+            return "stop"
+
+    assert _verdicts(Ported(), [("a", 0.9), ("b", {"default": 0.1}), ("c", {"arch_weights": {}})]) == ([("b", 1)], [])
+    stopped, errors = _verdicts(Confused(), [("a", 0.9)])
+    assert stopped == [] and errors == ["assessor Custom: assess_trial returned 'stop' for trial a; expected "
+                                        "AssessResult.Good or AssessResult.Bad"]
