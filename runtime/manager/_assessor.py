@@ -46,6 +46,11 @@ def build_assessor(spec: AssessorSpec, optimize_mode: str = "maximize") -> Any:
         raise ConfigError(str(error), key="assessor", path=spec.where) from None
 
 
+def _backend_report(value: Any) -> bool:
+    """Whether an intermediate result is the darts backend's own (architecture weights and loss)."""
+    return isinstance(value, dict) and "arch_weights" in value
+
+
 class AssessorRunner:
     """Feeds one assessor the trials' intermediate results on a worker thread.
 
@@ -78,7 +83,7 @@ class AssessorRunner:
         ended = sorted((r for r in records if r.status in FINISHED_STATUSES and r.intermediate),
                        key=lambda r: (r.end_time or 0.0, r.sequence))
         for record in ended:
-            history = scalar_history(record.intermediate)
+            history = scalar_history([v for v in record.intermediate if not _backend_report(v)])
             if history:
                 self._executor.submit(self._restore, record.trial_id, history, record.status == "SUCCEEDED")
 
@@ -86,9 +91,9 @@ class AssessorRunner:
         """A trial's intermediate result (committed): queue its assessment and return at once."""
         from nasctl.tuners.assessors import scalar_history
 
-        number = scalar_history([value])
+        number = scalar_history([value]) if not _backend_report(value) else []
         if not number:
-            return  # no number to judge (e.g. a darts report of architecture weights only)
+            return  # no learning-curve point to judge
         history = self._histories.setdefault(trial_id, [])
         history.append(number[0])
         self._executor.submit(self._assess, trial_id, list(history))

@@ -409,7 +409,8 @@ class Storage:
 
 
 def _scalar(value: Any) -> float | None:
-    """The number in a metric value (itself or its `default`), None if it has none."""
+    """The number in a metric value (itself or its `default`), None if it has none or it is the darts
+    backend's report of its architecture weights (not a point of the trial's learning curve)."""
     if isinstance(value, dict):
-        value = value.get("default")
+        value = value.get("default") if "arch_weights" not in value else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -315,7 +315,37 @@ def test_verdicts_from_ported_nni_assessors_and_wrong_returns() -> None:
         def assess_trial(self, trial_job_id, trial_history):
             return "stop"
 
-    assert _verdicts(Ported(), [("a", 0.9), ("b", {"default": 0.1}), ("c", {"arch_weights": {}})]) == ([("b", 1)], [])
+    # The darts backend's reports of its architecture weights are not points of the learning curve.
+    reports = [("a", 0.9), ("b", {"default": 0.1}), ("c", {"default": 0.1, "arch_weights": {}, "step": 5})]
+    assert _verdicts(Ported(), reports) == ([("b", 1)], [])
     stopped, errors = _verdicts(Confused(), [("a", 0.9)])
     assert stopped == [] and errors == ["assessor Custom: assess_trial returned 'stop' for trial a; expected "
                                         "AssessResult.Good or AssessResult.Bad"]
+
+
+def test_storage_records_an_early_stop_in_one_go(tmp_path: Path) -> None:
+    from nasctl.runtime.manager._storage import Storage
+
+    storage = Storage(tmp_path / "experiment.db", create=True)
+    try:
+        storage.add_trial("t0", 0, 0, {"x": 1})
+        storage.set_running("t0", None)
+        for sequence, value in enumerate([0.3, {"default": 0.5}, {"default": 9.0, "arch_weights": {"a": [1.0]}}]):
+            storage.add_metric("t0", 0, "intermediate", sequence, value)
+        told = storage.early_stop_trial("t0", exit_code=-15, stderr_tail=None, message="stopped early")
+        assert told == (0, {"x": 1}, {"default": 0.5})   # the last point of the curve, not the darts report
+        assert [(kind, pid, payload) for _, kind, pid, payload in storage.events_after(0)] == [
+            ("generate", 0, {"x": 1}), ("result", 0, {"parameters": {"x": 1}, "value": {"default": 0.5}}),
+            ("end", 0, False)]
+        [record] = storage.trials()
+        assert (record.status, record.value, record.exit_code, record.message) == (
+            "EARLY_STOPPED", {"default": 0.5}, -15, "stopped early")
+        assert storage.counts()["EARLY_STOPPED"] == 1
+
+        # A trial with no point on its curve: nothing for the tuner, only its end.
+        storage.add_trial("t1", 1, 1, {"x": 2})
+        assert storage.early_stop_trial("t1", exit_code=-15, stderr_tail=None) is None
+        assert [kind for _, kind, pid, _ in storage.events_after(0) if pid == 1] == ["generate", "end"]
+        assert storage.trials()[1].value is None
+    finally:
+        storage.close()
