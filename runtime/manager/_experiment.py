@@ -258,8 +258,8 @@ class Experiment:
             record = self.trial(trial_id)
             if record.trial_id not in weighted:
                 raise ExperimentError(
-                    f"experiment {self.id}: trial {trial_id} reported no architecture weights (arch_weights in "
-                    f"its intermediate results; status {record.status}), so there is no distribution to sample")
+                    f"experiment {self.id}: trial {trial_id} reported no architecture weights (arch_weights metrics; "
+                    f"status {record.status}), so there is no distribution to sample")
             chosen = trial_id
         else:
             if not weighted:
@@ -288,8 +288,8 @@ class Experiment:
 
 
 def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:
-    """The `arch_weights` of a trial's last intermediate result that carries them (darts)."""
-    for value in reversed(record.intermediate):
+    """The last `arch_weights` a darts trial reported (in intermediate results, in older databases)."""
+    for value in reversed([*record.intermediate, *record.arch_weights]):
         if isinstance(value, dict) and isinstance(value.get("arch_weights"), dict) and value["arch_weights"]:
             return value["arch_weights"]
     return None

@@ -501,7 +501,7 @@ class Manager:
             if self._better(number):
                 self._best = float(number)
         else:
-            self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
+            self.storage.add_metric(live.trial_id, parameter_id, request["kind"], request.get("sequence"), value)
 
     def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
         from nasctl import schemas

@@ -113,7 +113,8 @@ def test_darts_search_then_retrain_the_derived_architecture(tmp_path: Path, nas_
     layers = {key: value for key, value in space.items() if value["_type"] == "mutable_layer"}
     validate_architecture(derived, layers)  # every layer decided, nothing else
     assert list(exported[0]["parameters"]) == ["net/lr/choice"]  # no tuner: Random drew the variable
-    assert any("arch_weights" in value for value in exported[0]["intermediate"] if isinstance(value, dict))
+    assert exported[0]["arch_weights"] and all("arch_weights" in value for value in exported[0]["arch_weights"])
+    assert not any("arch_weights" in value for value in exported[0]["intermediate"] if isinstance(value, dict))
 
     samples = json.loads(_nasctl(helpers, nas_home, "experiment", "export", "search", "--sample", "3").stdout)
     for sample in samples:
