@@ -175,6 +175,51 @@ class Experiment:
         finally:
             storage.close()
 
+    # -- changing a stored experiment -----------------------------------------------------------------
+
+    def update(self, *, max_trial_number: int | None = None,
+               max_experiment_duration: float | str | None = None) -> dict[str, Any]:
+        """Change the trial and time budgets of a stored experiment, stopped or running.
+
+        A running manager takes the change up within a second; a stopped one on `nasctl resume`.
+        Returns the new `{"maxTrialNumber", "maxExperimentDuration"}` (seconds, or None for no limit).
+        """
+        from nasctl.runtime.manager._config import parse_duration
+
+        if max_trial_number is None and max_experiment_duration is None:
+            raise ExperimentError("nothing to update: give --max-trials N and/or --max-duration D")
+        if max_trial_number is not None and (isinstance(max_trial_number, bool)
+                                             or not isinstance(max_trial_number, int) or max_trial_number < 1):
+            raise ExperimentError(f"--max-trials: a number of trials is a positive integer, got {max_trial_number!r}")
+        if max_experiment_duration is not None:
+            parse_duration(max_experiment_duration, "--max-duration")
+        if not self.db_path.is_file():
+            raise ExperimentError(f"experiment {self.id!r} has not been created yet (call run() or create())")
+        storage = Storage(self.db_path)
+        try:
+            with storage.transaction() as db:  # read-modify-write of the document, against a concurrent update
+                row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+                document = json.loads(row[0])
+                if max_trial_number is not None:
+                    document["maxTrialNumber"] = max_trial_number
+                if max_experiment_duration is not None:
+                    document["maxExperimentDuration"] = max_experiment_duration
+                db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(document),))
+        finally:
+            storage.close()
+        self.config = ExperimentConfig.from_dict(document, base_dir=self.info().get("base_dir"))
+        return {"maxTrialNumber": self.config.max_trial_number,
+                "maxExperimentDuration": self.config.max_experiment_duration}
+
+    def delete(self) -> None:
+        """Delete a stored experiment that is not running: its folder, database, trials and logs."""
+        if manager_pid(self.dir) is not None:
+            raise ExperimentError(f"experiment {self.id} is running; stop it first: nasctl stop {self.id}")
+        if not self.db_path.is_file():
+            raise ExperimentError(f"no experiment {self.id!r} in {self.home}")
+        shutil.rmtree(self.dir)
+        self._exists = False
+
     # -- reading --------------------------------------------------------------------------------------
 
     def _read(self) -> Storage:
