@@ -517,8 +517,10 @@ class Manager:
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)
+        elif request["kind"] == "arch_weights":  # darts' architecture weights: stored for the view, never assessed
+            self.storage.add_metric(live.trial_id, parameter_id, "arch_weights", request.get("sequence"), value)
         else:
-            self.storage.add_metric(live.trial_id, parameter_id, request["kind"], request.get("sequence"), value)
+            self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
 
     def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
         from nasctl import schemas

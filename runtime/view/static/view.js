@@ -64,6 +64,12 @@ function compact(value) {
   return value === null || value === undefined ? "-" : JSON.stringify(value);
 }
 
+function label(value) {
+  if (typeof value === "string") return value;
+  if (typeof value === "number") return fmtNumber(value);
+  return compact(value);
+}
+
 async function getJSON(url) {
   const response = await fetch(url, { cache: "no-store" });
   const text = await response.text();
@@ -195,7 +201,8 @@ function renderTrials(d) {
          t.latest === null ? "-" : `${fmtNumber(t.latest)} (#${t.intermediate.length})`),
       el("td", { class: "num" }, fmtDuration(t.duration) + (running ? "+" : "")),
       el("td", { class: "num" }, t.exit_code === null ? "-" : t.exit_code),
-      el("td", { class: "params" }, compact(t.parameters)),
+      el("td", { class: "params", title: compact(t.parameters) },
+         Object.entries(flatParameters(t.parameters)).map(([k, v]) => `${shortLabel(k)}=${label(v)}`).join("  ") || "-"),
       el("td", {}, error)));
   }
 }
@@ -247,8 +254,8 @@ function columnOf(rows, key) {
   const values = rows.map((r) => r.flat[key]);
   const numeric = values.every((v) => typeof v === "number");
   if (numeric) return { values, numeric: true };
-  const labels = [...new Set(values.map((v) => compact(v)))].sort();
-  return { values: values.map((v) => labels.indexOf(compact(v))), numeric: false, labels };
+  const labels = [...new Set(values.map((v) => label(v)))].sort();
+  return { values: values.map((v) => labels.indexOf(label(v))), numeric: false, labels };
 }
 
 function shortLabel(key) {
@@ -282,7 +289,7 @@ function renderParams(d) {
     dimensions.push({ label: "value", values: value });
     plotOrEmpty("params", [{ type: "parcoords", dimensions,
       line: { color: value, colorscale: "Viridis", reversescale: reverse, showscale: true } }],
-      { margin: { l: 60, r: 60, t: 40, b: 20 } }, "");
+      { margin: { l: 90, r: 60, t: 40, b: 20 } }, "");
     return;
   }
   // Without WebGL (parallel coordinates need it): the value against one parameter at a time.
