@@ -6,13 +6,15 @@ so the view can run beside a manager that is writing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
 from typing import Any
 
 from nasctl.runtime.manager._experiment import Experiment, experiment_ids
-from nasctl.runtime.manager._storage import TrialRecord
+from nasctl.runtime.manager._manager import manager_pid
+from nasctl.runtime.manager._storage import DB_NAME, TrialRecord
 
 __all__ = ["experiment_list", "experiment_detail", "trial_detail", "arch_weight_series"]
 
@@ -36,26 +38,51 @@ def _best(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:
     return pick(scored, key=lambda t: t.default_value)
 
 
-def experiment_list(home: Path) -> list[dict[str, Any]]:
-    """One summary per experiment under `home`, newest first; an unreadable one says why."""
+def _fingerprint(folder: Path) -> tuple[Any, ...]:
+    """Changes whenever what the list shows of an experiment may have changed."""
+    stats = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            stat = (folder / name).stat()
+            if stat.st_size:  # a reader leaves an empty -wal behind: nothing changed
+                stats.append((name, stat.st_mtime_ns, stat.st_size))
+    return (*stats, manager_pid(folder))
+
+
+def experiment_list(home: Path, cache: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One summary per experiment under `home`, newest first; an unreadable one says why.
+
+    With `cache` (a dict kept between calls), an experiment whose database has not changed since the
+    last call is not read again.
+    """
     out = []
     for exp_id in reversed(experiment_ids(home)):
-        try:
-            exp = Experiment.load(exp_id, nas_home=home)
-            info = exp.info()
-            records = exp.trials()
-        except Exception as error:  # one broken folder must not hide the others
-            out.append({"id": exp_id, "status": "UNREADABLE", "message": f"{type(error).__name__}: {error}"})
+        key = _fingerprint(home / exp_id)
+        if cache is not None and exp_id in cache and cache[exp_id][0] == key:
+            out.append(cache[exp_id][1])
             continue
-        best = _best(records, info.get("optimize_mode", "maximize"))
-        out.append({
-            "id": exp_id, "name": info.get("name"), "status": info["status"], "message": info.get("message"),
-            "created": info.get("created"), "trials": len(records),
-            "counts": {status: n for status, n in info["counts"].items() if n},
-            "max_trials": exp.config.max_trial_number, "mode": exp.config.nas_mode,
-            "best": None if best is None else best.default_value,
-        })
+        summary = _summary(home, exp_id)
+        if cache is not None:
+            cache[exp_id] = (key, summary)
+        out.append(summary)
     return out
+
+
+def _summary(home: Path, exp_id: str) -> dict[str, Any]:
+    try:
+        exp = Experiment.load(exp_id, nas_home=home)
+        info = exp.info()
+        records = exp.trials()
+    except Exception as error:  # one broken folder must not hide the others
+        return {"id": exp_id, "status": "UNREADABLE", "message": f"{type(error).__name__}: {error}"}
+    best = _best(records, info.get("optimize_mode", "maximize"))
+    return {
+        "id": exp_id, "name": info.get("name"), "status": info["status"], "message": info.get("message"),
+        "created": info.get("created"), "trials": len(records),
+        "counts": {status: n for status, n in info["counts"].items() if n},
+        "max_trials": exp.config.max_trial_number, "mode": exp.config.nas_mode,
+        "best": None if best is None else best.default_value,
+    }
 
 
 def _trial_row(record: TrialRecord, now: float) -> dict[str, Any]:

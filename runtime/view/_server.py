@@ -53,6 +53,7 @@ class ViewServer(ThreadingHTTPServer):
         self.home = Path(home)
         self.experiment_id = experiment_id
         self.plotly = plotly_js()
+        self.summaries: dict[str, Any] = {}  # experiment_list's cache: the page polls it
         self._thread: threading.Thread | None = None
         try:
             super().__init__((HOST, port), _Handler)
@@ -145,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             if parts == ["config"]:
                 data: Any = {"experiment": self.server.experiment_id, "home": str(home)}
             elif parts == ["experiments"]:
-                data = _data.experiment_list(home)
+                data = _data.experiment_list(home, self.server.summaries)
             elif len(parts) == 2 and parts[0] == "experiments":
                 data = _data.experiment_detail(home, parts[1])
             elif len(parts) == 4 and parts[0] == "experiments" and parts[2] == "trials":

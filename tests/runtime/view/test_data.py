@@ -78,3 +78,57 @@ def test_weight_series_line_up_reports_that_lack_a_weight() -> None:
 def test_non_finite_values_become_gaps() -> None:
     reports = [{"default": 0.0, "step": 1, "arch_weights": {"b": {"l": {"layer": {"a": float("nan")}}}}}]
     assert arch_weight_series(reports)["series"][0]["values"] == [None]
+
+
+def test_a_running_trial_shows_its_latest_result_and_time_so_far(tmp_path: Path) -> None:
+    from nasctl.runtime.manager import Experiment
+    from nasctl.runtime.manager._storage import Storage
+
+    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": {},
+              "tuner": {"name": "Random"}, "maxTrialNumber": 3}
+    exp = Experiment(config, id="live", nas_home=tmp_path / "home")
+    exp.create()
+    storage = Storage(exp.db_path)
+    try:
+        storage.add_trial("run01", 0, 0, {"x": 1})
+        storage.set_running("run01", None)
+        for step, value in enumerate((0.2, 0.5)):
+            storage.add_metric("run01", 0, "intermediate", step, value)
+        storage.add_trial("stop1", 1, 1, {"x": 2})
+        storage.set_running("stop1", None)
+        storage.add_metric("stop1", 1, "intermediate", 0, 0.1)
+        with storage.transaction() as db:  # a status this code does not know of is shown as it is
+            db.execute("UPDATE trials SET status = 'EARLY_STOPPED', end_time = start_time + 2, "
+                       "stderr_tail = 'stopped by the assessor' WHERE trial_id = 'stop1'")
+    finally:
+        storage.close()
+    detail = experiment_detail(tmp_path / "home", "live")
+    running, stopped = detail["trials"]
+    assert running["status"] == "RUNNING" and running["latest"] == 0.5 and running["value"] is None
+    assert running["duration"] is not None and running["duration"] >= 0
+    assert stopped["status"] == "EARLY_STOPPED" and stopped["duration"] == pytest.approx(2)
+    assert stopped["latest"] == 0.1 and stopped["stderr_tail"] == "stopped by the assessor"
+    assert detail["counts"] == {"RUNNING": 1, "EARLY_STOPPED": 1} and detail["best"] is None
+    later = experiment_detail(tmp_path / "home", "live")["trials"][0]
+    assert later["duration"] >= running["duration"]
+
+
+def test_the_list_reads_an_experiment_again_only_when_it_changed(tmp_path: Path) -> None:
+    from nasctl.runtime.manager import Experiment
+    from nasctl.runtime.manager._storage import Storage
+
+    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": {},
+              "tuner": {"name": "Random"}, "maxTrialNumber": 3}
+    exp = Experiment(config, id="cached", nas_home=tmp_path / "home")
+    exp.create()
+    cache: dict[str, Any] = {}
+    (first,) = experiment_list(tmp_path / "home", cache)
+    (again,) = experiment_list(tmp_path / "home", cache)
+    assert again is first and first["trials"] == 0  # served from the cache
+    storage = Storage(exp.db_path)
+    try:
+        storage.add_trial("t0001", 0, 0, {})
+    finally:
+        storage.close()
+    (changed,) = experiment_list(tmp_path / "home", cache)
+    assert changed["trials"] == 1
