@@ -23,7 +23,9 @@ _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no
           "--disable-default-apps", "--mute-audio")
 
 
-def _browser() -> str:
+@pytest.fixture
+def browser() -> str:
+    """The Chromium executable (the test is skipped without one)."""
     for name in _BROWSERS:
         found = shutil.which(name)
         if found:
@@ -33,7 +35,7 @@ def _browser() -> str:
 
 
 @pytest.fixture
-def view_url(finished: Any) -> Any:
+def view_url(browser: str, finished: Any) -> Any:
     """`nasctl view ID --port 0` running on the finished experiment; yields the page's URL."""
     env = dict(os.environ, NAS_HOME=str(finished.home))
     process = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "view", finished.id, "--port", "0"],
@@ -86,8 +88,8 @@ class _Page(html.parser.HTMLParser):
                 return
 
 
-def test_the_page_lists_every_trial_and_draws_a_curve(finished: Any, view_url: str, tmp_path: Path) -> None:
-    browser = _browser()
+def test_the_page_lists_every_trial_and_draws_a_curve(browser: str, finished: Any, view_url: str,
+                                                     tmp_path: Path) -> None:
     out = _chromium(browser, tmp_path / "profile", "--dump-dom", view_url)
     assert out.returncode == 0, out.stderr[-2000:]
     page = _Page()
@@ -99,8 +101,7 @@ def test_the_page_lists_every_trial_and_draws_a_curve(finished: Any, view_url: s
     assert "RuntimeError: trial two always fails" in out.stdout  # the failed trial's stderr tail
 
 
-def test_the_page_reports_an_unknown_experiment(finished: Any, view_url: str, tmp_path: Path) -> None:
-    browser = _browser()
+def test_the_page_reports_an_unknown_experiment(browser: str, view_url: str, tmp_path: Path) -> None:
     out = _chromium(browser, tmp_path / "profile", "--dump-dom", view_url.split("#")[0] + "#nosuch")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no experiment 'nosuch'" in out.stdout
