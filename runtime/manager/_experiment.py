@@ -24,7 +24,7 @@ from nasctl.runtime.manager._config import ExperimentConfig, load_config
 from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
 
-__all__ = ["Experiment", "nas_home", "experiment_ids"]
+__all__ = ["Experiment", "nas_home", "experiment_ids", "best_trial"]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -263,12 +263,7 @@ class Experiment:
 
     def best(self) -> TrialRecord | None:
         """The succeeded trial with the best final value (by the tuner's optimize_mode), or None."""
-        scored = [t for t in self.trials() if t.status == "SUCCEEDED" and t.default_value is not None]
-        if not scored:
-            return None
-        mode = self.info().get("optimize_mode", "maximize")
-        pick = min if mode == "minimize" else max
-        return pick(scored, key=lambda t: t.default_value)
+        return best_trial(self.trials(), self.info().get("optimize_mode", "maximize"))
 
     def trial_architecture(self, trial_id: str) -> dict[str, Any]:
         """The architecture to inline for a trial: its parameters, with its derived architecture
@@ -330,6 +325,15 @@ class Experiment:
             raise ExperimentError(f"output directory {out} is not empty")
         annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
         return out
+
+
+def best_trial(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:
+    """The succeeded trial of `records` with the best final value, or None."""
+    scored = [t for t in records if t.status == "SUCCEEDED" and t.default_value is not None]
+    if not scored:
+        return None
+    pick = min if optimize_mode == "minimize" else max
+    return pick(scored, key=lambda t: t.default_value)
 
 
 def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nasctl.runtime.manager._experiment import Experiment, experiment_ids
+from nasctl.runtime.manager._experiment import Experiment, best_trial, experiment_ids
 from nasctl.runtime.manager._manager import manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, TrialRecord
 
@@ -28,14 +28,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)
-
-
-def _best(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:
-    scored = [t for t in records if t.status == "SUCCEEDED" and t.default_value is not None]
-    if not scored:
-        return None
-    pick = min if optimize_mode == "minimize" else max
-    return pick(scored, key=lambda t: t.default_value)
 
 
 def _fingerprint(folder: Path) -> tuple[Any, ...]:
@@ -75,7 +67,7 @@ def _summary(home: Path, exp_id: str) -> dict[str, Any]:
         records = exp.trials()
     except Exception as error:  # one broken folder must not hide the others
         return {"id": exp_id, "status": "UNREADABLE", "message": f"{type(error).__name__}: {error}"}
-    best = _best(records, info.get("optimize_mode", "maximize"))
+    best = best_trial(records, info.get("optimize_mode", "maximize"))
     return {
         "id": exp_id, "name": info.get("name"), "status": info["status"], "message": info.get("message"),
         "created": info.get("created"), "trials": len(records),
@@ -108,7 +100,7 @@ def experiment_detail(home: Path, exp_id: str) -> dict[str, Any]:
     info = exp.info()
     records = exp.trials()
     mode = info.get("optimize_mode", "maximize")
-    best = _best(records, mode)
+    best = best_trial(records, mode)
     config = exp.config
     now = time.time()
     return {
