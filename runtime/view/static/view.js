@@ -110,8 +110,9 @@ function renderSummary(d) {
     el("span", {}, el("b", {}, "trials "), `${d.trials.length}${limit}: ${counts}`),
     el("span", {}, el("b", {}, "elapsed "), fmtDuration(d.elapsed) + duration),
     el("span", {}, el("b", {}, d.optimize_mode + " "), "best ", d.best ? fmtNumber(d.best.value) : "-"));
-  $("exp-error").hidden = !d.message || d.status === "DONE";
-  $("exp-error").textContent = d.message || "";
+  const message = d.status === "INTERRUPTED" ? `Its manager is gone; carry on with: nasctl resume ${d.id}` : d.message;
+  $("exp-error").hidden = !message || d.status === "DONE";
+  $("exp-error").textContent = message || "";
 }
 
 function renderBest(d) {
