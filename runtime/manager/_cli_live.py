@@ -94,6 +94,10 @@ def _follow(args: argparse.Namespace) -> int:
             bar(progress)
             if status not in ("RUNNING", "CREATED"):
                 break
+            if status == "CREATED" and manager_pid(exp.dir) is None:
+                bar.close()
+                raise ExperimentError(f"experiment {exp.id}: its manager exited before it started; see "
+                                      f"{exp.dir / 'manager.out'}, then: nasctl resume {exp.id}")
             time.sleep(_FOLLOW_EVERY)
     except KeyboardInterrupt:
         bar.close()
