@@ -116,7 +116,7 @@ def test_counts_kept_in_memory_match_the_table(tmp_path: Path) -> None:
     created = 1
     for _ in range(200):
         ids = storage.trial_ids_with_status("WAITING", "RUNNING")
-        action = rng.choice(["add", "run", "finish", "reset"])
+        action = rng.choice(["add", "run", "finish", "early", "reset"])
         if action == "add" or not ids:
             storage.add_trial(f"t{created}", created, created, {"x": created})
             created += 1
@@ -125,6 +125,8 @@ def test_counts_kept_in_memory_match_the_table(tmp_path: Path) -> None:
         elif action == "finish":
             storage.finish_trial(rng.choice(ids), rng.choice(["SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED"]),
                                  exit_code=0, stderr_tail=None)
+        elif action == "early":
+            storage.early_stop_trial(rng.choice(ids), exit_code=-9, stderr_tail=None)
         else:
             storage.reset_trial(rng.choice(ids))
         assert storage.counts() == reader.counts()  # the reader counts with SQL
