@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasctl._nni_compat import provide_nni
+
 from ._base import Tuner
 from ._errors import TunerArgumentError, TunerError
 
@@ -56,6 +58,7 @@ def _load(target: str, code_dir: str | os.PathLike[str] | None, name: str) -> ty
         raise TunerArgumentError(f"unknown tuner {name!r}; built-in tuners: {', '.join(BUILTINS)}; a custom tuner "
                                  "is named 'module:Class' (or 'module.Class') with its code directory")
     if code_dir is not None:
+        provide_nni()  # a tuner written for NNI imports `nni.tuner`, `nni.utils`
         directory = str(Path(code_dir).resolve())
         if not Path(directory).is_dir():
             raise TunerArgumentError(f"tuner {name!r}: code directory {code_dir} does not exist")
