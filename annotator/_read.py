@@ -348,7 +348,30 @@ class Reader:
             positional = _positional(call)
             if len(positional) != 1 or _keywords(call) or positional[0].star:
                 raise self.error_at(source, call, f"{kind} takes exactly one argument, the metric value")
+        if kind == "training_update":
+            self._check_training_update(source, call)
         return PlainCall(**common, arguments=self._arguments(source, call))
+
+    def _check_training_update(self, source: AnnotationText, call: cst.Call) -> None:
+        """NNI's forms: `training_update(tf, sess)`, `(tf, sess, loss)`, `(tf, sess, loss, feed_dict)`,
+        or the same by keyword."""
+        order = ("tf", "session", "loss", "feed_dict")
+        positional = _positional(call)
+        for arg in positional:
+            if arg.star:
+                raise self.error_at(source, arg, "training_update takes its arguments written out, not *args")
+        if len(positional) > len(order):
+            raise self.error_at(
+                source,
+                positional[len(order)].value,
+                f"training_update takes at most {len(order)} positional arguments ({', '.join(order)})",
+            )
+        for keyword in _keywords(call):
+            name = keyword.keyword.value if keyword.keyword is not None else None
+            if name in order[: len(positional)]:
+                raise self.error_at(
+                    source, keyword, f"training_update: '{name}' is given by position and by keyword"
+                )
 
     def error_at(self, source: AnnotationText, node: cst.CSTNode, message: str) -> AnnotationError:
         return self.error(message, *source.position(node))

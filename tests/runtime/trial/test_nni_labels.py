@@ -42,3 +42,40 @@ def test_codegen_accepts_nnis_printing(tmp_path) -> None:
     annotator.inline_architecture(src, out, {"t/max_pool/function_choice": "avg_pool(h_conv2, h_conv3)"},
                                   key_style="nni")
     assert "return avg_pool(h_conv2,h_conv3)" in out.read_text(encoding="utf-8")
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def training_update(self, **kwargs: object) -> None:
+        self.calls.append(kwargs)
+
+    def close(self) -> None:
+        pass
+
+
+def test_training_update_takes_nnis_positional_forms(make_current) -> None:
+    import nas
+    from nasctl.runtime.errors import TrialError
+    from nasctl.runtime.trial import TrialContext
+    from nasctl.runtime.trial._platform import StandalonePlatform
+
+    context = make_current(TrialContext(StandalonePlatform(search_space={}, seed=0)))
+    recorder = _Recorder()
+    context._backends[_Recorder] = recorder
+    tf, sess, loss, feed = object(), object(), object(), {}
+    nas.training_update(tf, sess)
+    nas.training_update(tf, sess, loss)
+    nas.training_update(tf, sess, loss, feed)
+    nas.training_update(tf=tf, session=sess, loss=loss)
+    assert recorder.calls == [
+        {"tf": tf, "session": sess},
+        {"tf": tf, "session": sess, "loss": loss},
+        {"tf": tf, "session": sess, "loss": loss, "feed_dict": feed},
+        {"tf": tf, "session": sess, "loss": loss},
+    ]
+    with pytest.raises(TrialError, match="both by position and by keyword"):
+        nas.training_update(tf, sess, session=sess)
+    with pytest.raises(TrialError, match="at most 4 positional"):
+        nas.training_update(tf, sess, loss, feed, 5)
