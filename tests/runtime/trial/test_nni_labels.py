@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from nasctl import annotator
 from nasctl.runtime.errors import ArchitectureError
 from nasctl.runtime.trial._architecture import check_layer_choice, choice_index
+
+from nasctl import annotator
 
 
 def test_function_choice_label_matches_across_whitespace() -> None:
@@ -56,10 +56,11 @@ class _Recorder:
 
 
 def test_training_update_takes_nnis_positional_forms(make_current) -> None:
-    import nas
     from nasctl.runtime.errors import TrialError
     from nasctl.runtime.trial import TrialContext
     from nasctl.runtime.trial._platform import StandalonePlatform
+
+    import nas
 
     context = make_current(TrialContext(StandalonePlatform(search_space={}, seed=0)))
     recorder = _Recorder()
