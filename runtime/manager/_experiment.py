@@ -131,7 +131,8 @@ class Experiment:
             from nasctl import annotator
 
             code_dir = self.dir / "code"
-            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode)
+            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode,
+                                                        key_style=config.key_style)
             if not search_space and config.tuner is not None:
                 raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
         elif config.search_space_file is not None:
@@ -283,7 +284,8 @@ class Experiment:
         out = Path(out_dir)
         if out.exists() and any(out.iterdir()):
             raise ExperimentError(f"output directory {out} is not empty")
-        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
+        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id),
+                                      key_style=self.config.key_style)
         return out
 
 
