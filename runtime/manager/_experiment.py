@@ -226,13 +226,37 @@ class Experiment:
         pick = min if mode == "minimize" else max
         return pick(scored, key=lambda t: t.default_value)
 
+    def supernet_keys(self) -> frozenset[str]:
+        """The `mutable_layer` blocks whose choice in a trial's parameters the mode ignored: in enas,
+        oneshot and darts the trial trains every candidate and derives its own architecture."""
+        if self.config.nas_mode == "classic":
+            return frozenset()
+        space = self.info().get("search_space") or {}
+        return frozenset(key for key, entry in space.items()
+                         if isinstance(entry, dict) and entry.get("_type") == "mutable_layer")
+
     def trial_architecture(self, trial_id: str) -> dict[str, Any]:
         """The architecture to inline for a trial: its parameters, with its derived architecture
-        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in."""
+        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in.
+
+        In enas/oneshot/darts, a trial that derived no architecture has none to inline: the tuner's
+        sample of its layers was not what it trained (an ExperimentError says how to derive one).
+        """
         record = self.trial(trial_id)
         if record.parameters is None and record.derived_architecture is None:
             raise ExperimentError(f"trial {trial_id} has no parameters yet")
-        return {**(record.parameters or {}), **(record.derived_architecture or {})}
+        ignored = self.supernet_keys()
+        if ignored and record.derived_architecture is None:
+            mode = self.config.nas_mode
+            how = ("to derive one, call nas.derive_architecture(evaluate) after training (the annotation "
+                   "@nas.derive_architecture(evaluate) does the same): it ranks subnets of the trained supernet "
+                   "with evaluate() and reports the best" if mode == "oneshot"
+                   else f"a {mode} trial reports it when it ends; this one ended {record.status}")
+            raise ExperimentError(
+                f"trial {trial_id} ({mode} mode) derived no architecture, so there is none to export (the tuner's "
+                f"sample of its layers is not what the {mode} supernet trained); {how}")
+        parameters = {key: value for key, value in (record.parameters or {}).items() if key not in ignored}
+        return {**parameters, **(record.derived_architecture or {})}
 
     def retrain_architecture(self) -> dict[str, Any] | None:
         """A retrain's fixed architecture and where it came from, or None for other experiments."""
