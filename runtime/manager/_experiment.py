@@ -255,8 +255,8 @@ class Experiment:
             raise ExperimentError(
                 f"trial {trial_id} ({mode} mode) derived no architecture, so there is none to export (the tuner's "
                 f"sample of its layers is not what the {mode} supernet trained); {how}")
-        parameters = {key: value for key, value in (record.parameters or {}).items() if key not in ignored}
-        return {**parameters, **(record.derived_architecture or {})}
+        # Blocks the trial did not run (another script of the directory) keep their sampled choice.
+        return {**(record.parameters or {}), **(record.derived_architecture or {})}
 
     def retrain_architecture(self) -> dict[str, Any] | None:
         """A retrain's fixed architecture and where it came from, or None for other experiments."""

@@ -2,7 +2,6 @@
 `nni.tuner`, which nasctl provides when NNI is not installed."""
 
 import numpy as np
-
 from nni.tuner import Tuner
 
 
@@ -11,8 +10,7 @@ def random_archi_generator(nas_ss, random_state):
     chosen_archi = {}
     for block_name, block_value in nas_ss.items():
         if block_value['_type'] != 'mutable_layer':
-            raise ValueError('RandomNASTuner only takes NAS search spaces: %s is a %s'
-                             % (block_name, block_value['_type']))
+            raise ValueError(f"RandomNASTuner only takes NAS search spaces: {block_name} is a {block_value['_type']}")
         chosen_block = {}
         for layer_name, layer in block_value['_value'].items():
             chosen_layer = {'chosen_layer': layer['layer_choice'][random_state.randint(len(layer['layer_choice']))],
