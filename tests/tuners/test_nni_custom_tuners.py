@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,25 @@ def test_nni_trial_runs_in_an_experiment_with_the_nni_tuner(tmp_path: Path) -> N
     for t in trials:
         assert t.default_value == t.parameters["x"] / 10 + (t.parameters["act"] == "relu")
         assert len(t.intermediate) == 1
+
+
+HANDWRITTEN = """\
+import nni
+conv_size = nni.choice({2: 2, 3: 3, 5: 5, 7: 7}, name='conv_size')
+abc = nni.choice({'2': '2', 3: 3, '(5 * 6)': 5 * 6, 7: 7}, name='abc')
+h = nni.function_choice({'max(1, 2)': lambda: max(1, 2), 'min(1, 2)': lambda: min(1, 2)}, name='max')
+lr = nni.uniform(0.1, 0.5, name='lr')
+nni.report_final_result(conv_size + h + lr + abc)
+"""
+
+
+def test_nnis_hand_written_calls_use_nnis_keys(tmp_path: Path) -> None:
+    (tmp_path / "handwrite.py").write_text(HANDWRITTEN)
+    arch = {"handwrite/conv_size/choice": 5, "handwrite/abc/choice": "(5 * 6)",
+            "handwrite/max/function_choice": "min(1,2)", "handwrite/lr/uniform": 0.25}
+    (tmp_path / "arch.json").write_text(json.dumps(arch))
+    run = subprocess.run([sys.executable, "-m", "nasctl.runtime.cli", "trial", "run", str(tmp_path / "handwrite.py"),
+                          "--key-style", "nni", "--arch", str(tmp_path / "arch.json")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "final result: 36.25"  # 5 + min(1, 2) + 0.25 + 5 * 6
