@@ -1,5 +1,6 @@
-"""examples/nni-compat: NNI v1.1's mnist-nas trial in the four modes, with NNI v1 configs and NNI's
-random NAS tuner (`from nni.tuner import Tuner`), each run as an experiment (a few steps each)."""
+"""examples/nni-compat: NNI v1.1's mnist-nas trial in the four modes, with NNI v1 configs (classic with
+NNI's `PPOTuner`, the others with a random NAS tuner written for NNI, `from nni.tuner import Tuner`), each
+run as an experiment (a few steps each)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,28 @@ from nasctl.runtime.manager import Experiment
 from nasctl.runtime.trial._architecture import validate_architecture
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "nni-compat" / "mnist-nas"
-BLOCK = "mnist/mutable_block_87"  # the last line of the annotation in mnist.py, as NNI keys it
+
+
+def _block(script: str) -> str:
+    """NNI's key of the script's block: the last line of its annotation."""
+    lines = (EXAMPLE / f"{script}.py").read_text().splitlines()
+    return f"{script}/mutable_block_{next(n for n, line in enumerate(lines, 1) if line.strip() == ')' + chr(34) * 3)}"
+
+
+BLOCK = _block("mnist")
 
 
 def _run(mode: str, tmp_path: Path, nas_home: Path, helpers: Any) -> Experiment:
     pytest.importorskip("tensorflow")
     config = yaml.safe_load((EXAMPLE / f"config_{mode}.yml").read_text())
     assert config["trial"]["nasMode"] == f"{mode}_mode" and config["keyStyle"] == "nni"
-    assert config["tuner"]["className"] == "RandomNASTuner"
     config["trial"]["codeDir"] = str(EXAMPLE)
     config["trial"]["command"] = config["trial"]["command"].replace("--batch_num 40", "--batch_num 6")
-    config["tuner"]["codeDir"] = str((EXAMPLE / config["tuner"]["codeDir"]).resolve())
+    if mode == "classic":  # NNI's config_ppo.yml: a built-in tuner by NNI's name
+        assert config["tuner"]["builtinTunerName"] == "PPOTuner"
+    else:  # NNI's random NAS tuner, written for NNI
+        assert config["tuner"]["className"] == "RandomNASTuner"
+        config["tuner"]["codeDir"] = str((EXAMPLE / config["tuner"]["codeDir"]).resolve())
     config["maxTrialNum"] = 1
     path = tmp_path / f"config_{mode}.yml"
     path.write_text(yaml.safe_dump(config))
@@ -41,7 +53,7 @@ def _run(mode: str, tmp_path: Path, nas_home: Path, helpers: Any) -> Experiment:
 def test_classic(tmp_path: Path, nas_home: Path, helpers: Any) -> None:
     exp = _run("classic", tmp_path, nas_home, helpers)
     trial = exp.trials()[0]
-    assert set(trial.parameters[BLOCK]) == {f"mutable_layer_{i}" for i in range(6)}  # NNI's tuner chose
+    assert set(trial.parameters[BLOCK]) == {f"mutable_layer_{i}" for i in range(6)}  # PPO chose
     out = tmp_path / "code"
     exp.codegen(trial.trial_id, out)
     assert '"""@nni.' not in (out / "mnist.py").read_text()
@@ -50,7 +62,7 @@ def test_classic(tmp_path: Path, nas_home: Path, helpers: Any) -> None:
 def test_enas(tmp_path: Path, nas_home: Path, helpers: Any) -> None:
     exp = _run("enas", tmp_path, nas_home, helpers)
     trial = exp.trials()[0]
-    assert "mnist-enas/mutable_block_90" in trial.derived_architecture
+    assert _block("mnist-enas") in trial.derived_architecture
     assert len(trial.phases) > 1  # training_update(tf, sess) fetched further subgraphs
     listing = helpers.nasctl("trial", "ls", "enas", env={"NAS_HOME": str(nas_home)})
     assert "DERIVED" in listing.stdout.splitlines()[0] and "none" not in listing.stdout
@@ -79,7 +91,7 @@ def test_oneshot_without_derive_exports_nothing(tmp_path: Path, nas_home: Path, 
 def test_darts(tmp_path: Path, nas_home: Path, helpers: Any) -> None:
     exp = _run("darts", tmp_path, nas_home, helpers)
     trial = exp.trials()[0]
-    assert "mnist-darts/mutable_block_90" in trial.derived_architecture
+    assert _block("mnist-darts") in trial.derived_architecture
     out = tmp_path / "code"
     exp.codegen(trial.trial_id, out)
     code = (out / "mnist-darts.py").read_text()
@@ -91,4 +103,5 @@ def test_an_architecture_written_by_nni_is_accepted(tmp_path: Path) -> None:
 
     space = annotator.generate_search_space(EXAMPLE, key_style="nni")
     nni_written = json.loads((EXAMPLE / "nni_architecture.json").read_text())
+    assert list(nni_written) == [BLOCK] == ["mnist/mutable_block_91"]
     validate_architecture(nni_written, space, partial=True)

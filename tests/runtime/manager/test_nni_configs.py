@@ -117,3 +117,12 @@ def test_gpu_num_on_a_machine_without_gpus_runs_on_the_cpu(tmp_path: Path, monke
         "trialGpuNumber is 1 but this machine has no visible GPU; trials run on the CPU"]
     assert service.gpu_number == 0 and service.free_slots() == 2
     assert service.cuda_visible_devices(service.reserve_gpus()) is None  # nothing hidden, nothing assigned
+
+
+def test_visible_gpus_from_nvidia_smi(tmp_path: Path) -> None:
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\n[ \"$1\" = --query-gpu=index ] && printf '0\\n1\\n'\n")
+    smi.chmod(0o755)
+    assert visible_gpus({"PATH": str(tmp_path)}) == (0, 1)
+    assert visible_gpus({"PATH": str(tmp_path), "CUDA_VISIBLE_DEVICES": "2"}) == (2,)
+    assert visible_gpus({"PATH": str(tmp_path), "CUDA_VISIBLE_DEVICES": ""}) == ()
