@@ -36,6 +36,7 @@ _V1_LOCAL = {"gpuIndices": "gpuIndices", "maxTrialNumPerGpu": "maxTrialNumberPer
              "useActiveGpu": "useActiveGpu"}
 #: Where the config keys are documented (error messages point there).
 README_KEYS = "README.md, section 'Experiments'"
+README_NNI = "README.md, section 'NNI compatibility'"
 # v1 keys that NNI needed and we accept without effect (multi-phase is always on here).
 _V1_IGNORED = ("authorName", "multiPhase", "multiThread", "versionCheck", "logCollection")
 
@@ -295,11 +296,11 @@ def _refuse_advisor(advisor: Any, errors: _Errors) -> None:
         name = advisor.get("builtinAdvisorName", advisor.get("name"))
     if not isinstance(name, str):
         errors.raise_("NNI's advisors (Hyperband, BOHB) are not supported by nasctl; the closest is a tuner: "
-                      f"tuner: {{name: TPE}} ({README_KEYS})", "advisor")
+                      f"tuner: {{name: TPE}} ({README_NNI})", "advisor")
     try:
         resolve_nni(name, {})
     except TunerArgumentError as error:
-        errors.raise_(f"advisor: {error}; write it as tuner: {{name: ...}} ({README_KEYS})", "advisor")
+        errors.raise_(f"advisor: {error}; write it as tuner: {{name: ...}} ({README_NNI})", "advisor")
     errors.raise_(f"NNI's advisor {name!r} is not supported by nasctl; the closest is tuner: {{name: {name}}}",
                   "advisor")
 

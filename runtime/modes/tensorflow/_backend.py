@@ -202,8 +202,8 @@ class Layer:
             occurrence = seen[head] = seen.get(head, -1) + 1
             key = (*head, occurrence)
             if key not in store:
-                if kwargs.get("use_resource") is None:
-                    kwargs["use_resource"] = True  # readable inside the branches' function graphs
+                if self._prebuilt and kwargs.get("use_resource") is None:
+                    kwargs["use_resource"] = True  # read inside the branches' function graphs
                 store[key] = next_creator(**kwargs)
             return store[key]
 
