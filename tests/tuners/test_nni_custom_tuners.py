@@ -149,3 +149,11 @@ def test_nnis_hand_written_calls_use_nnis_keys(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "final result: 36.25"  # 5 + min(1, 2) + 0.25 + 5 * 6
+
+
+def test_docstring_example() -> None:
+    import doctest
+
+    from nasctl import _nni_compat
+
+    assert doctest.testmod(_nni_compat).failed == 0
