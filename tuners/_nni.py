@@ -122,8 +122,8 @@ NNI_TUNERS: dict[str, tuple[str | None, Translate | str]] = {
     "pbttuner": (None, "Evolution"),
     "dngo": (None, "GPTuner (Optuna's GP sampler)"),
     "dngotuner": (None, "GPTuner (Optuna's GP sampler)"),
-    "hyperband": (None, "Random"),
-    "bohb": (None, "TPE"),
+    "hyperband": (None, "Random with assessor: {name: Hyperband}"),
+    "bohb": (None, "TPE with assessor: {name: Hyperband}"),
 }
 
 
