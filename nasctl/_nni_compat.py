@@ -5,8 +5,7 @@ class, `nni.utils`, `nni.parameter_expressions`). It is never installed as a top
 folder `nasctl/_nni` goes on a trial's `PYTHONPATH` (and on the manager's `sys.path` before it imports
 a custom tuner) only when `import nni` would otherwise fail, so a real NNI install is never shadowed.
 
->>> import importlib.util
->>> (nni_path() is None) == (importlib.util.find_spec("nni") is not None)
+>>> (NNI_FOLDER / "nni" / "tuner.py").is_file()
 True
 """
 
