@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,8 +158,9 @@ class LocalTrainingService:
         if trial_gpu_number and gpu_indices is None:
             gpu_indices = visible_gpus() or None
             if gpu_indices is None:
-                log.warning("trialGpuNumber is %d but this machine has no visible GPU; trials run on the CPU",
-                            trial_gpu_number)
+                message = f"trialGpuNumber is {trial_gpu_number} but this machine has no visible GPU; trials run on the CPU"
+                log.warning(message)
+                print(f"warning: {message}", file=sys.stderr)  # the log is a file; say it where the user looks
                 trial_gpu_number = None
             elif len(gpu_indices) < trial_gpu_number:
                 raise ExperimentError(f"trialGpuNumber is {trial_gpu_number} but only {len(gpu_indices)} GPU(s) are "

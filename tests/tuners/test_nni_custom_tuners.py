@@ -97,7 +97,7 @@ def test_nni_trial_runs_standalone(tmp_path: Path) -> None:
     assert run.stdout.splitlines()[-1].startswith('final result: {"default": ')
 
 
-def test_nni_trial_runs_in_an_experiment_with_the_nni_tuner(tmp_path: Path) -> None:
+def test_nni_trial_runs_in_an_experiment_with_the_nni_tuner_and_gpu_num(tmp_path: Path) -> None:
     config = tmp_path / "config.yml"
     config.write_text(textwrap.dedent(f"""\
         authorName: default
@@ -114,13 +114,17 @@ def test_nni_trial_runs_in_an_experiment_with_the_nni_tuner(tmp_path: Path) -> N
         trial:
           command: python3 trial.py
           codeDir: {FIXTURES}
-          gpuNum: 0
+          gpuNum: 1
         """))
     env = {**os.environ, "NAS_HOME": str(tmp_path / "home")}
     run = subprocess.run([sys.executable, "-m", "nasctl.runtime.cli", "run", str(config), "--id", "hpo",
                           "--no-progress"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     from nasctl.runtime.manager import Experiment
+    from nasctl.runtime.manager._local import visible_gpus
+
+    if not visible_gpus():  # gpuNum without gpuIndices, on a machine without GPUs: said once, run on the CPU
+        assert run.stderr.count("has no visible GPU; trials run on the CPU") == 1
 
     trials = Experiment.load("hpo", nas_home=tmp_path / "home").trials()
     assert [t.status for t in trials] == ["SUCCEEDED"] * 4, [t.stderr_tail for t in trials]

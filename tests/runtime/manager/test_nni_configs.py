@@ -108,13 +108,16 @@ def test_gpu_num_without_indices_uses_the_visible_gpus(tmp_path: Path, monkeypat
 
 
 def test_gpu_num_on_a_machine_without_gpus_runs_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
     with caplog.at_level(logging.WARNING, logger="nasctl.manager"):
         service = _service(tmp_path, trial_gpu_number=1)
     assert [r.getMessage() for r in caplog.records] == [
         "trialGpuNumber is 1 but this machine has no visible GPU; trials run on the CPU"]
+    assert capsys.readouterr().err == ("warning: trialGpuNumber is 1 but this machine has no visible GPU; "
+                                       "trials run on the CPU\n")
     assert service.gpu_number == 0 and service.free_slots() == 2
     assert service.cuda_visible_devices(service.reserve_gpus()) is None  # nothing hidden, nothing assigned
 
