@@ -210,16 +210,20 @@ class Layer:
         return creator
 
     def prebuild(self, fixed: list[Any], optional: list[Any]) -> None:
-        """Graph style: call every candidate on every input subset once, outside any branch, so that the
-        variables it creates exist before `switch_case`/`cond` branches call it again (the ops of these
-        calls are never run)."""
+        """Graph style: call every candidate once on each kind of input subset (by the inputs' shapes)
+        outside any branch, so that the variables it creates exist before `switch_case`/`cond`
+        branches call it again (the ops of these calls are never run)."""
         if self._prebuilt or self.style != GRAPH:
             return
         self._prebuilt = True
-        subsets = {(c, tuple(subset)) for c, subset in self.spec.subgraphs}
-        subsets |= {(c, tuple(range(len(optional)))) for c in range(len(self._table))}
-        for c, subset in sorted(subsets):
-            self.call(c, fixed, [optional[i] for i in subset])
+        subsets = [(c, tuple(subset)) for c, subset in self.spec.subgraphs]
+        subsets += [(c, tuple(range(len(optional)))) for c in range(len(self._table))]
+        seen: set[tuple[Any, ...]] = set()
+        for c, subset in subsets:
+            kind = (c, tuple(str(getattr(optional[i], "shape", None)) for i in subset))
+            if kind not in seen:
+                seen.add(kind)
+                self.call(c, fixed, [optional[i] for i in subset])
 
     def _instance(self, index: int, callee: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = candidate_key(self.spec.block_key, self.spec.layer_key, index)
