@@ -77,3 +77,12 @@ def test_choice_labels_literals_by_value_others_by_text() -> None:
     assert 'labels=["2", 3, "5*6"]' in nni.code
     stable = annotator.compile_source(source, "m")
     assert stable.search_space["m/abc/choice"]["_value"] == ["'2'", "3", "5*6"]
+
+
+def test_codegen_of_nnis_choice_labels(tmp_path: Path) -> None:
+    src = tmp_path / "m.py"
+    src.write_text('"""@nni.variable(nni.choice(\'2\', 3, 5*6), name=abc)"""\nabc = 5\n', encoding="utf-8")
+    for index, (value, code) in enumerate((("2", "abc = '2'"), (3, "abc = 3"), ("(5 * 6)", "abc = 5*6"))):
+        out = tmp_path / f"out{index}"
+        annotator.inline_architecture(src, out, {"m/abc/choice": value}, key_style="nni")
+        assert out.read_text(encoding="utf-8").splitlines()[0] == code
