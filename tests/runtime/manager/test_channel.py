@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import socket
 import stat
@@ -462,3 +463,51 @@ with open(os.path.join(os.environ["NAS_OUTPUT_DIR"], "replies.json"), "w") as f:
             assert replies[0] == {"type": "ack", "seq": 1}
             assert replies[1]["type"] == "ack" and "second final result for parameter" in replies[1]["warning"]
             assert "second final result for parameter" in (exp.dir / "manager.log").read_text()
+
+
+_FLOOD = """
+import socket, sys, time
+path, count = sys.argv[1], int(sys.argv[2])
+sys.stdin.readline()
+held = []
+deadline = time.monotonic() + 10
+while len(held) < count and time.monotonic() < deadline:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.connect(path)
+    except BlockingIOError:  # the listen backlog is full: the server has not accepted yet
+        sock.close()
+        time.sleep(0.01)
+        continue
+    held.append(sock)
+print(len(held), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_running_out_of_file_descriptors_refuses_connections_and_carries_on(tmp_path: Path) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    server = _Server(tmp_path / "channel.sock", max_connections=100_000)  # past the limit on purpose
+    flood = subprocess.Popen([sys.executable, "-c", _FLOOD, str(server.server.path), "200"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 20, hard))
+        flood.stdin.write("go\n")
+        flood.stdin.flush()
+        flood.stdout.readline()
+        _wait(lambda: server.server.refused_connections > 0, "no connection was refused")
+        assert server.thread.is_alive()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        flood.stdin.close()
+        flood.wait(10)
+    _wait(lambda: server.server.connections == 0, "the flood's connections were not released")
+    try:
+        assert _Client(server.server.path).request(**_good())["type"] == "parameter"
+    finally:
+        server.stop()
