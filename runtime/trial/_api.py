@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from nasctl.runtime.errors import TrialError
+from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
+
+from nasctl._searchspace import indexed_key, loop_mismatch
 
 __all__ = [
     "candidates",
@@ -28,6 +30,7 @@ __all__ = [
     "get_sequence_id",
     "get_trial_id",
     "get_trial_seed",
+    "loop_key",
     "loguniform",
     "lognormal",
     "materialize",
@@ -114,6 +117,22 @@ def materialize(model: Any, *args: Any, **kwargs: Any) -> Any:
     return torch_materialize(model, *args, **kwargs)
 
 
+def loop_key(key: str, indices: Sequence[int], counts: Sequence[int]) -> str:
+    """The key of one iteration of a choice repeated over loops: `key[i]` (`[i][j]` for nested loops).
+
+    The compiler writes this for an annotation inside `for` loops; `counts` are the iterations the
+    search space holds per loop, and an iteration beyond them is an `ArchitectureError` naming the key
+    and both counts.
+
+    >>> loop_key("m/emb_dim/choice", (2,), (3,))
+    'm/emb_dim/choice[2]'
+    """
+    problem = loop_mismatch(key, list(indices), list(counts))
+    if problem is not None:
+        raise ArchitectureError(problem, key)
+    return indexed_key(key, indices)
+
+
 def _key(function: str, key: str | None, name: str | None) -> str:
     if key is not None and name is not None and key != name:
         raise TrialError(f"{function}(): key={key!r} and name={name!r} disagree; pass one of them")
@@ -123,10 +142,26 @@ def _key(function: str, key: str | None, name: str | None) -> str:
     return key
 
 
+def _check_repeat(key: str, repeat: int | None) -> None:
+    """A hand-written choice in a loop (`key=f"emb_dim/{i}"`, `repeat=N`): a key beyond the N the
+    search space holds is an error naming it and both counts."""
+    if repeat is None:
+        return
+    context = current_context()
+    if key not in context.current_parameters() and not context.platform.samples_missing:
+        raise ArchitectureError(f"the search space repeats this choice {repeat} times (repeat={repeat}), but the "
+                                "loop produced a key beyond them; make repeat= match the loop's iterations", key)
+
+
 def choice(*options: Any, key: str | None = None, name: str | None = None,
-           labels: Sequence[Any] | None = None) -> Any:
-    """One of `options`: the trial's architecture names it by its label (`labels`, else the option)."""
+           labels: Sequence[Any] | None = None, repeat: int | None = None) -> Any:
+    """One of `options`: the trial's architecture names it by its label (`labels`, else the option).
+
+    `repeat=N` is for the compiler (a choice in a loop whose count it cannot see, keyed by an f-string
+    of the loop variable); at run time it only words the error for a key beyond those N.
+    """
     key = _key("choice", key, name)
+    _check_repeat(key, repeat)
     if not options:
         raise TrialError(f"choice() for key '{key}' needs at least one option")
     if labels is None:
@@ -138,9 +173,10 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
 
 
 def function_choice(functions: Mapping[str, Callable[[], Any]], *, key: str | None = None,
-                    name: str | None = None) -> Any:
+                    name: str | None = None, repeat: int | None = None) -> Any:
     """Call the function the architecture chose among `functions` (label -> zero-argument callable)."""
     key = _key("function_choice", key, name)
+    _check_repeat(key, repeat)
     if not isinstance(functions, Mapping) or not functions:
         raise TrialError(f"function_choice() for key '{key}' needs a non-empty dict of label -> function")
     parameters = current_context().current_parameters()
