@@ -17,6 +17,7 @@ from typing import Any
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
+from nasctl.runtime.trial._value import relaxed_choice
 
 from nasctl._searchspace import indexed_key, loop_mismatch
 
@@ -168,8 +169,11 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
         labels = options
     elif len(labels) != len(options):
         raise TrialError(f"choice() for key '{key}': {len(labels)} labels for {len(options)} options")
-    value = current_context().variable(key, "choice", list(labels))
-    return options[choice_index(key, labels, value)]
+    context = current_context()
+    value = options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
+    if context.mode != "classic" and list(labels) == list(options):
+        return relaxed_choice(value, key, tuple(options))  # nas.nn modules relax it (runtime/trial/_value.py)
+    return value
 
 
 def function_choice(functions: Mapping[str, Callable[[], Any]], *, key: str | None = None,

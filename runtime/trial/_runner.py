@@ -217,7 +217,7 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
         platform = _EnasPlatform.create(search_space, seed, architecture)
     else:
         platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
-    context = TrialContext(platform)
+    context = TrialContext(platform, mode=mode)
     status = 0
     finder = _AnnotatedFinder(root, mode, key_style)
     try:
