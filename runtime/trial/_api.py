@@ -17,7 +17,7 @@ from typing import Any
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
-from nasctl.runtime.trial._value import relaxed_choice
+from nasctl.runtime.trial._value import RelaxedChoice, relaxed_choice
 
 from nasctl._searchspace import indexed_key, loop_mismatch
 
@@ -170,10 +170,16 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
     elif len(labels) != len(options):
         raise TrialError(f"choice() for key '{key}': {len(labels)} labels for {len(options)} options")
     context = current_context()
-    value = options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
-    if context.mode != "classic" and list(labels) == list(options):
-        return relaxed_choice(value, key, tuple(options))  # nas.nn modules relax it (runtime/trial/_value.py)
-    return value
+    relaxed = relaxed_choice(max(options), key, tuple(options)) if list(labels) == list(options) else None
+    if context.mode != "classic" and isinstance(relaxed, RelaxedChoice):
+        # nas.nn modules relax it (runtime/trial/_value.py). Without a value in the architecture (a
+        # tunerless darts or oneshot trial) it stands at its largest option, the size nas.nn modules output.
+        parameters = context.current_parameters()
+        if key not in parameters and not context.platform.samples_missing:
+            parameters[key] = relaxed.options[relaxed.options.index(relaxed)]
+        value = options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
+        return relaxed_choice(value, key, tuple(options))
+    return options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
 
 
 def function_choice(functions: Mapping[str, Callable[[], Any]], *, key: str | None = None,
