@@ -106,6 +106,41 @@ class _Choice:
         return mixed
 
 
+class _MaskedLinear(torch.autograd.Function):
+    """`(x W^T + b) * m` that saves only `x`, `W`, `b`, `m` for backward (not the `[..., out]` product):
+    the gradient of `m`, `sum (g * (x W^T + b))`, recomputes the product, so a masked layer keeps no
+    more than a plain one."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                mask: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, weight, bias, mask)
+        return F.linear(x, weight, bias) * mask
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight, bias, mask = ctx.saved_tensors
+        need_x, need_w, need_b, need_m = ctx.needs_input_grad
+        grad_x = (grad * mask) @ weight if need_x else None  # dL/dx = (g * m) W
+        flat_g, flat_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+        sum_g = flat_g.sum(0)
+        if mask.dim() == 1 and (need_w or need_m):
+            # One mask for the batch: G = g^T x serves both, dL/dW = m * G and
+            # dL/dm_j = sum_b g_bj (x_b . W_j + b_j) = sum_i W_ji G_ji + b_j sum_b g_bj.
+            gram = flat_g.T @ flat_x
+            grad_w = mask[:, None] * gram if need_w else None
+            grad_m = None
+            if need_m:
+                grad_m = (weight * gram).sum(1) + (bias * sum_g if bias is not None else 0.0)
+        else:  # a mask per example: dL/dm = sum over its rows of g * (x W^T + b), recomputed
+            grad_w = (grad * mask).reshape(-1, grad.shape[-1]).T @ flat_x if need_w else None
+            grad_m = (grad * F.linear(x, weight, bias)).sum_to_size(mask.shape) if need_m else None
+        grad_b = None
+        if bias is not None and need_b:
+            grad_b = mask * sum_g if mask.dim() == 1 else (grad * mask).reshape(-1, grad.shape[-1]).sum(0)
+        return grad_x, grad_w, grad_b, grad_m
+
+
 def _pad(y: torch.Tensor, size: int) -> torch.Tensor:
     return F.pad(y, (0, size - y.shape[-1])) if y.shape[-1] < size else y
 
@@ -161,8 +196,8 @@ class Linear(nn.Module):
             return F.linear(x, weight, self.bias)
         chosen = self.out_choice.weights(engine, x, self.training)
         if isinstance(chosen, torch.Tensor):
-            y = F.linear(x, weight, self.bias)
-            return y * self.out_choice.mask(chosen, y)  # y = (x W^T + b) * sum_k w_k mask_k
+            mask = self.out_choice.mask(chosen, x)  # sum_k w_k mask_k
+            return _MaskedLinear.apply(x, weight, self.bias, mask)  # y = (x W^T + b) * mask
         size = _pick(chosen, self.out_choice.sizes)
         bias = self.bias[:size] if self.bias is not None else None
         return _pad(F.linear(x, weight[:size], bias), self.out_features)

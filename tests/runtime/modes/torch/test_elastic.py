@@ -268,3 +268,19 @@ def planted_width(weight: float, seed: int) -> int:
 def test_params_penalty_finds_the_smallest_width_that_fits_and_no_penalty_the_widest(seed):
     assert planted_width(0.001, seed) == 4
     assert planted_width(0.0, seed) == 16
+
+
+@pytest.mark.parametrize("per_example", [False, True])
+def test_masked_linear_gradients_match_autograd_of_the_formula(per_example):
+    from nasctl.runtime.modes.torch._elastic import _MaskedLinear
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    weight = torch.randn(4, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
+    shape = (3, 1, 4) if per_example else (4,)
+    mask = torch.rand(shape, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(_MaskedLinear.apply, (x, weight, bias, mask))
+    reference = torch.autograd.grad(((x @ weight.T + bias) * mask).square().sum(), (x, weight, bias, mask))
+    ours = torch.autograd.grad(_MaskedLinear.apply(x, weight, bias, mask).square().sum(), (x, weight, bias, mask))
+    assert all(torch.allclose(a, b) for a, b in zip(ours, reference, strict=True))

@@ -7,9 +7,10 @@ import textwrap
 
 import pytest
 import torch
-from nasctl import annotator
 from nasctl.runtime.errors import ArchitectureError
 from nasctl.runtime.trial import StandalonePlatform, TrialContext, derive_architecture, use_context
+
+from nasctl import annotator
 
 SOURCE = textwrap.dedent('''
     import torch
