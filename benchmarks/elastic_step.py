@@ -60,9 +60,10 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
 
+    from nasctl.runtime.trial import StandalonePlatform, TrialContext, set_context
+
     import nas
     import nas.nn
-    from nasctl.runtime.trial import StandalonePlatform, TrialContext, set_context
 
     context = TrialContext(StandalonePlatform(architecture={}), mode="darts",
                            mode_config={"darts": {"report_every": 0}})
