@@ -15,6 +15,8 @@ step on validation batches (`training_update(loss=validation_loss)`); accuracy i
     nasctl trial run examples/mlp-width/mlp.py --arch derived.json -- --epochs 30   # classic retrain
 """
 
+# The loop variables `i` and `epoch` are used by the annotations, which a linter cannot see.
+# ruff: noqa: B007
 from __future__ import annotations
 
 import argparse
