@@ -23,7 +23,9 @@ Where the architecture weights live, apart from the model's:
   `training_update(session=sess, loss=val_loss, feed_dict={...})` runs the architecture step on them
   only (the update op is built once per loss tensor).
 
-`darts: {order: 2}` is not offered by the TensorFlow backend.
+`darts: {order: 2}` is not offered by the TensorFlow backend, nor (yet) the options that came with
+`nas.nn` for PyTorch: `per_example`, a temperature per epoch, `optimizer.name: sgd`, `warmup`, and
+complexity metrics other than `params` or the `log` form; each is a `ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class DartsBackend(TensorFlowBackend):
         self.config = DartsOptions.parse(options)
         if self.config.order != 1:
             raise ConfigError("the TensorFlow backend offers first-order darts only; use order: 1", "darts.order")
+        _check_torch_only(self.config)
         self._gumbel = self.config.sampler == "gumbel"
         self._optimizers: dict[Any, _Optimizer] = {}
         self._last_values: dict[Any, list[tuple[list[float], list[float]]]] = {}
@@ -396,3 +399,18 @@ def _add(a: Any, b: Any) -> Any:
     if b is None:
         return a
     return a + b
+
+
+def _check_torch_only(config: DartsOptions) -> None:
+    """Refuse, by key, the darts options only the PyTorch backend implements."""
+    unsupported = [
+        (config.per_example, "darts.per_example"),
+        (config.temperature_schedule != "steps", "darts.temperature"),
+        (config.optimizer != "adam", "darts.optimizer.name"),
+        (config.warmup > 0, "darts.warmup"),
+        (config.complexity_metric != "params", "darts.complexity.metric"),
+        (config.complexity_form != "linear", "darts.complexity.form"),
+    ]
+    for used, key in unsupported:
+        if used:
+            raise ConfigError("the TensorFlow backend does not offer this darts option yet (PyTorch does)", key)
