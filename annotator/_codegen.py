@@ -136,7 +136,8 @@ def variable_call(variable: Variable) -> str:
     labels = ""
     if variable.function == "choice" and not all(option.literal for option in variable.options):
         labels = ", labels=[" + ", ".join(python_string(option.text) for option in variable.options) + "]"
-    return f"_nas.{variable.function}({options}, key={key_code(variable, variable.key)}{labels})"
+    relaxed = ", architectural=True" if variable.architectural else ""
+    return f"_nas.{variable.function}({options}, key={key_code(variable, variable.key)}{labels}{relaxed})"
 
 
 def function_choice_call(choice: FunctionChoice) -> str:

@@ -138,6 +138,7 @@ class Variable(Annotation):
     function: str = ""
     options: list[Option] = field(default_factory=list)
     target: Region | None = None
+    architectural: bool = False  # `architectural=True`: a one-shot mode relaxes it (mixes its options)
 
     @property
     def labels(self) -> list[Any]:

@@ -657,12 +657,14 @@ class Reader:
             if arg.star:
                 raise self.error_at(source, arg, f"{kind} does not take *args")
         for keyword in _keywords(call):
+            allowed = ("repeat", "architectural") if kind == "variable" else ("repeat",)
             if keyword.keyword is not None and keyword.keyword.value == "name":
                 name = keyword.value
-            elif keyword.keyword is None or keyword.keyword.value != "repeat":
+            elif keyword.keyword is None or keyword.keyword.value not in allowed:
                 what = f"'{keyword.keyword.value}'" if keyword.keyword else "**"
+                others = " and ".join(f"{word}=" for word in ("name", *allowed))
                 raise self.error_at(
-                    source, keyword, f"unknown argument {what} of {kind}; only name= and repeat= are allowed"
+                    source, keyword, f"unknown argument {what} of {kind}; only {others} are allowed"
                 )
         if name is None:
             raise self.error_at(source, call, f"{kind} needs name=..., the variable it sets")
@@ -709,6 +711,7 @@ class Reader:
                 f"unknown sampling function '{prefix}.{function}'{_suggest(function, tuple(SAMPLING_ARITY))}",
             )
         options = self._sampling_options(source, sampler, function)
+        architectural = self._architectural(source, call, function)
         target = self._assignment_target(common, following, name_expr, name_text)
         return Variable(
             **common,
@@ -717,7 +720,20 @@ class Reader:
             function=function,
             options=options,
             target=target,
+            architectural=architectural,
         )
+
+    def _architectural(self, source: AnnotationText, call: cst.Call, function: str) -> bool:
+        """`architectural=True`: a choice the one-shot modes relax instead of drawing it per trial."""
+        for keyword in _keywords(call):
+            if keyword.keyword is not None and keyword.keyword.value == "architectural":
+                value = source.text(keyword.value)
+                if value not in ("True", "False"):
+                    raise self.error_at(source, keyword.value, "architectural= must be True or False")
+                if value == "True" and function != "choice":
+                    raise self.error_at(source, keyword.value, "architectural=True is for a choice")
+                return value == "True"
+        return False
 
     def _sampling_options(self, source: AnnotationText, sampler: cst.Call, function: str) -> list[Option]:
         keywords = _keywords(sampler)

@@ -17,7 +17,7 @@ from typing import Any
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
-from nasctl.runtime.trial._value import RelaxedChoice, relaxed_choice
+from nasctl.runtime.trial._value import MixedChoice, RelaxedChoice, relaxed_choice
 
 from nasctl._searchspace import indexed_key, loop_mismatch
 
@@ -155,9 +155,12 @@ def _check_repeat(key: str, repeat: int | None) -> None:
 
 
 def choice(*options: Any, key: str | None = None, name: str | None = None,
-           labels: Sequence[Any] | None = None, repeat: int | None = None) -> Any:
+           labels: Sequence[Any] | None = None, repeat: int | None = None, architectural: bool = False) -> Any:
     """One of `options`: the trial's architecture names it by its label (`labels`, else the option).
 
+    In the one-shot modes a choice of distinct numbers comes back as an `IntChoice`/`FloatChoice`
+    that `nas.nn` modules relax, and with `architectural=True` a choice of functions comes back as a
+    `MixedChoice` that mixes them (darts) or runs the sampled one (runtime/trial/_value.py).
     `repeat=N` is for the compiler (a choice in a loop whose count it cannot see, keyed by an f-string
     of the loop variable); at run time it only words the error for a key beyond those N.
     """
@@ -170,7 +173,18 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
     elif len(labels) != len(options):
         raise TrialError(f"choice() for key '{key}': {len(labels)} labels for {len(options)} options")
     context = current_context()
-    relaxed = relaxed_choice(max(options), key, tuple(options)) if list(labels) == list(options) else None
+    if architectural and context.mode != "classic" and all(callable(option) for option in options):
+        parameters = context.current_parameters()
+        if key not in parameters and not context.platform.samples_missing:
+            parameters[key] = labels[0]  # the backend derives the value; this one stands in until then
+        context.variable(key, "choice", list(labels))  # checks a given value
+        return MixedChoice(key, options, labels)
+    relaxed = None
+    if list(labels) == list(options) and all(isinstance(o, (int, float)) for o in options):
+        relaxed = relaxed_choice(max(options), key, tuple(options))
+    if architectural and context.mode != "classic" and not isinstance(relaxed, RelaxedChoice):
+        raise TrialError(f"choice() for key '{key}': architectural=True needs functions (mixed in darts) or "
+                         "distinct numbers (sizes for nas.nn)")
     if context.mode != "classic" and isinstance(relaxed, RelaxedChoice):
         # nas.nn modules relax it (runtime/trial/_value.py). Without a value in the architecture (a
         # tunerless darts or oneshot trial) it stands at its largest option, the size nas.nn modules output.

@@ -5,13 +5,18 @@ In enas, oneshot and darts mode a `choice` of distinct numbers returns an `IntCh
 also carries its search-space key and options. A `nas.nn` module given one relaxes it: darts mixes its
 options by architecture weights, oneshot samples one per step, enas switches with the subgraph. In
 classic mode `choice` returns the plain value and `nas.nn` modules build exactly that size.
+
+A `choice(..., architectural=True)` of functions returns a `MixedChoice` in those modes: calling it
+calls every option and mixes their results by the architecture weights (darts), or calls the
+option of this step (oneshot) or of this subgraph (enas).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["FloatChoice", "IntChoice", "RelaxedChoice", "relaxed_choice"]
+__all__ = ["FloatChoice", "IntChoice", "MixedChoice", "RelaxedChoice", "relaxed_choice"]
 
 
 class RelaxedChoice:
@@ -51,3 +56,41 @@ def relaxed_choice(value: Any, key: str, options: tuple[Any, ...]) -> Any:
     if all(isinstance(o, int) for o in options):
         return IntChoice(int(value), key, options)
     return FloatChoice(float(value), key, tuple(float(o) for o in options))
+
+
+class MixedChoice:
+    """A relaxed `choice` among functions (`architectural=True`): see the module docstring.
+
+    `darts`: `f(x) = sum_k w_k * option_k(x)` with `w = softmax(alpha)` of the key (or its Gumbel
+    sample in training); the derived architecture reports the label of the argmax option.
+    """
+
+    def __init__(self, key: str, options: Sequence[Callable[..., Any]], labels: Sequence[Any]) -> None:
+        self.key = key
+        self.options = tuple(options)
+        self.labels = tuple(labels)
+        self._specs: dict[int, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"MixedChoice({self.key!r}, {list(self.labels)!r})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from nasctl.runtime.errors import TrialError
+        from nasctl.runtime.modes._registry import detect_framework
+        from nasctl.runtime.trial._context import current_context
+
+        context = current_context()
+        values = [*args, *kwargs.values()]
+        backend = context.backend(detect_framework(None, [], values), context.mode)
+        engine = backend.engine() if hasattr(backend, "engine") else getattr(backend, "inner", backend)
+        if not hasattr(engine, "value_weights"):
+            raise TrialError(f"choice '{self.key}' (architectural=True): the {context.mode} backend of this "
+                             "framework cannot relax a choice of functions")
+        spec = self._specs.get(id(engine))
+        if spec is None:
+            spec = self._specs[id(engine)] = engine.value_choice(self.key, self.labels)
+        like = next((value for value in values if hasattr(value, "shape")), None)
+        weights = engine.value_weights(spec, like, None)
+        if isinstance(weights, int):
+            return self.options[weights](*args, **kwargs)
+        return engine.mix_values(weights, [option(*args, **kwargs) for option in self.options])

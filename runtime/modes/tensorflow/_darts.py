@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from nasctl.runtime.errors import ConfigError, TrialError
 from nasctl.runtime.modes._options import DartsOptions
-from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec, top_inputs
 from nasctl.runtime.modes.tensorflow._backend import (
     ARCH_COLLECTION,
     GRAPH,
@@ -124,6 +124,38 @@ class DartsBackend(TensorFlowBackend):
             found = self._optimizers[context] = _Optimizer(step)
         return found
 
+    # -- relaxed variables (keras style) ------------------------------------------------------------
+
+    def value_choice(self, key: str, labels: Any) -> LayerSpec:
+        """Register the relaxed `choice` variable `key` (`architectural=True`): its own `alpha`."""
+        spec = LayerSpec.of_value(key, tuple(labels))
+        remember_spec(self.specs, spec)
+        state_key = (None, spec.block_key, spec.layer_key)
+        if state_key not in self.states:
+            if not v1.executing_eagerly_outside_functions():
+                raise TrialError(f"choice '{key}' (architectural=True): the TensorFlow backend relaxes "
+                                 "choices in Keras (eager) code, not in tf.compat.v1 graphs")
+            rng = np.random.default_rng(self.rng.randrange(2**32))
+            name = "".join(c if c.isalnum() else "_" for c in key)
+            alpha = self._variable(KERAS, f"{name}_alpha", 1e-3 * rng.standard_normal(len(spec.labels)))
+            self.states[state_key] = _DartsLayer(spec, KERAS, alpha, None, None)  # type: ignore[arg-type]
+        return spec
+
+    def value_weights(self, spec: LayerSpec, like: Any, training: bool | None) -> tf.Tensor:
+        """`softmax(alpha)` of a relaxed variable, or its Gumbel sample in a training call."""
+        state = self.states[(None, spec.block_key, spec.layer_key)]
+        sample = self._gumbel and (keras_training() if training is None else training)
+        return self._mix(state, None, sample)
+
+    @staticmethod
+    def mix_values(weights: tf.Tensor, outputs: list[Any]) -> Any:
+        """`sum_k w_k * outputs_k`."""
+        total: Any = None
+        for k, out in enumerate(outputs):
+            term = _scaled(weights[k], out)
+            total = term if total is None else total + term
+        return total
+
     # -- forward ------------------------------------------------------------------------------------
 
     def temperature(self, context: Any = None) -> tf.Tensor:
@@ -198,7 +230,8 @@ class DartsBackend(TensorFlowBackend):
         total = tf.zeros([])
         for state in self.keras_states() if states is None else states:
             if state.counts is None:
-                state.counts = [state.layer.parameter_count(i) for i in range(len(state.spec.labels))]
+                state.counts = ([0] * len(state.spec.labels) if state.spec.variable else
+                                [state.layer.parameter_count(i) for i in range(len(state.spec.labels))])
             total = total + tf.reduce_sum(tf.nn.softmax(state.alpha) * tf.constant(state.counts, tf.float32))
         return total
 
@@ -350,6 +383,10 @@ class DartsBackend(TensorFlowBackend):
         result: dict[str, Any] = {}
         for state, (probs, gates) in zip(states, values, strict=True):
             spec = state.spec
+            if spec.variable:
+                result[spec.block_key] = {"choice": {str(label): p for label, p in zip(spec.labels, probs,
+                                                                                        strict=True)}}
+                continue
             result.setdefault(spec.block_key, {})[spec.layer_key] = {
                 "layer": dict(zip(spec.labels, probs, strict=True)),
                 "inputs": dict(zip(spec.input_labels, gates, strict=False)),
@@ -371,7 +408,7 @@ class DartsBackend(TensorFlowBackend):
                 inputs = list(range(len(spec.input_labels))) if spec.input_high else []
             else:
                 inputs = top_inputs(spec, gates, 0.5)
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(best, inputs)
+            spec.put(arch, best, inputs)
         return arch
 
 

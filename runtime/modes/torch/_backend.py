@@ -127,10 +127,20 @@ class TorchOneShotBackend:
             self._new_layer_impl(spec)
         return spec
 
-    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool) -> int | torch.Tensor:
+    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool | None) -> int | torch.Tensor:
         """How a `nas.nn` module uses its choice `spec` on this call: an option index (run that size),
-        or a weight per option to mix (shape `[K]`, or `[batch, K]` per example)."""
+        or a weight per option to mix (shape `[K]`, or `[batch, K]` per example). `training` None:
+        whether autograd records (a function choice has no module to ask)."""
         raise NotImplementedError
+
+    def mix_values(self, weights: torch.Tensor, outputs: Sequence[Any]) -> Any:
+        """`sum_k w_k * outputs_k` (per-example weights `[batch, K]` scale each example)."""
+        total: Any = 0
+        for w, out in zip(weights.unbind(-1), outputs, strict=True):
+            if w.dim() and isinstance(out, torch.Tensor):
+                w = w.reshape(-1, *([1] * (out.dim() - 1)))
+            total = total + w * out
+        return total
 
     def add_cost(self, name: str, term: CostTerm) -> None:
         """Record the cost table of a `nas.nn` module (see `_cost.py`); once per module."""

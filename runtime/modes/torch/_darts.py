@@ -122,14 +122,16 @@ class DartsBackend(TorchOneShotBackend):
             return int(like.shape[0])
         return None
 
-    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool) -> torch.Tensor:
+    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool | None) -> torch.Tensor:
         """The mixing weights of a relaxed variable's options: `softmax(alpha)`, or a Gumbel-softmax
         sample in training with `sampler: gumbel` (`[batch, K]` with `per_example`)."""
         state = self.weights[(spec.block_key, spec.layer_key)]
-        if like is not None and (state.alpha.device != like.device
+        if isinstance(like, torch.Tensor) and (state.alpha.device != like.device
                                  or (like.dtype in _FULL_PRECISION and state.alpha.dtype != like.dtype)):
             self._move_to(like.device, like.dtype if like.dtype in _FULL_PRECISION else state.alpha.dtype)
-        sample = self._gumbel and training
+        sample = self._gumbel and (torch.is_grad_enabled() if training is None else training)
+        if like is not None and not isinstance(like, torch.Tensor):
+            like = None
         return self._mix(state.alpha, sample, self._batch(like, sample))
 
     def temperature(self) -> float:

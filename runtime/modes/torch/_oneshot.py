@@ -59,12 +59,12 @@ class OneShotBackend(TorchOneShotBackend):
         if self.fixed is not None:
             self._fixed_choice[(spec.block_key, spec.layer_key)] = spec.decode(self.fixed)
 
-    def value_weights(self, spec: LayerSpec, like: Any, training: bool) -> int | torch.Tensor:
+    def value_weights(self, spec: LayerSpec, like: Any, training: bool | None) -> int | torch.Tensor:
         """A relaxed variable: the fixed subnet's option; in training one option drawn uniformly per
         step (the module runs that slice of its shared weight); outside training the mean of the options."""
         if self.fixed is not None:
             return self._fixed_choice[(spec.block_key, spec.layer_key)][0]
-        if training:
+        if torch.is_grad_enabled() if training is None else training:
             return self.rng.randrange(len(spec.labels))
         device = like.device if isinstance(like, torch.Tensor) else None
         return torch.full((len(spec.labels),), 1.0 / len(spec.labels), device=device)
