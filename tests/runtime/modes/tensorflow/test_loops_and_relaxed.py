@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from nasctl import annotator
 from nasctl.runtime.errors import ConfigError
 from nasctl.runtime.trial import StandalonePlatform, TrialContext, derive_architecture, use_context
 
 import nas
+from nasctl import annotator
 
 SOURCE = textwrap.dedent('''
     import keras
