@@ -314,8 +314,12 @@ class Reader:
         return None
 
     def _loops(self, source: AnnotationText, call: cst.Call, ctx: Context, base: Annotation) -> tuple[LoopIndex, ...]:
-        """One `LoopIndex` per `for` loop around the annotation (none in NNI's key style, which shares one
-        key across iterations as NNI does)."""
+        """One `LoopIndex` per counted `for` loop around the annotation.
+
+        A loop the compiler cannot count (over epochs, a data loader) repeats the same choice, one
+        shared key as in NNI, unless the annotation gives its count with `repeat=`. NNI's key style
+        never expands.
+        """
         repeat = self._repeat(source, call)
         if not ctx.loops or self.key_style == "nni":
             if repeat is not None and not ctx.loops:
@@ -336,17 +340,14 @@ class Reader:
         counts = iter(given)
         result: list[LoopIndex] = []
         for loop in loops:
+            count = loop.count if loop.count is not None else next(counts, None)
+            if count is None:
+                continue  # an uncounted loop without repeat=: every iteration shares the key
             if loop.index is None:
                 raise self.error(
                     f"this annotation is inside the loop 'for ... in {loop.iterable}' (line {loop.line}), which "
                     "repeats it once per iteration, but the compiler cannot tell which iteration runs; loop "
                     "with 'for i, x in enumerate(...)' or 'for i in range(...)'", base.line, base.column)
-            count = loop.count if loop.count is not None else next(counts, None)
-            if count is None:
-                raise self.error(
-                    f"this annotation is inside the loop 'for ... in {loop.iterable}' (line {loop.line}), whose "
-                    "iterations the compiler cannot count; give repeat=N (the number of iterations)",
-                    base.line, base.column)
             result.append(LoopIndex(loop.index, count))
         return tuple(result)
 

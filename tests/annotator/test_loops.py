@@ -86,17 +86,19 @@ def test_repeat_counts_a_loop_the_compiler_cannot_count(h) -> None:
     assert len(result.search_space) == 26
 
 
-def test_an_uncounted_loop_without_repeat_is_an_error(h) -> None:
-    with pytest.raises(annotator.AnnotationError, match=r"m\.py:3:9: .*loop 'for \.\.\. in enumerate\(features\)' \(line 2\)"
-                                                       r".*cannot count; give repeat=N"):
-        h.compile(
-            """
-            def build(features):
-                for i, f in enumerate(features):
+def test_an_uncounted_loop_without_repeat_shares_one_key(h) -> None:
+    result = h.compile(
+        """
+        def train(args):
+            for epoch in range(args.epochs):
+                for i in range(2):
                     # @nas.variable(nas.choice(4, 8), name=dim)
                     dim = 4
-            """
-        )
+        """
+    )
+    # the epochs share the choice (as in NNI); the counted inner loop still has one key per iteration
+    assert 'key=_nas.loop_key("m/dim/choice", (i,), (2,))' in result.code
+    assert list(result.search_space) == ["m/dim/choice[0]", "m/dim/choice[1]"]
 
 
 def test_a_loop_without_an_iteration_number_is_an_error(h) -> None:
