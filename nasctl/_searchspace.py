@@ -2,7 +2,7 @@
 
 - Keys of a choice repeated over a loop: one key per iteration, the base key suffixed `[i]` per
   enclosing loop (`dlrm/Net.__init__/emb_dim/choice[3]`, nested loops `.../h[1][0]`).
-- Which variables are sizes that one-shot modes relax (an integer `choice`).
+- Which choices are sizes that one-shot modes relax (distinct numbers).
 
 The annotator writes the expanded keys into the search space and compiled code builds the same key
 at run time with `nas.loop_key`, so both sides format keys with `indexed_key` from here.
@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["expand_key", "index_combinations", "indexed_key", "is_size_choice", "loop_mismatch"]
+__all__ = ["expand_key", "index_combinations", "indexed_key", "loop_mismatch", "relaxable_options"]
 
 
 def indexed_key(key: str, indices: Sequence[int]) -> str:
@@ -53,8 +53,11 @@ def loop_mismatch(key: str, indices: Sequence[int], counts: Sequence[int]) -> st
     return None
 
 
-def is_size_choice(function: str, values: Sequence[Any]) -> bool:
-    """Whether a sampled variable is a size a one-shot mode can relax: a `choice` of distinct ints."""
-    return (function == "choice" and bool(values)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-            and len(set(values)) == len(values))
+def relaxable_options(options: Sequence[Any]) -> bool:
+    """Whether a choice's options are sizes a one-shot mode can relax: distinct numbers (not booleans).
+
+    >>> relaxable_options([8, 16, 32]), relaxable_options([0.25, 1.0]), relaxable_options([1, True])
+    (True, True, False)
+    """
+    return (bool(options) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in options)
+            and len(set(options)) == len(options))

@@ -19,7 +19,7 @@ from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
 from nasctl.runtime.trial._value import MixedChoice, RelaxedChoice, relaxed_choice
 
-from nasctl._searchspace import indexed_key, loop_mismatch
+from nasctl._searchspace import indexed_key, loop_mismatch, relaxable_options
 
 __all__ = [
     "candidates",
@@ -180,7 +180,7 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
         context.variable(key, "choice", list(labels))  # checks a given value
         return MixedChoice(key, options, labels)
     relaxed = None
-    if list(labels) == list(options) and all(isinstance(o, (int, float)) for o in options):
+    if list(labels) == list(options) and relaxable_options(options):
         relaxed = relaxed_choice(max(options), key, tuple(options))
     if architectural and context.mode != "classic" and not isinstance(relaxed, RelaxedChoice):
         raise TrialError(f"choice() for key '{key}': architectural=True needs functions (mixed in darts) or "

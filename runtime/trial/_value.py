@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nasctl._searchspace import relaxable_options
+
 __all__ = ["FloatChoice", "IntChoice", "MixedChoice", "RelaxedChoice", "relaxed_choice"]
 
 
@@ -50,8 +52,7 @@ class FloatChoice(RelaxedChoice, float):
 
 def relaxed_choice(value: Any, key: str, options: tuple[Any, ...]) -> Any:
     """`value` as an `IntChoice`/`FloatChoice` of `key` when the options are distinct numbers; else `value`."""
-    numbers = all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in options)
-    if not numbers or len(set(options)) != len(options) or isinstance(value, bool):
+    if not relaxable_options(options) or isinstance(value, bool):
         return value
     if all(isinstance(o, int) for o in options):
         return IntChoice(int(value), key, options)
