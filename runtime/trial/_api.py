@@ -17,7 +17,7 @@ from typing import Any
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
-from nasctl.runtime.trial._value import MixedChoice, RelaxedChoice, relaxed_choice
+from nasctl.runtime.trial._value import MixedChoice, relaxed_choice
 
 from nasctl._searchspace import indexed_key, loop_mismatch, relaxable_options
 
@@ -173,24 +173,24 @@ def choice(*options: Any, key: str | None = None, name: str | None = None,
     elif len(labels) != len(options):
         raise TrialError(f"choice() for key '{key}': {len(labels)} labels for {len(options)} options")
     context = current_context()
-    if architectural and context.mode != "classic" and all(callable(option) for option in options):
+    if context.mode == "classic":
+        return options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
+    if architectural and all(callable(option) for option in options):
         parameters = context.current_parameters()
         if key not in parameters and not context.platform.samples_missing:
             parameters[key] = labels[0]  # the backend derives the value; this one stands in until then
         context.variable(key, "choice", list(labels))  # checks a given value
         return MixedChoice(key, options, labels)
-    relaxed = None
-    if list(labels) == list(options) and relaxable_options(options):
-        relaxed = relaxed_choice(max(options), key, tuple(options))
-    if architectural and context.mode != "classic" and not isinstance(relaxed, RelaxedChoice):
+    relaxable = list(labels) == list(options) and relaxable_options(options)
+    if architectural and not relaxable:
         raise TrialError(f"choice() for key '{key}': architectural=True needs functions (mixed in darts) or "
                          "distinct numbers (sizes for nas.nn)")
-    if context.mode != "classic" and isinstance(relaxed, RelaxedChoice):
+    if relaxable:
         # nas.nn modules relax it (runtime/trial/_value.py). Without a value in the architecture (a
         # tunerless darts or oneshot trial) it stands at its largest option, the size nas.nn modules output.
         parameters = context.current_parameters()
         if key not in parameters and not context.platform.samples_missing:
-            parameters[key] = relaxed.options[relaxed.options.index(relaxed)]
+            parameters[key] = max(options)
         value = options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
         return relaxed_choice(value, key, tuple(options))
     return options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
