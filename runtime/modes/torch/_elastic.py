@@ -184,7 +184,7 @@ class Linear(nn.Module):
         return self.in_choice is not None or self.out_choice is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.relaxed:
+        if not self.relaxed and self.depth_gate is None:
             return F.linear(x, self.weight, self.bias)
         engine = _engine()
         if not self._costed:

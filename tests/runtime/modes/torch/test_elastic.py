@@ -189,6 +189,15 @@ def test_mlp_depth_counts_only_the_layers_it_keeps():
             assert backend.parameters_of({"m/w": size, "m/d": depth}) == sum(p.numel() for p in built.parameters())
 
 
+def test_mlp_layers_of_fixed_width_count_under_a_depth_choice():
+    ctx = context("oneshot")
+    with use_context(ctx):
+        mlp = nas.nn.MLP(6, [8, 5], depth=nas.choice(1, 2, key="m/d"))
+        mlp(torch.randn(2, 6))
+    assert engine(ctx).parameters_of({"m/d": 1}) == 6 * 8 + 8
+    assert engine(ctx).parameters_of({"m/d": 2}) == 6 * 8 + 8 + 8 * 5 + 5
+
+
 def test_embedding_costs_rows_times_dim():
     ctx = context("oneshot")
     with use_context(ctx):
