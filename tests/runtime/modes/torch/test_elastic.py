@@ -293,3 +293,17 @@ def test_masked_linear_gradients_match_autograd_of_the_formula(per_example):
     reference = torch.autograd.grad(((x @ weight.T + bias) * mask).square().sum(), (x, weight, bias, mask))
     ours = torch.autograd.grad(_MaskedLinear.apply(x, weight, bias, mask).square().sum(), (x, weight, bias, mask))
     assert all(torch.allclose(a, b) for a, b in zip(ours, reference, strict=True))
+
+
+def test_darts_samples_relaxed_variables_from_their_learned_distribution():
+    ctx = context("darts")
+    with use_context(ctx):
+        layer = nas.nn.Linear(5, nas.choice(*WIDTHS, key="m/w"))
+        layer(torch.randn(2, 5))
+        backend = engine(ctx)
+        with torch.no_grad():
+            backend.weights[("m/w", "")].alpha.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0]))
+        values = backend.arch_weight_values()
+        samples = backend.sample_architectures(5, seed=0)
+    assert values["m/w"]["choice"]["8"] == pytest.approx(1.0)
+    assert samples == [{"m/w": 8}] * 5
