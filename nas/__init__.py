@@ -8,10 +8,15 @@
 
 from __future__ import annotations
 
+import importlib
+
 # Imported on first use, so a trial pays only for what it calls (DESIGN.md §5: `import nas` is cheap).
+# `nas.nn` imports torch: it too loads on first use.
 
 
 def __getattr__(name: str) -> object:
+    if name == "nn":
+        return importlib.import_module("nas.nn")
     if name not in __all__:
         raise AttributeError(f"module 'nas' has no attribute {name!r}")
     import nasctl.runtime.trial as trial
@@ -37,6 +42,7 @@ __all__ = [
     "get_sequence_id",
     "get_trial_id",
     "get_trial_seed",
+    "loop_key",
     "loguniform",
     "lognormal",
     "materialize",
@@ -53,3 +59,4 @@ __all__ = [
     "training_update",
     "uniform",
 ]
+

@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 __all__ = ["ForkServer", "ForkedProcess", "forkable_script"]
 
 _DISABLE = "NASCTL_FORK_SERVER"
-_PRELOAD = ("nas", "nasctl.runtime.trial._api", "nasctl.runtime.trial._context", "nasctl.runtime.trial._platform")
+_PRELOAD = ("nas", "nasctl.runtime.trial._api", "nasctl.runtime.trial._context", "nasctl.runtime.trial._platform",
+            "nasctl.runtime.modes._registry")
 
 
 def forkable_script(argv: Sequence[str], path: str | None = None) -> bool:

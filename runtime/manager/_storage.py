@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS tuner_events (
     parameter_id INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantined_events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    parameter_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    time REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id INTEGER NOT NULL,
@@ -84,6 +93,10 @@ CREATE INDEX IF NOT EXISTS tuner_events_parameter ON tuner_events(parameter_id, 
 # The indexes above keep the manager's per-trial queries flat as an experiment grows: the WAITING
 # trials, the largest parameter id, whether a parameter's result is known. A database made before
 # they existed gets them when it is next opened for writing.
+
+
+# Older versions stored NaN and infinities; they read back as null, so no export writes bare NaN.
+_load_metric = json.JSONDecoder(parse_constant=lambda _name: None).decode
 
 
 @dataclass
@@ -115,7 +128,13 @@ class TrialRecord:
         value = self.value
         if isinstance(value, dict):
             value = value.get("default")
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # stored by an older version, which did not refuse it
+            return None
+        return number if math.isfinite(number) else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -386,6 +405,12 @@ class Storage:
                        (parameter_id, json.dumps({"parameters": parameters, "value": value})))
             return True
 
+    def final_parameter_ids(self, trial_id: str) -> set[int]:
+        """The parameter ids of a trial that have a final result stored."""
+        rows = self._db.execute("SELECT DISTINCT parameter_id FROM metrics WHERE trial_id = ? AND kind = 'final' "
+                                "AND parameter_id IS NOT NULL", (trial_id,)).fetchall()
+        return {row[0] for row in rows}
+
     def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute("UPDATE trials SET derived_architecture = ? WHERE trial_id = ?",
@@ -419,7 +444,7 @@ class Storage:
     def _metric_lists(self, condition: str) -> dict[str, list[Any]]:
         """trial id -> the values of its metrics that meet `condition`, in order, as one JSON decode."""
         rows = self._db.execute(f"SELECT trial_id, value FROM metrics WHERE {condition} ORDER BY trial_id, id")
-        return {trial_id: json.loads("[" + ",".join(map(itemgetter(1), group)) + "]")
+        return {trial_id: _load_metric("[" + ",".join(map(itemgetter(1), group)) + "]")
                 for trial_id, group in groupby(rows, itemgetter(0))}
 
     def trials(self) -> list[TrialRecord]:
@@ -433,7 +458,7 @@ class Storage:
         finals: dict[tuple[str, int | None], Any] = {}
         for trial_id, pid, payload in self._db.execute(
                 "SELECT trial_id, parameter_id, value FROM metrics WHERE kind = 'final' ORDER BY id"):
-            finals[(trial_id, pid)] = json.loads(payload)
+            finals[(trial_id, pid)] = _load_metric(payload)
         # Each trial's intermediate values (and its architecture weights) are decoded in one call each.
         intermediate = self._metric_lists("kind NOT IN ('final', 'arch_weights')")
         arch_weights = self._metric_lists("kind = 'arch_weights'")
@@ -472,6 +497,19 @@ class Storage:
         rows = self._db.execute("SELECT id, kind, parameter_id, payload FROM tuner_events WHERE id > ? ORDER BY id",
                                 (event_id,)).fetchall()
         return [(eid, kind, pid, json.loads(payload)) for eid, kind, pid, payload in rows]
+
+    def quarantine_event(self, event_id: int, error: str) -> None:
+        """Move a tuner event a resume cannot replay out of the replay, keeping it and why."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO quarantined_events(id, kind, parameter_id, payload, error, time) "
+                       "SELECT id, kind, parameter_id, payload, ?, ? FROM tuner_events WHERE id = ?",
+                       (error, time.time(), event_id))
+            db.execute("DELETE FROM tuner_events WHERE id = ?", (event_id,))
+
+    def quarantined_events(self) -> list[tuple[int, str, int, str]]:
+        """(id, kind, parameter_id, error) of the tuner events taken out of the replay, in order."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT id, kind, parameter_id, error FROM quarantined_events ORDER BY id")]
 
     def save_checkpoint(self, event_id: int, data: bytes) -> None:
         with self.transaction() as db:

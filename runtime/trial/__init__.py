@@ -18,6 +18,7 @@ _WHERE = {
     **dict.fromkeys((
         "candidates", "choice", "function_choice", "get_current_parameter", "get_experiment_id",
         "get_next_parameter", "get_sequence_id", "get_trial_id", "get_trial_seed", "lognormal", "loguniform",
+        "loop_key",
         "materialize", "normal", "qlognormal", "qloguniform", "qnormal", "quniform", "randint",
         "report_architecture", "report_final_result", "report_intermediate_result", "training_update",
         "uniform"), "nasctl.runtime.trial._api"),
@@ -64,6 +65,7 @@ __all__ = [
     "get_sequence_id",
     "get_trial_id",
     "get_trial_seed",
+    "loop_key",
     "load_architecture_file",
     "loguniform",
     "lognormal",

@@ -10,11 +10,13 @@ import contextlib
 import json
 import numbers
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import (
     check_layer_choice,
@@ -27,9 +29,16 @@ from nasctl.runtime.trial._platform import Platform, platform_from_environment
 
 if TYPE_CHECKING:
     from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
-# The modes are imported on a trial's first mutable layer: a trial without layers never loads them.
+# The modes are imported when first needed (a layer, the trial's mode): a trial that only gets its
+# parameters and reports results never loads them.
 
 __all__ = ["TrialContext", "current_context", "set_context", "use_context"]
+
+
+def _mode_name(mode: str) -> str:
+    from nasctl.runtime.modes._registry import normalize_mode
+
+    return normalize_mode(mode)
 
 
 def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
@@ -44,6 +53,7 @@ def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
             json.dumps(result)
         except (TypeError, ValueError) as error:
             raise TrialError(f"{what}: the result is not JSON-serialisable: {error}") from None
+        _finite(result, what)
         return result
     if hasattr(value, "item") and not isinstance(value, numbers.Number):
         try:  # a one-element array or tensor
@@ -53,7 +63,15 @@ def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TrialError(f"{what}: a result is a number or a dict with a 'default' key, "
                          f"got {type(value).__name__} {value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
+    number = int(value) if isinstance(value, numbers.Integral) else float(value)
+    _finite(number, what)
+    return number
+
+
+def _finite(value: Any, what: str) -> None:
+    problem = number_problem(value)
+    if problem is not None:
+        raise TrialError(f"{what}: refused, {problem} (a result must be a finite number that fits a float)")
 
 
 def _architecture_json(architecture: Mapping[str, Any]) -> str:
@@ -65,8 +83,10 @@ class TrialContext:
     """One trial's state: its platform, current parameters, resolved layers and mode backends."""
 
     def __init__(self, platform: Platform, *, mode_config: Mapping[str, Any] | None = None,
-                 output_dir: str | None = None) -> None:
+                 output_dir: str | None = None, mode: str | None = None) -> None:
         self.platform = platform
+        # The trial's mode (NAS_MODE); without one, the mode of the first compiled layer call, else classic.
+        self._mode = mode or None  # as given; `mode` normalises it
         self.mode_config: dict[str, Any] = dict(mode_config or {})
         self.output_dir = output_dir
         self.parameters: dict[str, Any] | None = None
@@ -80,6 +100,8 @@ class TrialContext:
         self._pinned: list[Any] = []
         self._registries: dict[str | None, MutableMapping[str, Any]] = {}
         self._sent_architecture: str | None = None  # JSON of the last architecture sent
+        self._finals: set[int | None] = set()  # parameter ids whose final result was sent
+        self._ignored_finals: set[int | None] = set()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrialContext:
@@ -93,7 +115,12 @@ class TrialContext:
         if not isinstance(mode_config, dict):
             raise TrialError(f"NAS_MODE_CONFIG must be a JSON object, got {text!r}")
         return cls(platform_from_environment(environ), mode_config=mode_config,
-                   output_dir=environ.get("NAS_OUTPUT_DIR") or None)
+                   output_dir=environ.get("NAS_OUTPUT_DIR") or None, mode=environ.get("NAS_MODE") or None)
+
+    @property
+    def mode(self) -> str:
+        """The trial's NAS mode: what `nas.choice` and `nas.nn` modules follow (classic when unknown)."""
+        return _mode_name(self._mode) if self._mode else "classic"
 
     def mode_options(self, mode: str) -> dict[str, Any]:
         """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` section, or the whole object when
@@ -200,7 +227,15 @@ class TrialContext:
             if derived is not None and _architecture_json(derived) != self._sent_architecture:
                 # enas reports a result every step; its derived architecture changes far less often
                 self.report_architecture(derived)
+        if self.platform.one_final_per_parameter and parameter_id in self._finals:
+            if parameter_id not in self._ignored_finals:
+                self._ignored_finals.add(parameter_id)
+                print(f"nasctl: warning: trial {self.platform.trial_id}: report_final_result({json.dumps(value)}) "
+                      f"ignored: parameter {parameter_id} already has a final result, and the first one stands "
+                      "(further ones are ignored without a warning)", file=sys.stderr, flush=True)
+            return
         self.platform.send_metric("final", value, parameter_id, None)
+        self._finals.add(parameter_id)
         for backend in list(self._backends.values()):
             backend.on_final_result(value)
 
@@ -263,6 +298,8 @@ class TrialContext:
         if not isinstance(optional_inputs, Mapping):
             raise TrialError(f"mutable_layer {block_key}/{layer_key}: optional_inputs must be a dict of "
                              f"label -> value, got {type(optional_inputs).__name__}")
+        if self._mode is None:
+            self._mode = mode
         framework = detect_framework(owner, (entry[0] for entry in candidates.values()),
                                      chain(fixed_inputs, optional_inputs.values()))
         layer = LayerRequest(block_key, layer_key, candidates, fixed_inputs, optional_inputs,

@@ -37,3 +37,16 @@ def test_the_trial_api_loads_only_the_context_platform_and_channel() -> None:
 def test_a_layer_still_finds_its_mode_backend() -> None:
     modules = _new_modules("import nas\nnas.mutable_layer('b', 'l', {'id': (lambda inputs: 1, (), {})}, [], {}, 0)")
     assert "nasctl.runtime.modes._registry" in modules
+
+
+def test_a_trivial_trial_in_an_experiment_loads_no_heavy_module(tmp_path) -> None:
+    import os
+
+    # The trial's context as an experiment makes it (NAS_MODE set), up to its first request.
+    env = dict(os.environ, NAS_PLATFORM="local", NAS_TRIAL_ID="t", NAS_CHANNEL=f"unix:{tmp_path}/none.sock",
+               NAS_TOKEN="x", NAS_MODE="classic", NAS_MODE_CONFIG="{}")
+    script = ("import sys, json\nbefore = set(sys.modules)\nimport nas\n"
+              "from nasctl.runtime.trial import current_context\ncurrent_context()\n"
+              "print(json.dumps(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    assert _heavy(set(json.loads(out))) == []
