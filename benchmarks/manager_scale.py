@@ -5,9 +5,9 @@ default), written straight into storage as the manager would have left them: par
 intermediate results and a final one per trial, and the tuner's generate/result/end events. The
 real manager (`Manager`, its storage, tuner thread and channel request path) then runs the last W
 trials. Trials are in-process stand-ins, not processes: each sends its parameter request, 10
-intermediate results and a final result as channel lines through `ChannelServer._serve` (JSON,
-token, validation, the manager's handler) and exits with code 0, so the figure is the manager's
-own work. Printed per size:
+intermediate results and a final result as channel lines through a channel session
+(`ChannelServer.open_session(...).feed`: JSON, token, validation, the manager's handler) and exits
+with code 0, so the figure is the manager's own work. Printed per size:
 
 - manager CPU per trial: CPU time of the manager's loop thread over the W trials, divided by W
   (the tuner runs on its own thread and is not counted; the stand-ins' few lines are);
@@ -90,16 +90,17 @@ class InProcessTrials:
             self.on_exit(trial)
 
     def _run(self, trial: Any) -> None:
-        channel = self.manager.channel  # type: ignore[union-attr]
-        conn = SimpleNamespace(trial_id=None)
+        session = self.manager.channel.open_session(lambda: None)  # type: ignore[union-attr]
         head = f'{{"token":"{trial.token}","trial_id":"{trial.trial_id}",'
-        reply = channel._serve(conn, (head + '"type":"get_parameter","seq":0}').encode())
-        parameter_id = reply["parameter_id"]
-        for step in range(INTERMEDIATE):
-            channel._serve(conn, (head + f'"type":"metric","seq":{step + 1},"kind":"intermediate",'
-                                  f'"value":{step / 10},"parameter_id":{parameter_id},"sequence":{step}}}').encode())
-        channel._serve(conn, (head + f'"type":"metric","seq":{INTERMEDIATE + 1},"kind":"final",'
-                              f'"value":{parameter_id % 97 / 100},"parameter_id":{parameter_id}}}').encode())
+        [reply] = session.feed((head + '"type":"get_parameter","seq":0}\n').encode())
+        parameter_id = json.loads(reply)["parameter_id"]
+        lines = [head + f'"type":"metric","seq":{step + 1},"kind":"intermediate","value":{step / 10},'
+                 f'"parameter_id":{parameter_id},"sequence":{step}}}' for step in range(INTERMEDIATE)]
+        lines.append(head + f'"type":"metric","seq":{INTERMEDIATE + 1},"kind":"final",'
+                     f'"value":{parameter_id % 97 / 100},"parameter_id":{parameter_id}}}')
+        for line in lines:
+            session.feed(line.encode() + b"\n")
+        session.close()
 
     def next_wakeup(self) -> float | None:
         return 0.0 if self._started else None
