@@ -142,13 +142,28 @@ def _foreground(exp: Any, no_progress: bool) -> int:
         if exp.config.use_annotation:
             print(f"  its code: nasctl trial codegen {exp.id} --trial_id {best.trial_id} -o DIR", file=sys.stderr)
     if status == "DONE":
-        print(f"experiment {exp.id} done: {info.get('message')}", file=sys.stderr)
-        return 0
+        return _done_summary(exp, info)
     if status == "STOPPED":
         print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
         return 130
     print(f"error: experiment {exp.id} failed: {info.get('message')}", file=sys.stderr)
     return 1
+
+
+def _done_summary(exp: Any, info: dict[str, Any]) -> int:
+    """The last line of a finished run; exit status 1 when no trial succeeded."""
+    from nasctl.runtime.manager._outcome import failure_summary
+
+    failed, finished, common = failure_summary(exp.trials(), exp.dir)
+    failures = f"{failed} of {finished} trials failed, most common error: {common}" if failed else ""
+    if not info["counts"]["SUCCEEDED"]:
+        why = failures or f"{finished} trials finished, none succeeded"
+        print(f"error: experiment {exp.id} ended ({info.get('message')}) but no trial succeeded: {why}",
+              file=sys.stderr)
+        return 1
+    print(f"experiment {exp.id} done: {info.get('message')}" + (f"; {failures}" if failures else ""),
+          file=sys.stderr)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
