@@ -22,6 +22,7 @@ MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
 _TUNERLESS_MODES = ("oneshot", "darts")
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
+_MAX_SEED = 2**32 - 1
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 # NNI v1 top-level keys -> v2 keys (those that only rename).
@@ -298,6 +299,17 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
     return detail, key
 
 
+def _check_mode_options(mode: str, options: Any, errors: _Errors) -> None:
+    """The mode section as the trials will read it: checked now, not once per failing trial."""
+    from nasctl.runtime.modes._options import check_mode_options
+
+    try:
+        check_mode_options(mode, options)
+    except ConfigError as error:
+        key = error.key or mode
+        errors.raise_(str(error).removeprefix(f"key '{key}': "), key)
+
+
 def _build(document: dict[str, Any], base_dir: Path, source: str | None,
            lines: dict[str, int]) -> ExperimentConfig:
     from nasctl import schemas
@@ -333,6 +345,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         json.dumps(mode_config)
     except (TypeError, ValueError):
         errors.raise_("mode options must be JSON values (numbers, strings, lists, mappings)", mode)
+    _check_mode_options(mode, mode_config, errors)
 
     use_annotation = bool(doc.get("useAnnotation", False))
     search_space_file = None
@@ -404,6 +417,10 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}",
                       "trialGpuNumber")
 
+    seed = doc.get("seed")
+    if seed is not None and seed > _MAX_SEED:
+        errors.raise_(f"expected an integer from 0 to {_MAX_SEED} (2**32 - 1), got {seed}", "seed")
+
     working_directory = None
     if "experimentWorkingDirectory" in doc:
         working_directory = path_of(doc["experimentWorkingDirectory"])
@@ -425,7 +442,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
                                  if "maxExperimentDuration" in doc else None),
         max_trial_duration=(parse_duration(doc["maxTrialDuration"], "maxTrialDuration")
                             if "maxTrialDuration" in doc else None),
-        seed=doc.get("seed"),
+        seed=seed,
         tuner=tuner,
         platform=service["platform"],
         gpu_indices=gpu_indices,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.errors import ConfigError, ExperimentError, NasError
 from nasctl.runtime.manager._config import ExperimentConfig, load_config
 from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
@@ -149,6 +149,7 @@ class Experiment:
 
             architecture = resolve_architecture(config.architecture, search_space, [self.home, nas_home()])
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        _check_tuner(config, search_space, seed, architecture)
         class_args = config.tuner.class_args if config.tuner else {}
         storage = Storage(self.db_path, create=True)
         try:
@@ -285,6 +286,34 @@ class Experiment:
             raise ExperimentError(f"output directory {out} is not empty")
         annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
         return out
+
+
+def _check_tuner(config: ExperimentConfig, search_space: dict[str, Any], seed: int,
+                 architecture: dict[str, Any] | None) -> None:
+    """Build the tuner as the manager will and give it the search space, so that a bad tuner name,
+    bad classArgs or a search space the tuner cannot take is an error before the experiment exists."""
+    from nasctl.runtime.manager._tuner import create_tuner
+    from nasctl.tuners import TunerError
+
+    source = config.source
+    try:
+        tuner = create_tuner(config.tuner, seed, mode=config.nas_mode, fixed=architecture)
+    except NasError:
+        raise
+    except TunerError as error:
+        raise ConfigError(str(error), key="tuner", path=source) from None
+    except Exception as error:  # a custom tuner's constructor
+        raise ConfigError(f"constructing the tuner failed: {type(error).__name__}: {error}",
+                          key="tuner", path=source) from None
+    try:
+        tuner.update_search_space(search_space)
+    except NasError:
+        raise
+    except TunerError as error:
+        raise ConfigError(str(error), path=source) from None
+    except Exception as error:
+        raise ConfigError(f"the tuner's update_search_space failed: {type(error).__name__}: {error}",
+                          key="tuner", path=source) from None
 
 
 def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:
