@@ -343,7 +343,7 @@ def _export(args: argparse.Namespace) -> int:
     records = [record.to_dict() for record in exp.trials()]
     text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _output_path(args.output, folder=False).write_text(text, encoding="utf-8")
     else:
         _emit(text)
     return 0
@@ -356,7 +356,7 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(samples, indent=2) + "\n")
     else:
-        folder = Path(args.output)
+        folder = _output_path(args.output, folder=True)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ExperimentError(f"-o {folder}: with --sample, -o is a folder for one file per architecture, "
                                   "and it must be new or empty")
@@ -369,6 +369,21 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     print(f"{len(samples)} architectures sampled from trial {trial_id} of experiment {exp.id}{where}",
           file=sys.stderr)
     return 0
+
+
+def _output_path(value: str, *, folder: bool) -> Path:
+    """An `-o` path checked before anything is written: its parent is an existing folder, and it is
+    a folder (or new) when `folder`, a file (or new) otherwise."""
+    path = Path(value)
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise ExperimentError(f"-o {value}: {parent} {why}; create the folder first or choose another path")
+    if folder and path.exists() and not path.is_dir():
+        raise ExperimentError(f"-o {value}: is a file, expected a folder")
+    if not folder and path.is_dir():
+        raise ExperimentError(f"-o {value}: is a folder, expected a file name")
+    return path
 
 
 def _trial_ls(args: argparse.Namespace) -> int:
@@ -390,7 +405,7 @@ def _trial_ls(args: argparse.Namespace) -> int:
 
 def _codegen(args: argparse.Namespace) -> int:
     exp = _experiment(args)
-    out = Path(args.output) if args.output else Path.cwd() / f"{exp.id}-{args.trial_id}"
+    out = _output_path(args.output, folder=True) if args.output else Path.cwd() / f"{exp.id}-{args.trial_id}"
     exp.codegen(args.trial_id, out)
     print(f"trial {args.trial_id}: code written to {out}; run it there with: {exp.config.trial_command}",
           file=sys.stderr)

@@ -232,8 +232,11 @@ class Manager:
             self.selector.unregister(wake_r)
             wake_r.close()
             wake_w.close()
-            storage.heartbeat(self.session)
-            storage.set_meta(status=status, message=message, pid=None)
+            try:
+                storage.heartbeat(self.session)
+                storage.set_meta(status=status, message=message, pid=None)
+            except Exception as error:  # a full disk: the error that stopped the run is the one to report
+                log.error("experiment %s: could not record its status %s: %s", self.id, status, error)
             log.info("experiment %s: %s%s", self.id, status, f" ({message})" if message else "")
             self.selector.close()
         return status
@@ -438,7 +441,11 @@ class Manager:
         """Stop running trials for a later resume: they go back to WAITING."""
         for trial in self.service.stop_all():
             self.live.pop(trial.trial_id, None)
-            self.storage.reset_trial(trial.trial_id)
+            try:
+                self.storage.reset_trial(trial.trial_id)
+            except Exception as error:  # a RUNNING trial is reset by the next resume anyway
+                log.error("trial %s: could not record its interruption: %s", trial.trial_id, error)
+                continue
             log.info("trial %s: interrupted; it will run again on resume", trial.trial_id)
 
     def _cancel_running(self) -> None:
