@@ -59,8 +59,7 @@ def compile_source(
 
     >>> result = compile_source("x = 1\\n'''@nas.report_final_result(x)'''\\n", "demo")
     >>> print(result.code, end="")
-    import nas as _nas
-    x = 1
+    import nas as _nas; x = 1
     _nas.report_final_result(x)
     """
     _check_key_style(key_style)
