@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nasctl.runtime.trial._traceback import trim_traceback
+
 __all__ = ["LocalTrainingService", "TrialProcess", "kill_marked", "kill_orphans", "trial_marks"]
 
 STDOUT_NAME = "stdout"
@@ -44,7 +46,7 @@ class TrialProcess:
 
 
 def stderr_tail(folder: Path) -> str:
-    """The last lines of a trial's stderr file."""
+    """The last lines of a trial's stderr file, nasctl's own traceback frames left out (NAS_DEBUG=1 keeps them)."""
     path = folder / STDERR_NAME
     try:
         with path.open("rb") as handle:
@@ -57,6 +59,7 @@ def stderr_tail(folder: Path) -> str:
     lines = data.decode("utf-8", "replace").splitlines()
     if size > _TAIL_BYTES and lines:
         lines = lines[1:]
+    lines = trim_traceback("\n".join(lines)).splitlines()
     return "\n".join(lines[-_TAIL_LINES:])
 
 

@@ -31,6 +31,9 @@ from nasctl.runtime.errors import TrialError
 from nasctl.runtime.trial._architecture import load_architecture_file, validate_architecture
 from nasctl.runtime.trial._context import TrialContext, use_context
 from nasctl.runtime.trial._platform import StandalonePlatform
+from nasctl.runtime.trial._traceback import format_exception
+
+from nasctl._errors import NasctlError
 
 __all__ = ["run_script"]
 
@@ -226,6 +229,12 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
                 exec(code, main.__dict__)
             except SystemExit as exit_:
                 status = _exit_status(exit_.code)
+            except NasctlError:
+                raise  # nasctl's own one-line error (exit status 2)
+            except Exception as error:  # the script's error, shown as Python would, without nasctl's frames
+                sys.stdout.flush()
+                sys.stderr.write(format_exception(error))
+                status = 1
             last = stdout.last_line()
     finally:
         context.close()
