@@ -171,7 +171,14 @@ def _run(args: argparse.Namespace) -> int:
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
+    _say_compiled(exp)
     return _foreground(exp, args.no_progress)
+
+
+def _say_compiled(exp: Any) -> None:
+    if exp.compiled_files:
+        print(f"compiled {len(exp.compiled_files)} file(s) with annotations from "
+              f"{exp.config.trial_code_directory}: {', '.join(exp.compiled_files)}", file=sys.stderr)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -184,6 +191,7 @@ def _create(args: argparse.Namespace) -> int:
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
+    _say_compiled(exp)
     env = dict(os.environ, NAS_HOME=str(exp.home))
     with open(exp.dir / "manager.out", "ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "resume", exp.id, "--no-progress"],

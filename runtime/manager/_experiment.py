@@ -68,6 +68,7 @@ class Experiment:
         self.id = id or _new_id(self.home)
         self.dir = self.home / self.id
         self._exists = False
+        self.compiled_files: list[str] = []  # files with annotations that create() compiled
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, id: str | None = None,
@@ -95,6 +96,7 @@ class Experiment:
         self.id = id
         self.dir = folder
         self._exists = True
+        self.compiled_files = []
         return self
 
     # -- creating and running -------------------------------------------------------------------------
@@ -131,7 +133,10 @@ class Experiment:
             from nasctl import annotator
 
             code_dir = self.dir / "code"
-            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode)
+            compiled: list[Path] = []
+            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode,
+                                                        compiled=compiled, link_environments=True)
+            self.compiled_files = [str(path) for path in compiled]
             if not search_space and config.tuner is not None:
                 raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
         elif config.search_space_file is not None:

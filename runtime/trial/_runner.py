@@ -30,6 +30,7 @@ from typing import Any
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.trial._architecture import load_architecture_file, validate_architecture
 from nasctl.runtime.trial._context import TrialContext, use_context
+from nasctl.runtime.trial._imports import local_modules
 from nasctl.runtime.trial._platform import StandalonePlatform
 from nasctl.runtime.trial._traceback import format_exception
 
@@ -198,7 +199,8 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     if not has_mode(mode):
         raise TrialError(f"nas mode '{mode}' is not available yet (available: {', '.join(registered_modes())})")
     root = script.parent
-    search_space = annotator.generate_search_space(root, key_style=key_style)
+    modules = local_modules(script, root)
+    search_space = annotator.generate_search_space(root, key_style=key_style, only=modules)
     architecture = None
     if architecture_file is not None:
         architecture = load_architecture_file(architecture_file)
@@ -211,6 +213,9 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
             raise TrialError(f"NAS_TRIAL_SEED={text!r} is not an integer") from None
     code = compile(_compile(script.read_bytes(), script, root, mode, key_style), str(script), "exec",
                    dont_inherit=True)
+    annotated = [str(path) for path in modules if any(mark in (root / path).read_bytes() for mark in _MARKERS)]
+    print(f"compiled {', '.join(annotated) or script.name} (the script and the annotated modules it imports "
+          f"from {root})", file=sys.stderr, flush=True)
 
     environ = {"NAS_TRIAL_SEED": str(seed), "NAS_MODE": mode}
     if architecture_file is not None:

@@ -70,3 +70,24 @@ def test_invalid_tuner_args_exit_2_with_one_line(project: Path, nas_home: Path, 
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "populaton" in result.stderr
     assert not nas_home.exists() or not any(nas_home.iterdir())
+
+
+def test_trial_code_directory_skips_environments_and_says_what_it_compiled(project: Path, nas_home: Path,
+                                                                           helpers: Any) -> None:
+    broken = "'''@nas.report_final_result(1)'''\ndef broken(:\n"
+    helpers.write(project / "trial.py", "# @nas.variable(nas.choice(1, 2), name=x)\nx = 1\n")
+    helpers.write(project / "venv" / "pyvenv.cfg", "home = /usr/bin\n")
+    helpers.write(project / "venv" / "lib" / "bad.py", broken)
+    helpers.write(project / ".git" / "hooks" / "bad.py", broken)
+    helpers.write(project / "__pycache__" / "bad.py", broken)
+    config = helpers.base_config(project, useAnnotation=True)
+    del config["searchSpaceFile"]
+    path = helpers.write_config(project, config)
+    result = helpers.nasctl("create", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"compiled 1 file(s) with annotations from {project}: trial.py" in result.stderr
+    exp = Experiment.load(result.stdout.strip())
+    helpers.nasctl("stop", exp.id)
+    code = exp.dir / "code"
+    assert (code / "venv").is_symlink() and (code / ".git").is_symlink() and not (code / "__pycache__").exists()
+    assert list(exp.info()["search_space"]) == ["trial/x/choice"]
