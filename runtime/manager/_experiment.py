@@ -298,9 +298,13 @@ def _check_tuner(config: ExperimentConfig, search_space: dict[str, Any], seed: i
     """Build the tuner as the manager will and give it the search space, so that a bad tuner name,
     bad classArgs or a search space the tuner cannot take is an error before the experiment exists."""
     from nasctl.runtime.manager._tuner import create_tuner
-    from nasctl.tuners import TunerError
+    from nasctl.tuners import SearchSpace, TunerError
 
     source = config.source
+    try:
+        SearchSpace(search_space)  # the ranges, whatever the tuner checks itself
+    except TunerError as error:
+        raise ConfigError(str(error), path=source) from None
     try:
         tuner = create_tuner(config.tuner, seed, mode=config.nas_mode, fixed=architecture)
     except NasError:
