@@ -144,6 +144,11 @@ class Experiment:
                 search_space = json.loads(config.search_space_file.read_text(encoding="utf-8"))
             except json.JSONDecodeError as error:
                 raise ExperimentError(f"{config.search_space_file}:{error.lineno}: invalid JSON: {error.msg}") from None
+            except UnicodeDecodeError as error:
+                raise ExperimentError(f"{config.search_space_file}: not UTF-8 text ({error.reason} at byte "
+                                      f"{error.start}); save the file as UTF-8") from None
+            except RecursionError:
+                raise ExperimentError(f"{config.search_space_file}: the JSON is nested too deeply") from None
             schemas.validate("search_space", search_space, source=str(config.search_space_file))
         else:
             search_space = config.search_space or {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from nasctl.runtime.cli import main
-from nasctl.runtime.errors import ConfigError
+from nasctl.runtime.errors import ConfigError, NasError
 from nasctl.runtime.manager import load_config
 from nasctl.runtime.manager._experiment import Experiment
 from nasctl.runtime.manager._storage import Storage
@@ -111,3 +111,14 @@ def test_a_read_only_experiment_folder_is_one_line(finished: str, nas_home: Path
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+@pytest.mark.parametrize("data, message", [(b'{"x": "caf\xe9"}', "not UTF-8 text"),
+                                           (b"[" * 100000 + b"]" * 100000, "nested too deeply")])
+def test_a_search_space_file_that_cannot_be_read_is_one_error(project: Path, nas_home: Path, helpers: Any,
+                                                              data: bytes, message: str) -> None:
+    (project / "space.json").write_bytes(data)
+    path = helpers.write_config(project, helpers.base_config(project))
+    with pytest.raises(NasError, match=message):
+        Experiment.from_yaml(path).create()
+    assert not any(nas_home.iterdir())
