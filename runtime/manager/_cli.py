@@ -270,7 +270,7 @@ def _list(args: argparse.Namespace) -> int:
             rows.append([exp_id, "-", f"UNREADABLE ({type(error).__name__})", "-", "-", "-"])
             continue
         counts = info["counts"]
-        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED"))
+        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED"))
         total = exp.config.max_trial_number
         best = exp.best()
         rows.append([exp_id, info.get("name") or "-", info["status"],
@@ -296,6 +296,7 @@ def _show(args: argparse.Namespace) -> int:
         "config": info.get("source"),
         "nasMode": exp.config.nas_mode,
         "tuner": exp.config.tuner.name if exp.config.tuner else None,
+        "assessor": exp.config.assessor.name if exp.config.assessor else None,
         "seed": info.get("seed"),
         "trials": info["counts"],
         "maxTrialNumber": exp.config.max_trial_number,

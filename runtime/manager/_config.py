@@ -17,7 +17,7 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError
 
-__all__ = ["ArchitectureSpec", "ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
+__all__ = ["ArchitectureSpec", "AssessorSpec", "ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
 
 MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
@@ -85,6 +85,19 @@ class TunerSpec:
 
 
 @dataclass(frozen=True)
+class AssessorSpec:
+    """Which assessor stops hopeless trials: a built-in name or `module:Class` in a code directory.
+
+    `where` is the config file and line of the `assessor` key (for errors found when it is built).
+    """
+
+    name: str
+    class_args: dict[str, Any] = field(default_factory=dict)
+    code_directory: Path | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
 class ArchitectureSpec:
     """A retrain's `architecture:` key: a JSON file, or a trial of a stored experiment.
 
@@ -129,6 +142,7 @@ class ExperimentConfig:
     working_directory: Path | None
     name: str | None
     architecture: ArchitectureSpec | None = None
+    assessor: AssessorSpec | None = None
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], *, base_dir: str | Path | None = None,
@@ -333,6 +347,8 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
         for ignored in ("gpuIndices", "gpuNum", "includeIntermediateResults"):
             tuner.pop(ignored, None)
         out["tuner"] = tuner
+    if isinstance(out.get("assessor"), dict):
+        out["assessor"] = _normalise_v1_assessor(out["assessor"], errors)
     if "gpuIndices" in out:
         service = out.setdefault("trainingService", {"platform": "local"})
         if isinstance(service, dict):
@@ -341,6 +357,60 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
             service["gpuIndices"] = out.pop("gpuIndices")
             renamed["trainingService.gpuIndices"] = "gpuIndices"
     return out
+
+
+def _normalise_v1_assessor(section: dict[str, Any], errors: _Errors) -> dict[str, Any]:
+    """NNI v1 assessor keys (builtinAssessorName, codeDir, classFileName) to their v2 form."""
+    out = dict(section)
+    renamed = errors.renamed
+    if "builtinAssessorName" in out:
+        if "name" in out:
+            errors.raise_("both 'builtinAssessorName' (NNI v1) and 'name' are given; keep one",
+                          "assessor.builtinAssessorName")
+        out["name"] = out.pop("builtinAssessorName")
+        renamed["assessor.name"] = "assessor.builtinAssessorName"
+    if "codeDir" in out:
+        out["codeDirectory"] = out.pop("codeDir")
+        renamed["assessor.codeDirectory"] = "assessor.codeDir"
+    if "classFileName" in out:
+        file_name = out.pop("classFileName")
+        if not isinstance(file_name, str) or not file_name.endswith(".py"):
+            errors.raise_(f"expected a Python file name like my_assessor.py, got {file_name!r}",
+                          "assessor.classFileName")
+        class_name = out.get("className")
+        if not isinstance(class_name, str):
+            errors.raise_("a custom assessor with classFileName needs className", "assessor.className")
+        out["className"] = f"{file_name[:-3]}:{class_name}"
+    return out
+
+
+def _assessor_spec(doc: dict[str, Any], errors: _Errors, path_of: Any) -> AssessorSpec | None:
+    """The `assessor:` section (already schema-checked); its code directory made absolute in `doc`."""
+    if "assessor" not in doc:
+        return None
+    section = doc["assessor"]
+    has_name, has_class = "name" in section, "className" in section
+    if has_name == has_class:
+        errors.raise_("give a built-in assessor 'name' (Medianstop, Curvefitting, SuccessiveHalving, Hyperband) "
+                      "or a custom 'className' (with codeDirectory)", "assessor.className" if has_class else "assessor.name")
+    code_dir = None
+    if has_class:
+        name = section["className"]
+        if ":" not in name:
+            module, _, cls_name = name.rpartition(".")
+            if not module:
+                errors.raise_(f"expected 'module:Class' or 'module.Class', got {name!r}", "assessor.className")
+            name = f"{module}:{cls_name}"
+        code_dir = path_of(section.get("codeDirectory", "."))
+        if not code_dir.is_dir():
+            errors.raise_(f"assessor code directory {code_dir} does not exist", "assessor.codeDirectory")
+        section["codeDirectory"] = str(code_dir)
+    else:
+        if "codeDirectory" in section:
+            errors.raise_("codeDirectory is for a custom assessor given by className", "assessor.codeDirectory")
+        name = section["name"]
+    return AssessorSpec(name=name, class_args=dict(section.get("classArgs", {})), code_directory=code_dir,
+                        where=errors.where("assessor"))
 
 
 def _schema_message(detail: str, key: str) -> tuple[str, str]:
@@ -470,6 +540,8 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     elif mode not in _TUNERLESS_MODES and architecture is None:
         errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
 
+    assessor = _assessor_spec(doc, errors, path_of)
+
     service = doc.setdefault("trainingService", {"platform": "local"})
     gpu_indices = _gpu_list(service["gpuIndices"]) if "gpuIndices" in service else None
     gpu_number = doc.get("trialGpuNumber")
@@ -519,4 +591,5 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         working_directory=working_directory,
         name=doc.get("experimentName"),
         architecture=architecture,
+        assessor=assessor,
     )

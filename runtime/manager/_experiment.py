@@ -112,6 +112,11 @@ class Experiment:
         if self.dir.exists():
             raise ExperimentError(f"experiment {self.id!r} already exists in {self.home}; "
                                   f"resume it with: nasctl resume {self.id}")
+        if self.config.assessor is not None:  # a bad name or classArgs: refused before anything exists
+            from nasctl.runtime.manager._assessor import build_assessor
+
+            tuner_args = self.config.tuner.class_args if self.config.tuner else {}
+            build_assessor(self.config.assessor, tuner_args.get("optimize_mode", "maximize"))
         self.home.mkdir(parents=True, exist_ok=True)
         self.dir.mkdir(mode=0o700)
         try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
 from nasctl.runtime.manager._channel import ChannelServer, Refused
 from nasctl.runtime.manager._config import ExperimentConfig
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
@@ -126,6 +127,8 @@ class Manager:
         self.tuner: Any = None
         self._best: float | None = None
         self._last_checkpoint_event = 0
+        self.assessor: AssessorRunner | None = None
+        self._early_stops: dict[str, int] = {}  # trial id -> the step its assessor stopped it at
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ class Manager:
             log.info("tuner: replayed %d stored events", replayed)
         self._last_checkpoint_event = storage.last_event_id()
         self._best = self._best_value()
+        self._start_assessor()
 
         token = secrets.token_hex(16)
         self.channel = ChannelServer(self.dir / SOCKET_NAME, token, self.selector, self._handle,
@@ -229,6 +233,8 @@ class Manager:
             restore_signals()
             with contextlib.suppress(Exception):
                 self.channel.close()
+            if self.assessor is not None:
+                self.assessor.close()
             self.selector.unregister(wake_r)
             wake_r.close()
             wake_w.close()
@@ -395,14 +401,18 @@ class Manager:
     def _trial_exited(self, trial: TrialProcess) -> None:
         self.channel.drain(trial.trial_id)
         self.channel.close_trial(trial.trial_id)
-        self.live.pop(trial.trial_id, None)
+        live = self.live.pop(trial.trial_id, None)
         code = trial.process.returncode
         tail = stderr_tail(trial.folder)
         if trial.canceled:
             return  # _interrupt_running / _cancel_running record these
+        early_step = self._early_stops.pop(trial.trial_id, None)
+        if early_step is not None and live is not None and not live.finals:
+            self._record_early_stop(trial, early_step, code, tail)
+            return
         if trial.timed_out:
             status, message = "TIMEOUT", f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
-        elif code == 0:
+        elif code == 0 or early_step is not None:  # stopped early only after its final result
             status, message = "SUCCEEDED", None
         else:
             status = "FAILED"
@@ -411,7 +421,49 @@ class Manager:
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
         for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
             self.tuner.trial_end(parameter_id, status == "SUCCEEDED")
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
         self._check_early_failures(trial, status, code, tail)
+        self._report_progress()
+
+    # -- early stopping -----------------------------------------------------------------------------
+
+    def _start_assessor(self) -> None:
+        """The configured assessor on its worker thread, told of the trials that ended before."""
+        spec = self.config.assessor
+        if spec is None:
+            return
+        self.assessor = AssessorRunner(build_assessor(spec, self.optimize_mode), spec.name, self.selector,
+                                       on_bad=self._stop_early, on_error=self._assessor_failed)
+        self.assessor.restore(self.storage.trials())
+
+    def _stop_early(self, trial_id: str, step: int) -> None:
+        """The assessor's verdict is Bad: kill the trial; `_trial_exited` records it EARLY_STOPPED."""
+        live = self.live.get(trial_id)
+        if live is None or live.finals or trial_id in self._early_stops:
+            return  # it ended, or reported its final result, while the assessor thought
+        self._early_stops[trial_id] = step
+        log.info("trial %s: stopped early by the assessor after %d intermediate results", trial_id, step)
+        self.service.terminate(trial_id)
+
+    def _assessor_failed(self, message: str) -> None:
+        if self.failure is None:
+            self.failure = message
+
+    def _record_early_stop(self, trial: TrialProcess, step: int, code: int | None, tail: str) -> None:
+        """EARLY_STOPPED with its last intermediate result, which the tuner receives as NNI's does."""
+        label = self.assessor.label if self.assessor is not None else "?"
+        message = f"stopped early by assessor {label} after {step} intermediate results"
+        told = self.storage.early_stop_trial(trial.trial_id, exit_code=code, stderr_tail=tail or None,
+                                             message=message)
+        log.info("trial %s: EARLY_STOPPED (%s)", trial.trial_id, message)
+        if told is not None:
+            self.tuner.receive_trial_result(*told)
+        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
+            self.tuner.trial_end(parameter_id, False)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.trial_id, False)
+        self._check_early_failures(trial, "EARLY_STOPPED", code, tail)
         self._report_progress()
 
     def _check_early_failures(self, trial: TrialProcess, status: str, code: int | None, tail: str) -> None:
@@ -519,6 +571,8 @@ class Manager:
                 self._best = float(number)
         else:
             self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
+            if self.assessor is not None and live.trial_id not in self._early_stops:
+                self.assessor.report(live.trial_id, value)
 
     def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
         from nasctl import schemas
@@ -537,7 +591,8 @@ class Manager:
         return value < self._best if self.optimize_mode == "minimize" else value > self._best
 
     def _best_value(self) -> float | None:
-        values = [t.default_value for t in self.storage.trials() if t.default_value is not None]
+        values = [t.default_value for t in self.storage.trials()
+                  if t.default_value is not None and t.status != "EARLY_STOPPED"]
         if not values:
             return None
         return min(values) if self.optimize_mode == "minimize" else max(values)
@@ -547,7 +602,8 @@ class Manager:
             return
         counts = self.storage.counts()
         self.on_progress(Progress(
-            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"],
+            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"]
+            + counts["EARLY_STOPPED"],
             running=len(self.service.running) if hasattr(self, "service") else 0,
             failed=counts["FAILED"] + counts["TIMEOUT"], total=self.config.max_trial_number,
             best=self._best, elapsed=self._elapsed_before + time.monotonic() - self._session_start))

@@ -21,8 +21,8 @@ from nasctl.runtime.errors import ExperimentError
 __all__ = ["Storage", "TrialRecord", "TRIAL_STATUSES", "FINISHED_STATUSES", "DB_NAME"]
 
 DB_NAME = "experiment.db"
-TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
-FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
+TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
+FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -257,6 +257,42 @@ class Storage:
                            "SELECT 'end', parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
                            (success, trial_id))
 
+    def early_stop_trial(self, trial_id: str, *, exit_code: int | None, stderr_tail: str | None,
+                         message: str | None = None) -> tuple[int, dict[str, Any], Any] | None:
+        """Record a trial its assessor stopped: EARLY_STOPPED, its last intermediate result as the
+        tuner's `result` event, then the `end` events (not a success), in one transaction.
+
+        Returns `(parameter_id, parameters, value)` for the tuner's `receive_trial_result`, or None
+        when there is nothing to tell it (no numeric intermediate result, or the tuner has that
+        parameter's result already).
+        """
+        told = None
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET status = 'EARLY_STOPPED', exit_code = ?, stderr_tail = ?, message = ?, "
+                       "end_time = ? WHERE trial_id = ?", (exit_code, stderr_tail, message, time.time(), trial_id))
+            rows = db.execute("SELECT parameter_id, value FROM metrics WHERE trial_id = ? AND kind = 'intermediate' "
+                              "ORDER BY id DESC", (trial_id,)).fetchall()
+            last = None
+            for pid, payload in rows:
+                value = json.loads(payload)
+                if pid is not None and _scalar(value) is not None:
+                    last = pid, value
+                    break
+            if last is not None:
+                parameter_id, value = last
+                known = db.execute("SELECT 1 FROM tuner_events WHERE kind = 'result' AND parameter_id = ?",
+                                   (parameter_id,)).fetchone()
+                row = db.execute("SELECT parameters FROM parameters WHERE parameter_id = ?", (parameter_id,)).fetchone()
+                if not known and row is not None:
+                    parameters = json.loads(row[0])
+                    db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
+                               (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+                    told = (parameter_id, parameters, value)
+            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
+                       "SELECT 'end', parameter_id, 'false' FROM parameters WHERE trial_id = ? ORDER BY phase",
+                       (trial_id,))
+        return told
+
     def reset_trial(self, trial_id: str) -> None:
         """Make an interrupted trial WAITING again: its metrics and later phases are dropped."""
         with self.transaction() as db:
@@ -341,6 +377,8 @@ class Storage:
                     value = phase["value"]
             if value is None:
                 value = finals.get((trial_id, None))
+            if value is None and row[2] == "EARLY_STOPPED":  # its last intermediate result stands for it
+                value = next((v for v in reversed(intermediate.get(trial_id, [])) if _scalar(v) is not None), None)
             first = phases[0] if phases else {"parameter_id": None, "parameters": None}
             records.append(TrialRecord(
                 trial_id=trial_id, sequence=row[1], status=row[2], exit_code=row[3], stderr_tail=row[4],
@@ -369,3 +407,11 @@ class Storage:
     def latest_checkpoint(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT event_id, data FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
+
+
+def _scalar(value: Any) -> float | None:
+    """The number in a metric value (itself or its `default`), None if it has none or it is the darts
+    backend's report of its architecture weights (not a point of the trial's learning curve)."""
+    if isinstance(value, dict):
+        value = value.get("default") if "arch_weights" not in value else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -36,9 +36,9 @@ CASES = {
                                    "tuner": {"codeDirectory": "tuner", "className": "listtuner:ListTuner"}},
                                   r"'x': randint \[5, 1\]"),
     "seed_too_large": ({"seed": 10**23}, r"key 'seed': expected an integer from 0 to 4294967295"),
-    "custom_tuner_constructor_raises": ({"tuner": {"codeDirectory": "tuner", "className": "listtuner:ListTuner",
+    "custom_tuner_constructor_raises": ({"tuner": {"codeDirectory": "tuner", "className": "failingtuner:Failing",
                                                    "classArgs": {"seed": "x"}}},
-                                        r"key 'tuner': tuner listtuner:ListTuner: bad class arguments"),
+                                        r"key 'tuner': tuner failingtuner:Failing: bad class arguments"),
 }
 
 
@@ -56,9 +56,10 @@ def _config(project: Path, helpers: Any, change: dict[str, Any]) -> dict[str, An
 @pytest.mark.parametrize("change, pattern", list(CASES.values()), ids=list(CASES))
 def test_invalid_config_is_refused_before_the_experiment_exists(project: Path, nas_home: Path, helpers: Any,
                                                                 change: dict[str, Any], pattern: str) -> None:
-    if (change.get("tuner") or {}).get("className"):
-        helpers.write(project / "tuner" / "listtuner.py", helpers.TUNER.replace(
-            "self.rng = random.Random(seed)", "self.rng = random.Random(seed)\n        int(seed)"))
+    if (change.get("tuner") or {}).get("className", "").startswith("failingtuner"):
+        helpers.write(project / "tuner" / "failingtuner.py", helpers.TUNER.replace(
+            "self.rng = random.Random(seed)", "self.rng = random.Random(seed)\n        int(seed)").replace(
+            "class ListTuner", "class Failing"))
     path = helpers.write_config(project, _config(project, helpers, change))
     with pytest.raises(NasError, match=pattern):
         Experiment.from_yaml(path).create()
