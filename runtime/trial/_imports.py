@@ -12,13 +12,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from nasctl.annotator import is_environment
-
 __all__ = ["local_modules"]
 
 
 def _module_file(root: Path, parts: list[str]) -> Path | None:
     """The file of module `parts` under `root` (`a/b.py` or `a/b/__init__.py`), None if not there."""
+    from nasctl.annotator import is_environment  # the compiler's rule; `import nas` stays light
+
     if not parts or not all(part.isidentifier() for part in parts):
         return None
     folder = root
