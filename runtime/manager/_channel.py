@@ -277,7 +277,7 @@ def _surely_valid(request: dict[str, Any]) -> bool:
         value_ok = _is_number(value) or (type(value) is dict and "default" in value and _is_number(value["default"]))
         sequence_ok = "sequence" not in request or (_is_int(request["sequence"]) and request["sequence"] >= 0)
         pid = request["parameter_id"]
-        return request["kind"] in ("intermediate", "final") and value_ok and sequence_ok and (pid is None or _is_int(pid))
+        return request["kind"] in ("intermediate", "final", "arch_weights") and value_ok and sequence_ok and (pid is None or _is_int(pid))
     if kind == "architecture":
         pid = request["parameter_id"]
         return type(request["architecture"]) is dict and (pid is None or _is_int(pid))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._cli_live import register_experiment, register_trial
 
 __all__ = ["register"]
 
@@ -42,7 +43,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     stop.add_argument("id", metavar="ID")
     stop.set_defaults(func=_stop)
 
-    experiment = commands.add_parser("experiment", help="list, show and export experiments")
+    experiment = commands.add_parser("experiment", help="list, show, export, follow, update and delete experiments")
     sub = experiment.add_subparsers(dest="experiment_command", metavar="EXPERIMENT_COMMAND")
     sub.required = True
     listing = sub.add_parser("list", help="the experiments under $NAS_HOME")
@@ -67,6 +68,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
                         help="with --sample: the trial whose weights to use (default: the best one that has them)")
     export.add_argument("--seed", type=int, default=0, help="with --sample: the sampling seed (default 0)")
     export.set_defaults(func=_export)
+    register_experiment(sub)
 
     ls = trial_commands.add_parser("ls", help="an experiment's trials")
     ls.add_argument("id", metavar="ID")
@@ -76,6 +78,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     codegen.add_argument("--trial_id", "--trial-id", dest="trial_id", required=True, metavar="T")
     codegen.add_argument("-o", "--output", metavar="DIR", help="output directory (default: ./ID-T)")
     codegen.set_defaults(func=_codegen)
+    register_trial(trial_commands)
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -135,6 +138,11 @@ def _foreground(exp: Any, no_progress: bool) -> int:
     finally:
         if bar is not None:
             bar.close()
+    return _report_end(exp, status)
+
+
+def _report_end(exp: Any, status: str) -> int:
+    """Print how an experiment ended and its best trial; the exit status of `run`, `resume` and `follow`."""
     info = exp.info()
     best = exp.best()
     if best is not None:
@@ -146,6 +154,10 @@ def _foreground(exp: Any, no_progress: bool) -> int:
     if status == "STOPPED":
         print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
         return 130
+    if status == "INTERRUPTED":
+        print(f"error: experiment {exp.id} was interrupted (its manager is gone); resume with: nasctl resume {exp.id}",
+              file=sys.stderr)
+        return 1
     print(f"error: experiment {exp.id} failed: {info.get('message')}", file=sys.stderr)
     return 1
 
@@ -397,16 +409,19 @@ def _output_path(value: str, *, folder: bool) -> Path:
 
 def _trial_ls(args: argparse.Namespace) -> int:
     exp = _experiment(args)
-    rows = [["TRIAL", "#", "STATUS", "VALUE", "EXIT", "DURATION", "PARAMETERS / ERROR"]]
+    rows = [["TRIAL", "#", "STATUS", "VALUE", "LATEST", "EXIT", "DURATION", "PARAMETERS / ERROR"]]
+    now = time.time()
     for t in exp.trials():
-        duration = f"{t.end_time - t.start_time:.1f}s" if t.start_time and t.end_time else "-"
+        end = t.end_time or (now if t.status == "RUNNING" else None)  # a running trial: time so far
+        duration = f"{end - t.start_time:.1f}s" if t.start_time and end else "-"
+        latest = f"{_value(t.intermediate[-1])} (#{len(t.intermediate)})" if t.intermediate else "-"
         detail = json.dumps(t.parameters, separators=(",", ":")) if t.parameters is not None else "-"
         if t.status in ("FAILED", "TIMEOUT"):
             last = (t.stderr_tail or "").strip().splitlines()
             detail = f"{t.message or ''}: {last[-1] if last else '(no stderr)'}"
         if len(detail) > 100:
             detail = detail[:97] + "..."
-        rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value),
+        rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value), latest,
                      "-" if t.exit_code is None else str(t.exit_code), duration, detail])
     _table(rows)
     return 0

@@ -15,6 +15,7 @@ State changes are committed to storage before they are acted on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -33,7 +34,7 @@ from typing import Any
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
 from nasctl.runtime.manager._channel import ChannelServer, Refused
-from nasctl.runtime.manager._config import ExperimentConfig
+from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._outcome import error_line, error_signature
 from nasctl.runtime.manager._storage import Storage
@@ -304,10 +305,26 @@ class Manager:
             now = time.monotonic()
             if now >= next_heartbeat:
                 storage.heartbeat(self.session)
+                self._refresh_limits()
                 next_heartbeat = now + _HEARTBEAT
             if now >= next_checkpoint:
                 self._maybe_checkpoint()
                 next_checkpoint = now + _CHECKPOINT_EVERY
+
+    def _refresh_limits(self) -> None:
+        """Take up a change of maxTrialNumber / maxExperimentDuration (`nasctl experiment update`)."""
+        document = self.storage.meta("config")
+        trials = document.get("maxTrialNumber", self.config.max_trial_number)
+        duration = document.get("maxExperimentDuration")
+        duration = self.config.max_experiment_duration if duration is None else parse_duration(duration)
+        if (trials, duration) == (self.config.max_trial_number, self.config.max_experiment_duration):
+            return
+        self.config = dataclasses.replace(self.config, document=document, max_trial_number=trials,
+                                          max_experiment_duration=duration)
+        if duration is not None:
+            self.deadline = self._session_start + duration - self._elapsed_before
+        log.info("experiment %s: updated: maxTrialNumber %s, maxExperimentDuration %s", self.id, trials, duration)
+        self._report_progress()
 
     def _create_tuner(self) -> Any:
         """The configured tuner; in a retrain, over the keys its stored architecture leaves open."""
@@ -569,6 +586,8 @@ class Manager:
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)
+        elif request["kind"] == "arch_weights":  # darts' architecture weights: stored for the view, never assessed
+            self.storage.add_metric(live.trial_id, parameter_id, "arch_weights", request.get("sequence"), value)
         else:
             self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
             if self.assessor is not None and live.trial_id not in self._early_stops:

@@ -98,6 +98,9 @@ class TrialRecord:
     attempts: int = 0
     derived_architecture: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # darts: the architecture weights reported over training, `{"default", "arch_weights", "step"}` each
+    arch_weights: list[Any] = field(default_factory=list)
+    gpus: str | None = None
 
     @property
     def default_value(self) -> float | None:
@@ -125,6 +128,8 @@ class TrialRecord:
             out["derived_architecture"] = self.derived_architecture
         if len(self.phases) > 1:
             out["phases"] = self.phases
+        if self.arch_weights:
+            out["arch_weights"] = list(self.arch_weights)
         return out
 
 
@@ -358,16 +363,19 @@ class Storage:
             params.setdefault(trial_id, []).append((pid, json.loads(payload)))
         finals: dict[tuple[str, int | None], Any] = {}
         intermediate: dict[str, list[Any]] = {}
+        arch_weights: dict[str, list[Any]] = {}
         for trial_id, pid, kind, payload in self._db.execute(
                 "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
             if kind == "final":
                 finals[(trial_id, pid)] = json.loads(payload)
+            elif kind == "arch_weights":
+                arch_weights.setdefault(trial_id, []).append(json.loads(payload))
             else:
                 intermediate.setdefault(trial_id, []).append(json.loads(payload))
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
-                "attempts, derived_architecture FROM trials ORDER BY sequence"):
+                "attempts, derived_architecture, gpus FROM trials ORDER BY sequence"):
             trial_id = row[0]
             phases = [{"parameter_id": pid, "parameters": p, "value": finals.get((trial_id, pid))}
                       for pid, p in params.get(trial_id, [])]
@@ -385,7 +393,8 @@ class Storage:
                 message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
                 derived_architecture=json.loads(row[9]) if row[9] else None,
                 parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
-                intermediate=intermediate.get(trial_id, []), phases=phases))
+                intermediate=intermediate.get(trial_id, []), phases=phases,
+                arch_weights=arch_weights.get(trial_id, []), gpus=row[10]))
         return records
 
     # -- tuner events and checkpoints -----------------------------------------------------------------

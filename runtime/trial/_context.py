@@ -180,6 +180,14 @@ class TrialContext:
         self.platform.send_metric("intermediate", value, parameter_id, self._sequence)
         self._sequence += 1
 
+    def report_arch_weights(self, value: Any) -> None:
+        """Send a darts backend's architecture weights, `{"default": arch_loss, "arch_weights": {...},
+        "step": n}`: stored apart from the intermediate results, which stay the user's learning curve."""
+        value = _metric(value, "report_arch_weights")
+        step = value.get("step") if isinstance(value, dict) else None
+        sequence = step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+        self.platform.send_metric("arch_weights", value, self._parameter_id(), sequence)
+
     def report_final_result(self, value: Any) -> None:
         """Send the final result; one-shot backends' derived architectures go first, each only when it
         differs from the last architecture sent (the experiment keeps the latest one)."""

@@ -20,7 +20,7 @@ Life of a backend in a trial (the trial runtime drives it; a test can drive it b
 4. `on_final_result(value)` after each `report_final_result`; `finish()` derives the architecture and
    sends it through `report_architecture`.
 
-Hooks the runtime sets, all optional: `reporter(value)` sends an intermediate result,
+Hooks the runtime sets, all optional: `reporter(value)` sends architecture weights (an `arch_weights` metric),
 `fetch_parameters()` asks for the next parameters (enas), `report_architecture(arch)` sends the derived
 architecture.
 """
