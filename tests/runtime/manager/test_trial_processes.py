@@ -47,3 +47,27 @@ def test_setsid_children_are_killed_when_the_trial_stops(project: Path, nas_home
     while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in started if _alive(pid)]
+
+
+def test_resume_kills_what_a_killed_managers_trial_left_outside_its_group() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from nasctl.runtime.manager._local import kill_orphans
+
+    env = dict(os.environ, NAS_EXPERIMENT_ID="exp1", NAS_TRIAL_ID="t0001")
+    escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env,
+                               start_new_session=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             env=dict(env, NAS_TRIAL_ID="t0002"), start_new_session=True)
+    try:
+        time.sleep(0.2)
+        # The group recorded for the trial is gone (its leader exited); the escaped process is found by its marks.
+        assert kill_orphans(2**22 + 12345, "exp1", "t0001")
+        assert escaped.wait(timeout=5) == -9
+        assert other.poll() is None  # another trial's process is left alone
+    finally:
+        for process in (escaped, other):
+            process.kill()
+            process.wait()
