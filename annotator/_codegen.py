@@ -26,6 +26,7 @@ IMPORT = "import nas as _nas"
 _SEMICOLON_AFTER = re.compile(r"[ \t]*;[ \t]*")
 _SEMICOLON_BEFORE = re.compile(r";[ \t]*$")
 _COMMENT_AFTER = re.compile(r"[ \t]*(?=#)")
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: an encoding declaration on line 1 or 2
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,11 @@ def import_in_place(ir: ModuleIR) -> Edit:
         return Edit(at, at, IMPORT + "; ")
     if line.lstrip(" \t\f").startswith("#"):
         return Edit(at, at, IMPORT + "  ")
+    previous = text[before:at].rstrip("\r\n")
+    first_lines = before == 0 or text.count("\n", 0, before) < 2
+    if at and ir.import_after is None and previous.startswith("#") and not (
+            first_lines and (previous.startswith("#!") or _CODING.match(previous))):
+        return Edit(before, before, IMPORT + "  ")  # before a comment line above the first statement
     return import_edit(ir, [IMPORT])
 
 
