@@ -112,3 +112,11 @@ def test_only_a_compound_statement_on_the_first_line_costs_a_line() -> None:
     source = "def f(x):\n    '''@nas.report_final_result(x)'''\n"
     code = annotator.compile_source(source, "m").code
     assert code == "import nas as _nas\ndef f(x):\n    _nas.report_final_result(x)\n"
+
+
+@pytest.mark.parametrize("head", ["# a comment\n", "#!/usr/bin/env python\n# the model\n"])
+def test_a_comment_above_a_first_def_takes_the_import(head: str) -> None:
+    source = head + "@decorated\ndef f(x):\n    '''@nas.report_final_result(x)'''\n"
+    code = annotator.compile_source(source, "m").code
+    assert code.count("\n") == source.count("\n")
+    assert "import nas as _nas  # " in code and code.startswith(head.split("\n")[0])
