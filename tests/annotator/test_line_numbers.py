@@ -119,4 +119,5 @@ def test_a_comment_above_a_first_def_takes_the_import(head: str) -> None:
     source = head + "@decorated\ndef f(x):\n    '''@nas.report_final_result(x)'''\n"
     code = annotator.compile_source(source, "m").code
     assert code.count("\n") == source.count("\n")
-    assert "import nas as _nas  # " in code and code.startswith(head.split("\n")[0])
+    *kept, comment = head.splitlines()
+    assert code.splitlines()[: len(kept) + 1] == [*kept, f"import nas as _nas  {comment}"]
