@@ -197,25 +197,28 @@ def one_line(code: str) -> str:
 def keep_line_numbers(ir: ModuleIR, edits: list[Edit]) -> list[Edit]:
     """Pad each edit whose new text has fewer lines than the text it replaces, so the code after it
     keeps its line numbers: blank lines after its last line, else line breaks inside its last call."""
-    out = list(edits)
     text = ir.text
+    out: list[Edit] = []
     for edit in edits:
         missing = text.count("\n", edit.start, edit.end) - edit.new.count("\n")
         if missing <= 0:
+            out.append(edit)
             continue
         padding = ir.newline * missing
-        if edit.end == 0 or text[edit.end - 1] == "\n":
-            out[out.index(edit)] = Edit(edit.start, edit.end, edit.new + padding, edit.annotation)
+        if edit.end == 0 or text[edit.end - 1] == "\n":  # it ends a line: blank lines follow it
+            out.append(Edit(edit.start, edit.end, edit.new + padding, edit.annotation))
             continue
         line_end = text.find("\n", edit.end)
         line_end = len(text) if line_end < 0 else line_end
         if text[line_end - 1 : line_end] == "\r":
             line_end -= 1
         rest = text[edit.end : line_end].split("#", 1)[0]
-        if not any(char in rest for char in "\\'\"([{") and line_end < len(text):
-            out.append(Edit(line_end, line_end, padding))
+        if line_end < len(text) and not any(char in rest for char in "\\'\"([{"):
+            out.extend([edit, Edit(line_end, line_end, padding)])  # blank lines after the rest of its line
         elif edit.new.endswith(")"):
-            out[out.index(edit)] = Edit(edit.start, edit.end, edit.new[:-1] + padding + ")", edit.annotation)
+            out.append(Edit(edit.start, edit.end, edit.new[:-1] + padding + ")", edit.annotation))
+        else:
+            out.append(edit)  # nowhere to pad: the lines after it move up
     return out
 
 
