@@ -47,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hash-size", type=int, default=2**20, help="rows per table when reading --data")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torchrec-check", action="store_true",
+                        help="also run the test set's first batch through TorchRec's EmbeddingBagCollection")
     return parser.parse_args()
 
 
@@ -92,6 +94,13 @@ def main() -> None:
     result = rec.evaluate(model, test, device=args.device)
     print(f"test: log loss {result['log_loss']:.4f}, AUC {result['auc']:.4f}, accuracy {result['accuracy']:.4f}, "
           f"NE {result['ne']:.4f}")
+    if args.torchrec_check:
+        from nasctl.rec._torchrec import torchrec_logits
+
+        dense, sparse, _ = next(test.batches(4096, device=args.device))
+        with torch.no_grad():
+            difference = (torchrec_logits(model, dense, sparse) - model.logits(dense, sparse)).abs().max()
+        print(f"TorchRec EmbeddingBagCollection: largest logit difference {float(difference):.2e}")
     if planted is not None:
         teacher = planted.teacher_metrics(rows["test"])
         bayes = planted.bayes_log_loss(rows["test"])
