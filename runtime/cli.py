@@ -60,6 +60,8 @@ def _system_error(error: OSError | sqlite3.Error) -> int:
         isinstance(error, sqlite3.Error) and "full" in str(error))
     if isinstance(error, OSError):
         what = f"{error.filename}: {error.strerror}" if error.filename else (error.strerror or str(error))
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            what += " (a file stands where a folder is needed)"
     else:
         what = f"the experiment database: {error}"
     if full:

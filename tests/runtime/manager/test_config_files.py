@@ -122,3 +122,11 @@ def test_a_search_space_file_that_cannot_be_read_is_one_error(project: Path, nas
     with pytest.raises(NasError, match=message):
         Experiment.from_yaml(path).create()
     assert not any(nas_home.iterdir())
+
+
+def test_compile_output_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "t.py").write_text("'''@nas.report_final_result(1)'''\n")
+    (tmp_path / "afile").write_text("")
+    assert main(["compile", str(tmp_path / "t.py"), "-o", str(tmp_path / "afile" / "out.py")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "a file stands where a folder is needed" in err[0]
