@@ -315,7 +315,7 @@ def _show(args: argparse.Namespace) -> int:
         "elapsed_s": round(info["elapsed"], 1),
         "search_space_keys": len(info.get("search_space") or {}),
         "best": None if best is None else {"trial_id": best.trial_id, "value": best.value,
-                                           "parameters": best.derived_architecture or best.parameters},
+                                           "parameters": best.derived_architecture or _sampled(exp, best)},
     }
     retrain = exp.retrain_architecture()
     if retrain is not None:
@@ -324,18 +324,32 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _csv(records: list[dict[str, Any]]) -> str:
+def _sampled(exp: Any, record: Any) -> dict[str, Any] | None:
+    """A trial's parameters without the blocks its enas/oneshot/darts supernet chose itself."""
+    ignored = exp.supernet_keys()
+    if record.parameters is None or not ignored:
+        return record.parameters
+    return {key: value for key, value in record.parameters.items() if key not in ignored}
+
+
+def _csv(records: list[dict[str, Any]], ignored: frozenset[str] = frozenset()) -> str:
+    """The trials as CSV; with `ignored` (the blocks an enas/oneshot/darts trial chose itself) those
+    keys' sampled values are left out and a `derived_architecture` column shows what it derived."""
     keys: list[str] = []
     for record in records:
         for key in (record["parameters"] or {}):
-            if key not in keys:
+            if key not in keys and key not in ignored:
                 keys.append(key)
+    derived = ["derived_architecture"] if ignored else []
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["trial_id", "sequence", "status", "parameter_id", "value", "exit_code", "start_time",
-                     "end_time", "intermediate_count", *keys, "stderr_tail"])
+                     "end_time", "intermediate_count", *keys, *derived, "stderr_tail"])
     for record in records:
         params = record["parameters"] or {}
+        if ignored:
+            found = record.get("derived_architecture")
+            derived = [json.dumps(found, separators=(",", ":")) if found is not None else ""]
         cells = [json.dumps(params[key]) if key in params and not isinstance(params[key], int | float | str)
                  else params.get(key, "") for key in keys]
         value = record["value"]
@@ -343,7 +357,7 @@ def _csv(records: list[dict[str, Any]]) -> str:
                          json.dumps(value) if isinstance(value, dict) else ("" if value is None else value),
                          "" if record["exit_code"] is None else record["exit_code"],
                          _when(record["start_time"]), _when(record["end_time"]), len(record["intermediate"]),
-                         *cells, record["stderr_tail"] or ""])
+                         *cells, *derived, record["stderr_tail"] or ""])
     return out.getvalue()
 
 
@@ -362,7 +376,7 @@ def _export(args: argparse.Namespace) -> int:
         if not args.output:
             return 0
     records = [record.to_dict() for record in exp.trials()]
-    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records)
+    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records, exp.supernet_keys())
     if args.output:
         _output_path(args.output, folder=False).write_text(text, encoding="utf-8")
     else:
@@ -409,20 +423,30 @@ def _output_path(value: str, *, folder: bool) -> Path:
 
 def _trial_ls(args: argparse.Namespace) -> int:
     exp = _experiment(args)
-    rows = [["TRIAL", "#", "STATUS", "VALUE", "LATEST", "EXIT", "DURATION", "PARAMETERS / ERROR"]]
+    # enas/oneshot/darts: the trial's own derived architecture, not the tuner's sample it ignored
+    ignored = exp.supernet_keys()
+    rows = [["TRIAL", "#", "STATUS", "VALUE", "LATEST", "EXIT", "DURATION", *(["DERIVED"] if ignored else []),
+             "PARAMETERS / ERROR"]]
     now = time.time()
     for t in exp.trials():
         end = t.end_time or (now if t.status == "RUNNING" else None)  # a running trial: time so far
         duration = f"{end - t.start_time:.1f}s" if t.start_time and end else "-"
         latest = f"{_value(t.intermediate[-1])} (#{len(t.intermediate)})" if t.intermediate else "-"
-        detail = json.dumps(t.parameters, separators=(",", ":")) if t.parameters is not None else "-"
+        parameters = t.parameters
+        if parameters is not None and ignored:
+            parameters = {key: value for key, value in parameters.items() if key not in ignored}
+        detail = json.dumps(parameters, separators=(",", ":")) if parameters is not None else "-"
         if t.status in ("FAILED", "TIMEOUT"):
             last = (t.stderr_tail or "").strip().splitlines()
             detail = f"{t.message or ''}: {last[-1] if last else '(no stderr)'}"
         if len(detail) > 100:
             detail = detail[:97] + "..."
+        derived = []
+        if ignored:
+            text = json.dumps(t.derived_architecture, separators=(",", ":")) if t.derived_architecture else "none"
+            derived = [text if len(text) <= 60 else text[:57] + "..."]
         rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value), latest,
-                     "-" if t.exit_code is None else str(t.exit_code), duration, detail])
+                     "-" if t.exit_code is None else str(t.exit_code), duration, *derived, detail])
     _table(rows)
     return 0
 

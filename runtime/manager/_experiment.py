@@ -140,7 +140,8 @@ class Experiment:
             code_dir = self.dir / "code"
             compiled: list[Path] = []
             search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode,
-                                                        compiled=compiled, link_environments=True)
+                                                        key_style=config.key_style, compiled=compiled,
+                                                        link_environments=True)
             self.compiled_files = [str(path) for path in compiled]
             if not search_space and config.tuner is not None:
                 raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
@@ -281,12 +282,36 @@ class Experiment:
         """The succeeded trial with the best final value (by the tuner's optimize_mode), or None."""
         return best_trial(self.trials(), self.info().get("optimize_mode", "maximize"))
 
+    def supernet_keys(self) -> frozenset[str]:
+        """The `mutable_layer` blocks whose choice in a trial's parameters the mode ignored: in enas,
+        oneshot and darts the trial trains every candidate and derives its own architecture."""
+        if self.config.nas_mode == "classic":
+            return frozenset()
+        space = self.info().get("search_space") or {}
+        return frozenset(key for key, entry in space.items()
+                         if isinstance(entry, dict) and entry.get("_type") == "mutable_layer")
+
     def trial_architecture(self, trial_id: str) -> dict[str, Any]:
         """The architecture to inline for a trial: its parameters, with its derived architecture
-        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in."""
+        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in.
+
+        In enas/oneshot/darts, a trial that derived no architecture has none to inline: the tuner's
+        sample of its layers was not what it trained (an ExperimentError says how to derive one).
+        """
         record = self.trial(trial_id)
         if record.parameters is None and record.derived_architecture is None:
             raise ExperimentError(f"trial {trial_id} has no parameters yet")
+        ignored = self.supernet_keys()
+        if ignored and record.derived_architecture is None:
+            mode = self.config.nas_mode
+            how = ("to derive one, call nas.derive_architecture(evaluate) after training (the annotation "
+                   "@nas.derive_architecture(evaluate) does the same): it ranks subnets of the trained supernet "
+                   "with evaluate() and reports the best" if mode == "oneshot"
+                   else f"a {mode} trial reports it when it ends; this one ended {record.status}")
+            raise ExperimentError(
+                f"trial {trial_id} ({mode} mode) derived no architecture, so there is none to export (the tuner's "
+                f"sample of its layers is not what the {mode} supernet trained); {how}")
+        # Blocks the trial did not run (another script of the directory) keep their sampled choice.
         return {**(record.parameters or {}), **(record.derived_architecture or {})}
 
     def retrain_architecture(self) -> dict[str, Any] | None:
@@ -339,7 +364,8 @@ class Experiment:
         out = Path(out_dir)
         if out.exists() and any(out.iterdir()):
             raise ExperimentError(f"output directory {out} is not empty")
-        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
+        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id),
+                                      key_style=self.config.key_style)
         return out
 
 
