@@ -26,8 +26,9 @@ from pathlib import Path
 
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._forkserver import ForkedProcess, ForkServer, forkable_script
+from nasctl.runtime.trial._traceback import trim_traceback
 
-__all__ = ["LocalTrainingService", "TrialProcess", "kill_orphans", "visible_gpus"]
+__all__ = ["LocalTrainingService", "TrialProcess", "kill_marked", "kill_orphans", "trial_marks", "visible_gpus"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -69,11 +70,12 @@ class TrialProcess:
     kill_at: float | None = None
     timed_out: bool = False
     canceled: bool = False
+    marks: tuple[bytes, ...] = ()
     started: float = field(default_factory=time.monotonic)
 
 
 def stderr_tail(folder: Path) -> str:
-    """The last lines of a trial's stderr file."""
+    """The last lines of a trial's stderr file, nasctl's own traceback frames left out (NAS_DEBUG=1 keeps them)."""
     path = folder / STDERR_NAME
     try:
         with path.open("rb") as handle:
@@ -86,6 +88,7 @@ def stderr_tail(folder: Path) -> str:
     lines = data.decode("utf-8", "replace").splitlines()
     if size > _TAIL_BYTES and lines:
         lines = lines[1:]
+    lines = trim_traceback("\n".join(lines)).splitlines()
     return "\n".join(lines[-_TAIL_LINES:])
 
 
@@ -121,27 +124,75 @@ def _process_group_members(pgid: int) -> list[int]:
     return members
 
 
-def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
-    """SIGKILL the process group of a trial left running by a killed manager; True if it was found.
+def trial_marks(experiment_id: str, trial_id: str) -> tuple[bytes, bytes]:
+    """The environment entries that every process of a trial inherits, and only its processes."""
+    return f"NAS_EXPERIMENT_ID={experiment_id}".encode(), f"NAS_TRIAL_ID={trial_id}".encode()
 
-    Only a group whose members carry this trial's NAS_EXPERIMENT_ID and NAS_TRIAL_ID is killed, so a
-    reused process id is never hit.
+
+def kill_marked(marks: tuple[bytes, ...], rounds: int = 5, *, stderr_end: str | None = None) -> int:
+    """SIGKILL every process whose environment holds all of `marks` (or, with `stderr_end`, whose
+    stderr is that trial's file: see `_belongs`); returns how many were killed.
+
+    This finds the processes of a trial that left its process group (`setsid`, a daemonised server),
+    as long as they kept the environment they were started with. A few rounds catch processes forked
+    while the previous round was killing.
+    """
+    if (not marks and stderr_end is None) or not os.path.isdir("/proc"):
+        return 0
+    own = os.getpid()
+    killed = 0
+    for _ in range(rounds):
+        found = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == own:
+                continue
+            if _belongs(entry.path, marks, stderr_end):
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    continue
+                found += 1
+        killed += found
+        if not found:
+            break
+    return killed
+
+
+def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
+    """SIGKILL the processes of a trial left running by a killed manager; True if any were found.
+
+    Only processes that carry this trial's NAS_EXPERIMENT_ID and NAS_TRIAL_ID are killed (the group
+    when one of its members does, and every other process that does), so a reused process id is
+    never hit.
     """
     if not os.path.isdir("/proc"):
         return False
-    marks = (f"NAS_EXPERIMENT_ID={experiment_id}".encode(), f"NAS_TRIAL_ID={trial_id}".encode())
-    # A forked trial (fork server) has the server's initial environment; its stderr file names it.
+    marks = trial_marks(experiment_id, trial_id)
     stderr_end = f"/{experiment_id}/trials/{trial_id}/{STDERR_NAME}"
+    return _kill_group(pgid, marks, stderr_end) | bool(kill_marked(marks, stderr_end=stderr_end))
+
+
+def _belongs(proc: str, marks: tuple[bytes, ...], stderr_end: str | None) -> bool:
+    """Whether the process at `proc` (/proc/<pid>) is the trial's: its environment holds all of
+    `marks`, or its stderr is the file ending in `stderr_end` (a trial forked by the fork server
+    keeps the server's initial environment, so only its stderr file names it)."""
+    try:
+        environ = Path(proc, "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if marks and all(mark in environ for mark in marks):
+        return True
+    if stderr_end is None:
+        return False
+    try:
+        return os.readlink(f"{proc}/fd/2").endswith(stderr_end)
+    except OSError:
+        return False
+
+
+def _kill_group(pgid: int, marks: tuple[bytes, bytes], stderr_end: str | None = None) -> bool:
     for pid in _process_group_members(pgid):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        try:
-            stderr_file = os.readlink(f"/proc/{pid}/fd/2")
-        except OSError:
-            stderr_file = ""
-        if all(mark in environ for mark in marks) or stderr_file.endswith(stderr_end):
+        if _belongs(f"/proc/{pid}", marks, stderr_end):
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
@@ -247,6 +298,8 @@ class LocalTrainingService:
                                            start_new_session=True, close_fds=True)
         deadline = time.monotonic() + self.max_trial_duration if self.max_trial_duration else None
         trial = TrialProcess(trial_id, process, folder, gpus, deadline)
+        if "NAS_EXPERIMENT_ID" in env:
+            trial.marks = trial_marks(env["NAS_EXPERIMENT_ID"], trial_id)
         if self._use_pidfd:
             try:
                 trial.pidfd = os.pidfd_open(process.pid)
@@ -302,8 +355,11 @@ class LocalTrainingService:
         self.on_exit(trial)
 
     def _release(self, trial: TrialProcess) -> None:
-        # A trial ends with its command; whatever it left in its process group goes with it.
+        # A trial ends with its command; whatever it left in its process group goes with it, and so
+        # does whatever left the group but kept the trial's environment.
         self._signal(trial, signal.SIGKILL)
+        forked = isinstance(trial.process, ForkedProcess)
+        kill_marked(trial.marks, stderr_end=str(trial.folder / STDERR_NAME) if forked else None)
         self.running.pop(trial.trial_id, None)
         if trial.pidfd is not None:
             self.selector.unregister(trial.pidfd)

@@ -210,3 +210,18 @@ class EnasOptions:
             optimize_mode=_one_of(s, "enas", "optimize_mode", "maximize", ("maximize", "minimize")),
             window=_number(s, "enas", "window", 50, 1, 10**9, integer=True),
         )
+
+
+_PARSERS: dict[str, Any] = {"darts": DartsOptions, "oneshot": OneShotOptions, "enas": EnasOptions}
+
+
+def check_mode_options(mode: str, options: Mapping[str, Any] | None) -> None:
+    """Check a mode's options (the experiment's `darts:`/`oneshot:`/`enas:` section) before any trial runs.
+
+    Classic mode takes no options; an error names the key (`darts.lr`).
+    """
+    parser = _PARSERS.get(mode)
+    if parser is not None:
+        parser.parse(options)
+    elif options:
+        raise ConfigError(f"{mode} mode takes no options, got {dict(options)!r}", mode)

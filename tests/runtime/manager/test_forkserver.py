@@ -157,3 +157,17 @@ def test_an_end_read_while_starting_another_trial_is_still_reported(tmp_path: Pa
     finally:
         service.close()
         selector.close()
+
+
+def test_what_a_forked_trial_leaves_behind_is_found_by_its_stderr_file(server: ForkServer, tmp_path: Path) -> None:
+    from nasctl.runtime.manager._local import kill_marked
+
+    folder = tmp_path / "left"
+    folder.mkdir()
+    (folder / "trial.py").write_text(SCRIPT)
+    process = server.spawn([sys.executable, "trial.py", "sleep"], cwd=str(folder), env=dict(os.environ),
+                           stdout=str(folder / "stdout"), stderr=str(folder / "stderr"))
+    assert kill_marked((), stderr_end=str(tmp_path / "other" / "stderr")) == 0
+    assert process.poll() is None
+    assert kill_marked((), stderr_end=str(folder / "stderr")) == 1
+    assert process.wait(timeout=60) == -signal.SIGKILL
