@@ -140,10 +140,15 @@ def check_proposal(space: Mapping[str, Any], arch: Any, where: str = "a proposal
 
 
 def _check_layers(key: str, layers: Mapping[str, Any], value: Any, fail: Callable[[str, str], None]) -> None:
+    if not isinstance(value, Mapping):
+        fail(key, f"{value!r} is not a dict of layers")
     if set(value) != set(layers):
         fail(key, f"layers {sorted(value)} differ from the block's {sorted(layers)}")
     for layer, spec in layers.items():
         chosen = value[layer]
+        if not isinstance(chosen, Mapping) or set(chosen) != {"chosen_layer", "chosen_inputs"} \
+                or not isinstance(chosen["chosen_inputs"], list):
+            fail(key, f"layer {layer!r}: {chosen!r} is not {{'chosen_layer': label, 'chosen_inputs': [names]}}")
         if chosen["chosen_layer"] not in spec["layer_choice"]:
             fail(key, f"layer {layer!r}: chosen_layer {chosen['chosen_layer']!r} is not one of {spec['layer_choice']}")
         inputs = spec.get("optional_inputs", [])
