@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from nasctl.tuners import testing
 
@@ -55,7 +56,7 @@ class Repeating(tuners.Tuner):
     imported data and fails with an AttributeError before it has a search space."""
 
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None) -> None:
-        self.rng = __import__("numpy").random.default_rng()
+        self.rng = np.random.default_rng()
 
     def update_search_space(self, search_space):
         self.space = tuners.SearchSpace(search_space)
