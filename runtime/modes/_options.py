@@ -194,6 +194,7 @@ class EvolutionOptions:
     `proxy_batches` batches), `finetune` (validation loss after `finetune_steps` steps of SGD at
     `finetune_lr`, the shared weights restored afterwards) or `both` (the proxies after the fine-tune).
     `max_params`: a subnet with more parameters is invalid. `top_k`: how many subnets are exported.
+    `seconds`: a time budget; the search ends after the first generation that exceeds it.
     """
 
     population: int = 16
@@ -208,6 +209,7 @@ class EvolutionOptions:
     finetune_lr: float = 0.01
     max_params: int | None = None
     top_k: int = 3
+    seconds: float | None = None
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> EvolutionOptions:
@@ -215,11 +217,12 @@ class EvolutionOptions:
         where = "oneshot.evolution"
         s = _section(options, where, {"population", "sample_size", "children", "generations", "mutations",
                                       "score", "weights", "proxy_batches", "finetune_steps", "finetune_lr",
-                                      "max_params", "top_k"})
+                                      "max_params", "top_k", "seconds"})
         w = _section(s.get("weights"), f"{where}.weights", {"zico", "fisher_rao", "loss"})
         weights = tuple((name, float(_number(w, f"{where}.weights", name, default, -1e6, 1e6)))
                         for name, default in cls.weights)
         max_params = s.get("max_params")
+        seconds = s.get("seconds")
         return cls(
             population=_number(s, where, "population", 16, 1, 10**6, integer=True),
             sample_size=_number(s, where, "sample_size", 4, 1, 10**6, integer=True),
@@ -233,4 +236,5 @@ class EvolutionOptions:
             finetune_lr=float(_number(s, where, "finetune_lr", 0.01, 0.0, 10.0, open_low=True)),
             max_params=None if max_params is None else _number(s, where, "max_params", 0, 1, 10**15, integer=True),
             top_k=_number(s, where, "top_k", 3, 1, 10**6, integer=True),
+            seconds=None if seconds is None else float(_number(s, where, "seconds", 0, 0, 10**9, open_low=True)),
         )

@@ -278,6 +278,7 @@ def evolve_architectures(
     mutations: int = 1,
     valid: Callable[[Architecture], bool] | None = None,
     max_draws: int = 1000,
+    stop: Callable[[], bool] | None = None,
 ) -> list[tuple[Architecture, float]]:
     """Regularized evolution (Real et al. 2019; NASRec's and SiGeo's search): every architecture scored,
     best first, as `(architecture, score)` (higher is better).
@@ -287,7 +288,8 @@ def evolve_architectures(
     drawn at random (a tournament), then the children replace the `children` oldest members (ageing).
     An architecture seen before is not scored again. `valid(arch)`, when given, is a constraint (a
     cost budget): an invalid draw or child is redrawn, and `max_draws` invalid draws in a row are a
-    `TrialError`.
+    `TrialError`. `stop()`, when given, is asked after each generation (a time budget): True ends
+    the search early.
     """
     if valid is not None and not callable(valid):
         raise TrialError(f"evolution: valid must be a function of an architecture, got {valid!r}")
@@ -324,6 +326,8 @@ def evolve_architectures(
             if len(members) >= population:
                 members.popleft()
             members.append(child)
+        if stop is not None and stop():
+            break
     return sorted(scores.values(), key=lambda item: -item[1])
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -298,12 +299,14 @@ def evolve(
         return scorer()
 
     valid = None if options.max_params is None else (lambda arch: size(arch) <= options.max_params)
+    deadline = None if options.seconds is None else time.monotonic() + options.seconds
+    stop = None if deadline is None else (lambda: time.monotonic() >= deadline)
     previous = engine.fixed
     try:
         ranked = evolve_architectures(
             list(engine.specs.values()), score, rng=engine.rng, population=options.population,
             sample_size=options.sample_size, children=options.children, generations=options.generations,
-            mutations=options.mutations, valid=valid)
+            mutations=options.mutations, valid=valid, stop=stop)
         top = [{"architecture": arch, "score": value, "params": size(arch) if probe is not None else None}
                for arch, value in ranked[: options.top_k]]
     finally:

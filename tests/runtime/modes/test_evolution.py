@@ -59,3 +59,10 @@ def test_an_unsatisfiable_constraint_is_a_clear_error():
     with pytest.raises(TrialError, match="no architecture met the constraint in 50 draws"):
         evolve_architectures(SPECS, score_b, rng=random.Random(0), population=2, sample_size=2,
                              generations=1, valid=lambda arch: False, max_draws=50)
+
+
+def test_stop_ends_the_search_after_the_current_generation():
+    asked = []
+    ranked = evolve_architectures(SPECS, score_b, rng=random.Random(4), population=4, sample_size=2, children=2,
+                                  generations=100, stop=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3 and len(ranked) <= 4 + 2 * 3
