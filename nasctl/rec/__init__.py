@@ -26,7 +26,17 @@ from nasctl.rec._criteo import NUM_DENSE, NUM_SPARSE, CriteoFormatError, read_cr
 from nasctl.rec._data import CTRData, day_split, day_split_rows, random_split, random_split_rows
 from nasctl.rec._metrics import accuracy, binary_entropy, ctr_metrics, log_loss, normalized_entropy, roc_auc
 from nasctl.rec._model import DLRM, bce_with_logits, mlp
-from nasctl.rec._nasrec import NASRecNet, dense_candidates, sparse_candidates
+from nasctl.rec._nasrec import (
+    DenseDot,
+    DenseFC,
+    DenseGating,
+    NASRecNet,
+    NASRecStem,
+    SparseEFC,
+    SparseIdentity,
+    dense_candidates,
+    sparse_candidates,
+)
 from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
 from nasctl.rec._train import evaluate, predict, train_epoch
 
@@ -36,5 +46,7 @@ __all__ = [
     "accuracy", "bce_with_logits", "binary_entropy", "ctr_metrics", "day_split", "day_split_rows", "evaluate",
     "log_loss", "make_planted", "mlp", "normalized_entropy", "predict", "random_split", "random_split_rows",
     "read_criteo", "roc_auc", "train_epoch", "write_criteo",
-    "NASRecNet", "dense_candidates", "sparse_candidates",  # NASRec's block-wise space (nasctl.rec._nasrec)
+    # NASRec's block-wise space (nasctl.rec._nasrec)
+    "DenseDot", "DenseFC", "DenseGating", "NASRecNet", "NASRecStem", "SparseEFC", "SparseIdentity",
+    "dense_candidates", "sparse_candidates",
 ]

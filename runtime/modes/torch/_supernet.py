@@ -40,6 +40,7 @@ __all__ = [
     "export_architectures",
     "finetune_scorer",
     "load_supernet",
+    "oneshot_backend",
     "proxy_scorer",
     "save_supernet",
     "warmup",
