@@ -202,6 +202,7 @@ def main() -> None:
     parser.add_argument("--sample-size", type=int, default=4)
     parser.add_argument("--children", type=int, default=4)
     parser.add_argument("--finetune-steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=1, help="searches per method (seeds seed, seed+1, ...)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args()
@@ -235,32 +236,39 @@ def main() -> None:
     search_seconds = max(args.budget - warmup_time - retrain_cost, 1.0)
     print(f"\nsearch at equal wall-clock, {args.budget:.0f} s per method (an evolution pays {warmup_time:.1f} s of "
           f"warm-up and ~{retrain_cost:.1f} s to train its top 3 alone: {search_seconds:.1f} s of search)")
-    print(f"{'method':<26} | {'scored':>6} | {'best test log loss':>18} | {'time (s)':>8}")
-    figures: dict[str, Any] = {"load": load, "bayes": task.bayes, "truth_best": float(truth.min())}
-    for name, scorer in (("evolution, SiGeo proxies", sigeo), ("evolution, fine-tune loss", finetune)):
+    print(f"{'method':<26} | {'repeat':>6} | {'scored':>6} | {'best test log loss':>18} | {'time (s)':>8}")
+    figures: dict[str, Any] = {"load": load, "bayes": task.bayes, "truth_best": float(truth.min()), "runs": []}
+    methods = ("evolution, SiGeo proxies", "evolution, fine-tune loss", "random search (alone)")
+    for repeat in range(args.repeats):
+        run: dict[str, Any] = {}
+        for name, scorer in zip(methods[:2], (sigeo, finetune), strict=True):
+            clock = time.perf_counter()
+            top, scored = evolution(task, args, supernet, model, scorer, search_seconds, args.seed + repeat)
+            retrained = [train_alone(task, arch, args.epochs, args.lr, args.seed) for arch in top]
+            run[name] = {"best_test": min(retrained)[1], "scored": scored,
+                         "seconds": time.perf_counter() - clock + warmup_time, "top": top}
+        # Random search gets as long as the slower evolution really took (the load varies on a shared machine).
+        budget = max(args.budget, *(run[name]["seconds"] for name in methods[:2]))
         clock = time.perf_counter()
-        top, scored = evolution(task, args, supernet, model, scorer, search_seconds, args.seed)
-        retrained = [train_alone(task, arch, args.epochs, args.lr, args.seed) for arch in top]
-        best = min(retrained)[1]
-        spent = time.perf_counter() - clock + warmup_time
-        figures[name] = {"best_test": best, "scored": scored, "seconds": spent, "top": top}
-        print(f"{name:<26} | {scored:>6} | {best:>18.4f} | {spent:>8.1f}")
-    # Random search gets as long as the slower evolution really took (the load varies on a shared machine).
-    budget = max([args.budget] + [figures[name]["seconds"] for name in figures if name.startswith("evolution")])
-    clock = time.perf_counter()
-    search_rng = random.Random(args.seed + 1)
-    found: list[tuple[float, float]] = []
-    seen: list[Architecture] = []
-    while time.perf_counter() - clock < budget or not found:
-        arch = sample_architecture(specs, search_rng)
-        if arch in seen:
-            continue
-        seen.append(arch)
-        found.append(train_alone(task, arch, args.epochs, args.lr, args.seed))
-    best = min(found)[1]
-    spent = time.perf_counter() - clock
-    figures["random search"] = {"best_test": best, "scored": len(found), "seconds": spent}
-    print(f"{'random search (alone)':<26} | {len(found):>6} | {best:>18.4f} | {spent:>8.1f}")
+        search_rng = random.Random(args.seed + 1 + repeat)
+        found: list[tuple[float, float]] = []
+        seen: list[Architecture] = []
+        while time.perf_counter() - clock < budget or not found:
+            arch = sample_architecture(specs, search_rng)
+            if arch in seen:
+                continue
+            seen.append(arch)
+            found.append(train_alone(task, arch, args.epochs, args.lr, args.seed))
+        run[methods[2]] = {"best_test": min(found)[1], "scored": len(found), "seconds": time.perf_counter() - clock}
+        for name in methods:
+            print(f"{name:<26} | {repeat:>6} | {run[name]['scored']:>6} | {run[name]['best_test']:>18.4f} | "
+                  f"{run[name]['seconds']:>8.1f}", flush=True)
+        figures["runs"].append(run)
+    if args.repeats > 1:
+        for name in methods:
+            values = [run[name]["best_test"] for run in figures["runs"]]
+            print(f"{name:<26} | {'mean':>6} | {'':>6} | {np.mean(values):>18.4f} | "
+                  f"{np.mean([run[name]['seconds'] for run in figures['runs']]):>8.1f}")
     print(f"(best of the {len(archs)} subnets of the truth sample: {truth.min():.4f}; Bayes: {task.bayes:.4f}; "
           f"total {time.perf_counter() - started:.0f} s, load average now {os.getloadavg()[0]:.1f})")
     if args.json:
