@@ -15,6 +15,7 @@ As a nasctl trial it reports the validation log loss each epoch and the test met
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import torch
@@ -24,8 +25,9 @@ from nasctl import rec
 
 # The reference's Criteo Kaggle configuration, and a smaller one for CPUs.
 CONFIGS = {
-    "kaggle": {"dim": 16, "bottom": [512, 256, 64, 16], "top": [512, 256, 1], "lr": 0.1, "batch_size": 128},
-    "cpu": {"dim": 8, "bottom": [64, 32, 8], "top": [64, 32, 1], "lr": 0.1, "batch_size": 128},
+    "kaggle": {"dim": 16, "bottom": [512, 256, 64, 16], "top": [512, 256, 1], "lr": 0.1, "batch_size": 128,
+               "optimizer": "sgd"},
+    "cpu": {"dim": 8, "bottom": [32, 8], "top": [32, 1], "lr": 0.1, "batch_size": 2048, "optimizer": "adagrad"},
 }
 
 
@@ -35,21 +37,31 @@ def parse_args() -> argparse.Namespace:
     source.add_argument("--preset", choices=sorted(rec.PRESETS), default="ci", help="planted data of this size")
     source.add_argument("--data", help="a Criteo-format file instead of planted data")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--lr", type=float, help="learning rate (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="(default: the config's)")
-    parser.add_argument("--optimizer", choices=("sgd", "adagrad"), default="sgd")
+    parser.add_argument("--optimizer", choices=("sgd", "adagrad"), help="(default: the config's)")
+    parser.add_argument("--dim", type=int, help="embedding size (default: the config's)")
+    parser.add_argument("--bottom", help="bottom MLP widths, e.g. 64-32-8 (default: the config's)")
+    parser.add_argument("--top", help="top MLP widths ending in 1, e.g. 64-1 (default: the config's)")
     parser.add_argument("--hash-size", type=int, default=2**20, help="rows per table when reading --data")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torchrec-check", action="store_true",
+                        help="also run the test set's first batch through TorchRec's EmbeddingBagCollection")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    config = CONFIGS[args.config]
+    config = dict(CONFIGS[args.config])
+    config.update({key: value for key, value in (("dim", args.dim),
+                                                 ("bottom", args.bottom and [int(w) for w in args.bottom.split("-")]),
+                                                 ("top", args.top and [int(w) for w in args.top.split("-")]))
+                   if value})
     lr = args.lr if args.lr is not None else config["lr"]
     batch_size = args.batch_size or config["batch_size"]
+    optimizer_name = args.optimizer or config["optimizer"]
     torch.manual_seed(args.seed)
     planted = None
     if args.data:
@@ -62,11 +74,12 @@ def main() -> None:
         train, validation, test = (data.subset(rows[part]) for part in ("train", "validation", "test"))
     model = rec.DLRM(data.num_dense, data.cardinalities, config["dim"], bottom=config["bottom"],
                      top=config["top"]).to(args.device)
-    optimizer = (torch.optim.SGD(model.parameters(), lr=lr) if args.optimizer == "sgd"
+    optimizer = (torch.optim.SGD(model.parameters(), lr=lr) if optimizer_name == "sgd"
                  else torch.optim.Adagrad(model.parameters(), lr=lr))
     print(f"{len(train)} training rows, {len(validation)} validation, {len(test)} test; "
-          f"{sum(p.numel() for p in model.parameters())} parameters ({args.config}, {args.optimizer} lr {lr}, "
+          f"{sum(p.numel() for p in model.parameters())} parameters ({args.config}, {optimizer_name} lr {lr}, "
           f"batch {batch_size}, {args.device})")
+    best, best_state = float("inf"), None
     for epoch in range(args.epochs):
         started = time.perf_counter()
         loss = rec.train_epoch(model, train, optimizer, batch_size=batch_size, seed=args.seed * 1000 + epoch,
@@ -75,9 +88,19 @@ def main() -> None:
         print(f"epoch {epoch + 1}: train loss {loss:.4f}, validation log loss {metrics['log_loss']:.4f} "
               f"AUC {metrics['auc']:.4f} ({time.perf_counter() - started:.0f} s)")
         nas.report_intermediate_result(metrics["log_loss"])
+        if metrics["log_loss"] < best:       # keep the epoch that validates best
+            best, best_state = metrics["log_loss"], copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
     result = rec.evaluate(model, test, device=args.device)
     print(f"test: log loss {result['log_loss']:.4f}, AUC {result['auc']:.4f}, accuracy {result['accuracy']:.4f}, "
           f"NE {result['ne']:.4f}")
+    if args.torchrec_check:
+        from nasctl.rec._torchrec import torchrec_logits
+
+        dense, sparse, _ = next(test.batches(4096, device=args.device))
+        with torch.no_grad():
+            difference = (torchrec_logits(model, dense, sparse) - model.logits(dense, sparse)).abs().max()
+        print(f"TorchRec EmbeddingBagCollection: largest logit difference {float(difference):.2e}")
     if planted is not None:
         teacher = planted.teacher_metrics(rows["test"])
         bayes = planted.bayes_log_loss(rows["test"])

@@ -88,8 +88,11 @@ class DLRM(nn.Module):
 
     def logits(self, dense: torch.Tensor, sparse: torch.Tensor) -> torch.Tensor:
         """The click logit, shape [B]."""
-        x = self.bottom(dense)
-        stacked = torch.stack([x, *self.embed(sparse)], dim=1)                 # [B, F, d]
+        return self.interact(self.bottom(dense), self.embed(sparse))
+
+    def interact(self, x: torch.Tensor, embedded: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The logit from the bottom MLP's output and the embedded features (all [B, d])."""
+        stacked = torch.stack([x, *embedded], dim=1)                          # [B, F, d]
         products = torch.bmm(stacked, stacked.transpose(1, 2))                # Z = T T^T
         interactions = products[:, self._pairs[0], self._pairs[1]]             # i > j: no self-interaction
         return self.top(torch.cat([x, interactions], dim=1)).squeeze(1)

@@ -48,7 +48,7 @@ class PlantedPreset:
 
 PRESETS: dict[str, PlantedPreset] = {
     "ci": PlantedPreset(rows=20_000, max_hash=16, multipliers=(1, 10)),
-    "cpu": PlantedPreset(rows=600_000, max_hash=64, multipliers=(1, 10)),
+    "cpu": PlantedPreset(rows=3_000_000, max_hash=16, multipliers=(1, 10)),
     "gpu": PlantedPreset(rows=20_000_000, max_hash=10_000, multipliers=(1, 10, 100, 1000), interaction_dim=16),
 }
 

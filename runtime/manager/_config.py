@@ -34,6 +34,9 @@ _V1_TRIAL = {"command": "trialCommand", "codeDir": "trialCodeDirectory", "gpuNum
              "nasMode": "nasMode"}
 _V1_LOCAL = {"gpuIndices": "gpuIndices", "maxTrialNumPerGpu": "maxTrialNumberPerGpu",
              "useActiveGpu": "useActiveGpu"}
+#: Where the config keys are documented (error messages point there).
+README_KEYS = "README.md, section 'Experiments'"
+README_NNI = "README.md, section 'NNI compatibility'"
 # v1 keys that NNI needed and we accept without effect (multi-phase is always on here).
 _V1_IGNORED = ("authorName", "multiPhase", "multiThread", "versionCheck", "logCollection")
 
@@ -134,6 +137,8 @@ class ExperimentConfig:
     working_directory: Path | None
     name: str | None
     architecture: ArchitectureSpec | None = None
+    #: search-space keys of the compiled trial code: "stable" or NNI's "nni" (`keyStyle`)
+    key_style: str = "stable"
     assessor: AssessorSpec | None = None
 
     @classmethod
@@ -260,6 +265,8 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
                 errors.raise_(f"unknown key (localConfig takes {', '.join(_V1_LOCAL)})", f"localConfig.{v1_key}")
             service[_V1_LOCAL[v1_key]] = value
             renamed[f"trainingService.{_V1_LOCAL[v1_key]}"] = f"localConfig.{v1_key}"
+    if "advisor" in out:
+        _refuse_advisor(out["advisor"], errors)
     tuner = out.get("tuner")
     if isinstance(tuner, dict):
         tuner = dict(tuner)
@@ -295,6 +302,37 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
             renamed["trainingService.gpuIndices"] = "gpuIndices"
     return out
 
+
+def _refuse_advisor(advisor: Any, errors: _Errors) -> None:
+    """NNI's `advisor:` section (Hyperband, BOHB): not supported; say which tuner comes closest."""
+    from nasctl.tuners import TunerArgumentError, resolve_nni
+
+    name = None
+    if isinstance(advisor, dict):
+        name = advisor.get("builtinAdvisorName", advisor.get("name"))
+    if not isinstance(name, str):
+        errors.raise_("NNI's advisors (Hyperband, BOHB) are not supported by nasctl; the closest is a tuner: "
+                      f"tuner: {{name: TPE}} ({README_NNI})", "advisor")
+    try:
+        resolve_nni(name, {})
+    except TunerArgumentError as error:
+        errors.raise_(f"advisor: {error}; write it as tuner: {{name: ...}} ({README_NNI})", "advisor")
+    errors.raise_(f"NNI's advisor {name!r} is not supported by nasctl; the closest is tuner: {{name: {name}}}",
+                  "advisor")
+
+
+def _check_nni_tuner(tuner_doc: dict[str, Any], errors: _Errors) -> None:
+    """A built-in tuner's name and class arguments, checked before the experiment exists (NNI's names
+    resolve or are refused naming the closest: `nasctl.tuners.resolve_nni`)."""
+    from nasctl.tuners import TunerArgumentError, resolve_nni
+
+    class_args = tuner_doc.get("classArgs", {})
+    try:
+        resolve_nni(tuner_doc["name"], class_args)
+    except TunerArgumentError as error:
+        message = str(error)
+        argument = next((name for name in class_args if f"'{name}" in message), None)
+        errors.raise_(message, f"tuner.classArgs.{argument}" if argument else "tuner.name")
 
 def _normalise_v1_assessor(section: dict[str, Any], errors: _Errors) -> dict[str, Any]:
     """NNI v1 assessor keys (builtinAssessorName, codeDir, classFileName) to their v2 form."""
@@ -355,7 +393,7 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
     unexpected = re.search(r"\('([^']+)' was unexpected\)|\(('[^)]+) were unexpected\)", detail)
     if detail.startswith("Additional properties") and unexpected:
         name = unexpected.group(1) or unexpected.group(2).split("'")[1]
-        return "unknown key (check its spelling against DESIGN.md §7 or NNI's config reference)", (
+        return f"unknown key (check its spelling; the keys are listed in {README_KEYS})", (
             f"{key}.{name}" if key else name)
     required = re.match(r"'([^']+)' is a required property", detail)
     if required:
@@ -461,6 +499,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
             if "codeDirectory" in tuner_doc:
                 errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
             name = tuner_doc["name"]
+            _check_nni_tuner(tuner_doc, errors)
         tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
     elif mode not in _TUNERLESS_MODES and architecture is None:
         errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
@@ -470,8 +509,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     service = doc.setdefault("trainingService", {"platform": "local"})
     gpu_indices = _gpu_list(service["gpuIndices"]) if "gpuIndices" in service else None
     gpu_number = doc.get("trialGpuNumber")
-    if gpu_number and gpu_indices is None:
-        errors.raise_("trialGpuNumber > 0 needs gpuIndices (which GPUs the trials may use)", "trialGpuNumber")
+    # trialGpuNumber without gpuIndices (NNI v1's gpuNum): the visible GPUs, found when trials start.
     if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
         errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}",
                       "trialGpuNumber")
@@ -506,5 +544,6 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         working_directory=working_directory,
         name=doc.get("experimentName"),
         architecture=architecture,
+        key_style=doc.get("keyStyle", "stable"),
         assessor=assessor,
     )

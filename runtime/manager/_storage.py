@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -62,6 +63,14 @@ CREATE TABLE IF NOT EXISTS tuner_events (
     parameter_id INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantined_events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    parameter_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    time REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id INTEGER NOT NULL,
@@ -77,6 +86,10 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id);
 CREATE INDEX IF NOT EXISTS parameters_trial ON parameters(trial_id);
 """
+
+
+# Older versions stored NaN and infinities; they read back as null, so no export writes bare NaN.
+_load_metric = json.JSONDecoder(parse_constant=lambda _name: None).decode
 
 
 @dataclass
@@ -98,6 +111,9 @@ class TrialRecord:
     attempts: int = 0
     derived_architecture: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # darts: the architecture weights reported over training, `{"default", "arch_weights", "step"}` each
+    arch_weights: list[Any] = field(default_factory=list)
+    gpus: str | None = None
 
     @property
     def default_value(self) -> float | None:
@@ -105,7 +121,13 @@ class TrialRecord:
         value = self.value
         if isinstance(value, dict):
             value = value.get("default")
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # stored by an older version, which did not refuse it
+            return None
+        return number if math.isfinite(number) else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,6 +147,8 @@ class TrialRecord:
             out["derived_architecture"] = self.derived_architecture
         if len(self.phases) > 1:
             out["phases"] = self.phases
+        if self.arch_weights:
+            out["arch_weights"] = list(self.arch_weights)
         return out
 
 
@@ -321,6 +345,12 @@ class Storage:
                        (parameter_id, json.dumps({"parameters": parameters, "value": value})))
             return True
 
+    def final_parameter_ids(self, trial_id: str) -> set[int]:
+        """The parameter ids of a trial that have a final result stored."""
+        rows = self._db.execute("SELECT DISTINCT parameter_id FROM metrics WHERE trial_id = ? AND kind = 'final' "
+                                "AND parameter_id IS NOT NULL", (trial_id,)).fetchall()
+        return {row[0] for row in rows}
+
     def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute("UPDATE trials SET derived_architecture = ? WHERE trial_id = ?",
@@ -357,16 +387,19 @@ class Storage:
             params.setdefault(trial_id, []).append((pid, json.loads(payload)))
         finals: dict[tuple[str, int | None], Any] = {}
         intermediate: dict[str, list[Any]] = {}
+        arch_weights: dict[str, list[Any]] = {}
         for trial_id, pid, kind, payload in self._db.execute(
                 "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
             if kind == "final":
-                finals[(trial_id, pid)] = json.loads(payload)
+                finals[(trial_id, pid)] = _load_metric(payload)
+            elif kind == "arch_weights":
+                arch_weights.setdefault(trial_id, []).append(_load_metric(payload))
             else:
-                intermediate.setdefault(trial_id, []).append(json.loads(payload))
+                intermediate.setdefault(trial_id, []).append(_load_metric(payload))
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
-                "attempts, derived_architecture FROM trials ORDER BY sequence"):
+                "attempts, derived_architecture, gpus FROM trials ORDER BY sequence"):
             trial_id = row[0]
             phases = [{"parameter_id": pid, "parameters": p, "value": finals.get((trial_id, pid))}
                       for pid, p in params.get(trial_id, [])]
@@ -384,7 +417,8 @@ class Storage:
                 message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
                 derived_architecture=json.loads(row[9]) if row[9] else None,
                 parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
-                intermediate=intermediate.get(trial_id, []), phases=phases))
+                intermediate=intermediate.get(trial_id, []), phases=phases,
+                arch_weights=arch_weights.get(trial_id, []), gpus=row[10]))
         return records
 
     # -- tuner events and checkpoints -----------------------------------------------------------------
@@ -397,6 +431,19 @@ class Storage:
         rows = self._db.execute("SELECT id, kind, parameter_id, payload FROM tuner_events WHERE id > ? ORDER BY id",
                                 (event_id,)).fetchall()
         return [(eid, kind, pid, json.loads(payload)) for eid, kind, pid, payload in rows]
+
+    def quarantine_event(self, event_id: int, error: str) -> None:
+        """Move a tuner event a resume cannot replay out of the replay, keeping it and why."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO quarantined_events(id, kind, parameter_id, payload, error, time) "
+                       "SELECT id, kind, parameter_id, payload, ?, ? FROM tuner_events WHERE id = ?",
+                       (error, time.time(), event_id))
+            db.execute("DELETE FROM tuner_events WHERE id = ?", (event_id,))
+
+    def quarantined_events(self) -> list[tuple[int, str, int, str]]:
+        """(id, kind, parameter_id, error) of the tuner events taken out of the replay, in order."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT id, kind, parameter_id, error FROM quarantined_events ORDER BY id")]
 
     def save_checkpoint(self, event_id: int, data: bytes) -> None:
         with self.transaction() as db:
