@@ -276,14 +276,12 @@ def evolve(
         raise TrialError(f"evolve(): proxy scoring needs {options.proxy_batches} training batches "
                          f"(oneshot.evolution.proxy_batches), got {len(train_batches)}")
     probe = train_batches[0][0] if train_batches else None
-    proxy = (proxy_scorer(model, train_batches[: options.proxy_batches], loss_fn, _weights(options))
-             if options.score != "finetune" else None)
-    if options.score == "proxy":
-        scorer = proxy
-    else:
-        scorer = finetune_scorer(model, train_batches, val_batches, loss_fn, steps=options.finetune_steps,
-                                 lr=options.finetune_lr, then=proxy if options.score == "both" else None)
-    assert scorer is not None
+    def proxy() -> Scorer:
+        return proxy_scorer(model, train_batches[: options.proxy_batches], loss_fn, _weights(options))
+
+    scorer = proxy() if options.score == "proxy" else finetune_scorer(
+        model, train_batches, val_batches, loss_fn, steps=options.finetune_steps, lr=options.finetune_lr,
+        then=proxy() if options.score == "both" else None)
     sizes: dict[str, int] = {}
 
     def size(arch: Architecture) -> int:
