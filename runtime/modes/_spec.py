@@ -62,10 +62,20 @@ class LayerSpec:
 
     block_key: str
     layer_key: str
-    labels: tuple[str, ...]
+    labels: tuple[Any, ...]
     input_labels: tuple[str, ...]
     input_low: int
     input_high: int
+    #: A relaxed variable (`nas.choice` feeding a `nas.nn` module): the architecture holds its value
+    #: under `block_key` (`layer_key` is ""), not a `{layer: {chosen_layer, chosen_inputs}}` block.
+    variable: bool = False
+
+    @classmethod
+    def of_value(cls, key: str, options: Sequence[Any]) -> LayerSpec:
+        """The spec of a relaxed `choice` variable `key` with `options` (its labels)."""
+        if not options:
+            raise ArchitectureError("a choice needs at least one option", key)
+        return cls(key, "", tuple(options), (), 0, 0, True)
 
     @classmethod
     def of_call(cls, block_key: str, layer_key: str, labels: Sequence[str], input_labels: Sequence[str],
@@ -79,8 +89,8 @@ class LayerSpec:
 
     @property
     def where(self) -> str:
-        """The layer's key as error messages name it: `<block>/<layer>`."""
-        return f"{self.block_key}/{self.layer_key}"
+        """The layer's key as error messages name it: `<block>/<layer>` (a variable: its key)."""
+        return self.block_key if self.variable else f"{self.block_key}/{self.layer_key}"
 
     @property
     def subsets(self) -> tuple[tuple[int, ...], ...]:
@@ -106,6 +116,12 @@ class LayerSpec:
 
         Input indices keep the architecture's order (classic mode passes them in that order).
         """
+        if self.variable:
+            value = architecture.get(self.block_key)
+            for index, label in enumerate(self.labels):
+                if value == label and not isinstance(value, bool):
+                    return index, ()
+            raise ArchitectureError(f"{value!r} is not one of the options {list(self.labels)}", self.block_key)
         block = architecture.get(self.block_key)
         if not isinstance(block, Mapping) or not isinstance(block.get(self.layer_key), Mapping):
             raise ArchitectureError(f"no choice for layer '{self.layer_key}'", self.block_key)
@@ -137,9 +153,19 @@ class LayerSpec:
             )
         return self.labels.index(label), tuple(self.input_labels.index(name) for name in inputs)
 
-    def choice(self, candidate: int, inputs: Sequence[int]) -> dict[str, Any]:
-        """This layer's entry of an architecture: `{"chosen_layer": ..., "chosen_inputs": [...]}`."""
+    def choice(self, candidate: int, inputs: Sequence[int]) -> Any:
+        """This layer's entry of an architecture: `{"chosen_layer": ..., "chosen_inputs": [...]}` (a
+        variable: its chosen value)."""
+        if self.variable:
+            return self.labels[candidate]
         return {"chosen_layer": self.labels[candidate], "chosen_inputs": [self.input_labels[i] for i in inputs]}
+
+    def put(self, architecture: Architecture, candidate: int, inputs: Sequence[int]) -> None:
+        """Write this layer's (or variable's) choice into `architecture`."""
+        if self.variable:
+            architecture[self.block_key] = self.choice(candidate, inputs)
+        else:
+            architecture.setdefault(self.block_key, {})[self.layer_key] = self.choice(candidate, inputs)
 
 
 def remember_spec(specs: MutableMapping[tuple[str, str], LayerSpec], spec: LayerSpec) -> bool:
@@ -178,7 +204,7 @@ def sample_architecture(specs: Sequence[LayerSpec], rng: random.Random) -> Archi
     for spec in specs:
         count = rng.randint(spec.input_low, spec.input_high)
         picked = sorted(rng.sample(range(len(spec.input_labels)), count))
-        arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(rng.randrange(len(spec.labels)), picked)
+        spec.put(arch, rng.randrange(len(spec.labels)), picked)
     return arch
 
 
@@ -190,7 +216,7 @@ def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: r
     fewer than `count`), so the child always differs from its parent (unless the space holds a
     single architecture).
     """
-    child = {block: {layer: dict(choice) for layer, choice in layers.items()} for block, layers in parent.items()}
+    child = json.loads(json.dumps(parent))
     mutable = [(spec, what) for spec in specs
                for what, n in (("layer", len(spec.labels)), ("inputs", len(spec.subsets))) if n > 1]
     if not mutable:
@@ -202,7 +228,7 @@ def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: r
             candidate = rng.choice([c for c in range(len(spec.labels)) if c != candidate])
         else:
             inputs = rng.choice([s for s in spec.subsets if s != tuple(sorted(inputs))])
-        child.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+        spec.put(child, candidate, inputs)
     return child
 
 
@@ -211,7 +237,7 @@ def all_architectures(specs: Sequence[LayerSpec]) -> Iterator[Architecture]:
     for picks in itertools.product(*(spec.subgraphs for spec in specs)):
         arch: Architecture = {}
         for spec, (candidate, inputs) in zip(specs, picks, strict=True):
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+            spec.put(arch, candidate, inputs)
         yield arch
 
 
@@ -232,6 +258,7 @@ def search_architecture(
     rng: random.Random,
     population: int = 10,
     sample_size: int = 3,
+    feasible: Callable[[Architecture], bool] | None = None,
 ) -> tuple[Architecture, float]:
     """The best architecture by `evaluate(arch)` (a number; the backend fixes `arch` while it runs).
 
@@ -241,8 +268,10 @@ def search_architecture(
       `budget - population` children, each a mutation of the best of `sample_size` random members,
       replacing the oldest member; an architecture seen before is not scored again.
 
-    Returns the best architecture and its score (higher is better unless `maximize=False`, in which
-    case the score is the negated value). Bad arguments and non-numeric scores are `TrialError`s.
+    With `feasible` (a budget such as `max_params`), only architectures it accepts are scored: the
+    samplers redraw (at most 100 times per draw) until one fits. Returns the best architecture and its
+    score (higher is better unless `maximize=False`, in which case the score is the negated value).
+    Bad arguments, non-numeric scores and a budget nothing fits are `TrialError`s.
     """
     if not specs:
         raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
@@ -253,6 +282,14 @@ def search_architecture(
         raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
     sign = 1.0 if maximize else -1.0
     scores: dict[str, tuple[Architecture, float]] = {}
+    fits = feasible or (lambda arch: True)
+
+    def draw(make: Callable[[], Architecture]) -> Architecture | None:
+        for _ in range(100):
+            arch = make()
+            if fits(arch):
+                return arch
+        return None
 
     def score(arch: Architecture) -> float:
         key = json.dumps(arch, sort_keys=True)
@@ -264,13 +301,23 @@ def search_architecture(
         size = math.prod(len(spec.subgraphs) for spec in specs)
         if size <= budget:
             for arch in all_architectures(specs):
-                score(arch)
+                if fits(arch):
+                    score(arch)
         else:
-            while len(scores) < budget:  # terminates: the space holds more than `budget`
-                score(sample_architecture(specs, rng))
+            for _ in range(100 * budget):  # `budget` distinct ones, unless few fit
+                if len(scores) >= budget:
+                    break
+                found = draw(lambda: sample_architecture(specs, rng))
+                if found is None:
+                    break
+                score(found)
     else:
         evolve_architectures(specs, score, rng=rng, population=min(population, budget), sample_size=sample_size,
-                             children=1, generations=budget - min(population, budget))
+                             children=1, generations=budget - min(population, budget), valid=feasible,
+                             max_draws=100)
+    if not scores:
+        raise TrialError("derive_architecture(): no architecture fits the budget (max_params); raise it or "
+                         "add smaller options")
     return max(scores.values(), key=lambda item: item[1])
 
 
@@ -285,7 +332,7 @@ def evolve_architectures(
     generations: int,
     mutations: int = 1,
     valid: Callable[[Architecture], bool] | None = None,
-    max_draws: int = 1000,
+    max_draws: int = 100,
     stop: Callable[[], bool] | None = None,
 ) -> list[tuple[Architecture, float]]:
     """Regularized evolution (Real et al. 2019; NASRec's and SiGeo's search): every architecture scored,
@@ -295,9 +342,9 @@ def evolve_architectures(
     `children` children, each a mutation (`mutations` choices) of the best of `sample_size` members
     drawn at random (a tournament), then the children replace the `children` oldest members (ageing).
     An architecture seen before is not scored again. `valid(arch)`, when given, is a constraint (a
-    cost budget): an invalid draw or child is redrawn, and `max_draws` invalid draws in a row are a
-    `TrialError`. `stop()`, when given, is asked after each generation (a time budget): True ends
-    the search early.
+    cost budget): an invalid draw or child is redrawn, at most `max_draws` times, and then skipped
+    (an empty result: nothing met it). A child drawn while no member is left is drawn uniformly.
+    `stop()`, when given, is asked after each generation (a time budget): True ends the search early.
     """
     if valid is not None and not callable(valid):
         raise TrialError(f"evolution: valid must be a function of an architecture, got {valid!r}")
@@ -309,29 +356,33 @@ def evolve_architectures(
             scores[key] = (arch, checked_score(evaluate(arch)))
         return scores[key][1]
 
-    def draw(make: Callable[[], Architecture]) -> Architecture:
+    def draw(make: Callable[[], Architecture]) -> Architecture | None:
         for _ in range(max_draws):
             arch = make()
             if valid is None or valid(arch):
                 return arch
-        raise TrialError(f"evolution: no architecture met the constraint in {max_draws} draws in a row; "
-                         "loosen it (e.g. oneshot.evolution.max_params)")
+        return None
 
     members: deque[Architecture] = deque()
     for _ in range(population):
         child = draw(lambda: sample_architecture(specs, rng))
-        score(child)
-        members.append(child)
-    for _ in range(generations):
-        born = []
-        for _ in range(children):
-            contenders = rng.sample(list(members), min(sample_size, len(members)))
-            parent = max(contenders, key=score)
-            child = draw(lambda parent=parent: mutate_architecture(specs, parent, rng, mutations))
+        if child is not None:
             score(child)
-            born.append(child)
-        for child in born:
-            if len(members) >= population:
+            members.append(child)
+    for _ in range(generations):
+        born: list[tuple[Architecture, bool]] = []
+        for _ in range(children):
+            if not members:
+                child, mutated = draw(lambda: sample_architecture(specs, rng)), False
+            else:
+                contenders = rng.sample(list(members), min(sample_size, len(members)))
+                parent = max(contenders, key=score)
+                child, mutated = draw(lambda parent=parent: mutate_architecture(specs, parent, rng, mutations)), True
+            if child is not None:
+                score(child)
+                born.append((child, mutated))
+        for child, mutated in born:
+            if mutated and len(members) >= population:  # a child replaces the oldest member (ageing)
                 members.popleft()
             members.append(child)
         if stop is not None and stop():

@@ -64,6 +64,9 @@ class OneShotBackend(TensorFlowBackend):
         if self.config.strategy not in ("dropout", "single_path"):
             raise ConfigError(f"strategy {self.config.strategy!r} is implemented for PyTorch only; TensorFlow "
                               "trials use 'dropout' or 'single_path'", "oneshot.strategy")
+        if self.config.max_params is not None:
+            raise ConfigError("the TensorFlow backend does not offer a parameter budget yet (PyTorch does)",
+                              "oneshot.max_params")
         self._derived: Architecture | None = None
         self._fixed_runs: tf.Variable | None = None
         super().__init__(options, seed=seed, architecture=architecture)

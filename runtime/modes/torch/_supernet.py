@@ -10,8 +10,9 @@ after the fine-tune); the shared weights are restored exactly after each fine-tu
 as architecture files that a classic experiment retrains (`architecture: <file>`).
 
 The evolution is `nasctl.runtime.modes._spec.evolve_architectures`, the one oneshot's derivation uses.
-The cost is the number of parameters the subnet's forward pass uses, measured on a probe batch (the
-cost models of "Search spaces for real models" are not on this branch; a parameter budget stands in).
+The cost budget is a parameter count: the backend's exact cost model (`parameters_of`, the searched
+layers' and `nas.nn` modules' parameters, as `oneshot.max_params` counts them) or, for a backend
+without one, the parameters the subnet's forward pass uses on a probe batch (`active_parameter_count`).
 """
 
 from __future__ import annotations
@@ -282,22 +283,27 @@ def evolve(
     scorer = proxy() if options.score == "proxy" else finetune_scorer(
         model, train_batches, val_batches, loss_fn, steps=options.finetune_steps, lr=options.finetune_lr,
         then=proxy() if options.score == "both" else None)
-    sizes: dict[str, int] = {}
+    sizes: dict[str, float] = {}
+    exact = getattr(engine, "parameters_of", None)
 
-    def size(arch: Architecture) -> int:
+    def size(arch: Architecture) -> float:
         key = json.dumps(arch, sort_keys=True)
         if key not in sizes:
-            if probe is None:
+            if callable(exact):
+                sizes[key] = float(exact(arch))
+            elif probe is None:
                 raise TrialError("evolve(): a parameter budget needs at least one training batch to probe")
-            engine.fix(arch)
-            sizes[key] = active_parameter_count(model, _head(probe, 2))
+            else:
+                engine.fix(arch)
+                sizes[key] = float(active_parameter_count(model, _head(probe, 2)))
         return sizes[key]
 
     def score(arch: Architecture) -> float:
         engine.fix(arch)
         return scorer()
 
-    valid = None if options.max_params is None else (lambda arch: size(arch) <= options.max_params)
+    budget = options.max_params if options.max_params is not None else getattr(engine.config, "max_params", None)
+    valid = None if budget is None else (lambda arch: size(arch) <= budget)
     deadline = None if options.seconds is None else time.monotonic() + options.seconds
     stop = None if deadline is None else (lambda: time.monotonic() >= deadline)
     previous = engine.fixed
@@ -306,10 +312,14 @@ def evolve(
             list(engine.specs.values()), score, rng=engine.rng, population=options.population,
             sample_size=options.sample_size, children=options.children, generations=options.generations,
             mutations=options.mutations, valid=valid, stop=stop)
-        top = [{"architecture": arch, "score": value, "params": size(arch) if probe is not None else None}
+        top = [{"architecture": arch, "score": value,
+                "params": size(arch) if callable(exact) or probe is not None else None}
                for arch, value in ranked[: options.top_k]]
     finally:
         engine.fix(previous)
+    if not top:
+        raise TrialError(f"evolve(): no subnet fits the parameter budget ({budget:g}); raise "
+                         "oneshot.evolution.max_params (or oneshot.max_params)")
     engine.best = (top[0]["architecture"], top[0]["score"])
     return top
 

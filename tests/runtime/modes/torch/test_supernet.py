@@ -168,3 +168,10 @@ def test_evolution_with_both_scores_and_the_export(kit, tmp_path):
 def test_evolution_needs_a_built_supernet(kit):
     with pytest.raises(TrialError, match="no mutable layer has run yet"):
         evolve(nn.Linear(2, 2), [], per_example, backend=OneShotBackend({}))
+
+
+def test_a_budget_no_subnet_fits_is_a_clear_error(kit):
+    backend, model, _, batches = supernet(kit, steps=0)
+    with pytest.raises(TrialError, match=r"no subnet fits the parameter budget \(1\)"):
+        evolve(model, batches, per_example, backend=backend,
+               options={"population": 2, "generations": 1, "max_params": 1, "proxy_batches": 2})
