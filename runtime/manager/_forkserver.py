@@ -102,6 +102,7 @@ class ForkServer:
         self._count = 0
         self._replies: dict[int, dict] = {}
         self.processes: dict[int, ForkedProcess] = {}
+        self._startup = _startup_variables(os.environ)  # what the server's interpreter started with
         self._ended: list[ForkedProcess] = []
         self._unclaimed: dict[int, int] = {}  # pid -> exit code read before the spawn reply was handled
         self.alive = True
@@ -112,6 +113,11 @@ class ForkServer:
 
     def fileno(self) -> int:
         return self._sock.fileno()
+
+    def can_run(self, env: Mapping[str, str]) -> bool:
+        """Whether a fresh interpreter with `env` would start as the server did (the PYTHON* variables
+        other than PYTHONPATH, which a forked trial applies itself, are the same)."""
+        return _startup_variables(env) == self._startup
 
     def spawn(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], stdout: str,
               stderr: str) -> ForkedProcess:
@@ -208,6 +214,10 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self._server.kill()
             self._server.wait()
+
+
+def _startup_variables(env: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key.startswith("PYTHON") and key != "PYTHONPATH"}
 
 
 # -- the server ---------------------------------------------------------------------------------------
@@ -330,14 +340,16 @@ def _become_trial(request: dict, inherited: tuple) -> None:
             os.dup2(fd, target)
             os.close(fd)
         os.close(ready)
+        server_pythonpath = os.environ.get("PYTHONPATH", "")
         os.environ.clear()
         os.environ.update(request["env"])
         argv = request["argv"][1:]
         script = argv[0]
         sys.argv = list(argv)
         # As the interpreter sets them: the folder of the script's target (a trial folder links the
-        # code directory's files), and an absolute `__file__`.
+        # code directory's files), then the trial's PYTHONPATH, and an absolute `__file__`.
         sys.path[0] = os.path.dirname(os.path.realpath(script))
+        _replace_pythonpath(server_pythonpath, os.environ.get("PYTHONPATH", ""))
         code = _run_script(script)
     except BaseException:  # noqa: BLE001 - a broken setup is reported like a crashed script
         import traceback
@@ -353,6 +365,18 @@ def _become_trial(request: dict, inherited: tuple) -> None:
                 os.kill(os.getpid(), -code)
         finally:
             os._exit(code & 0xFF)
+
+
+def _replace_pythonpath(old: str, new: str) -> None:
+    """Put `new`'s entries where the server's PYTHONPATH (`old`) put its own, after sys.path[0]."""
+    if old == new:
+        return
+    for entry in filter(None, old.split(os.pathsep)):
+        for candidate in (entry, os.path.abspath(entry)):
+            if candidate in sys.path[1:]:
+                del sys.path[sys.path.index(candidate, 1)]
+                break
+    sys.path[1:1] = [os.path.abspath(entry) for entry in new.split(os.pathsep) if entry]
 
 
 def _run_script(script: str) -> int:

@@ -317,6 +317,8 @@ class LocalTrainingService:
         if self._forkserver is None:
             self._forkserver = ForkServer(self._forked_exit)
             self.selector.register(self._forkserver.fileno(), selectors.EVENT_READ, self._forkserver_readable)
+        if not self._forkserver.can_run(env):
+            return None  # an interpreter started with this environment would differ from the server
         try:
             return self._forkserver.spawn(self._argv, cwd=str(folder), env=env, stdout=str(folder / STDOUT_NAME),
                                           stderr=str(folder / STDERR_NAME))

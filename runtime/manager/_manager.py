@@ -2,11 +2,11 @@
 
 The loop's thread owns storage, the channel and the trials; the tuner runs on its own thread
 (`TunerWorker`), one call at a time in the order the loop submits them, so a slow suggestion or a
-checkpoint never delays a reply. The next trial's parameters are prepared while trials run; a
-metric is stored and acknowledged, then given to the tuner. The loop:
+checkpoint never delays a reply. A free slot's parameters are prepared while the other trials run;
+a metric is stored and acknowledged, then given to the tuner. The loop:
 
 1. starts trials while slots are free (restarted ones first, then new ones from the prepared
-   parameters), and asks the tuner for the next parameters,
+   parameters), and asks the tuner for a free slot's parameters,
 2. waits on the channel's sockets, the trials' pidfds and the signal pipe, with a timeout set by
    the next deadline (maxTrialDuration, maxExperimentDuration, the heartbeat),
 3. stops when every trial has ended and no more may start (maxTrialNumber, the tuner is done),
@@ -435,10 +435,14 @@ class Manager:
         return trial_id
 
     def _prepare_next(self) -> None:
-        """Have the tuner prepare the next trial's parameters while the trials run (one set ahead)."""
+        """Have the tuner prepare parameters for a free slot, on its thread, while the other trials run.
+
+        Only for a free slot, as NNI asks: a tuner never has more parameters out than trials may run,
+        and sees a trial's result before it is asked for the parameters of the trial that follows.
+        """
         if self._generating is not None or self._prepared or self.exhausted:
             return
-        if self.stop_signal is not None or self.failure is not None:
+        if self.stop_signal is not None or self.failure is not None or self.service.free_slots() == 0:
             return
         limit = self.config.max_trial_number
         if limit is not None and self.storage.next_sequence() >= limit:

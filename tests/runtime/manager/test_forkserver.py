@@ -171,3 +171,19 @@ def test_what_a_forked_trial_leaves_behind_is_found_by_its_stderr_file(server: F
     assert process.poll() is None
     assert kill_marked((), stderr_end=str(folder / "stderr")) == 1
     assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_the_trials_pythonpath_applies_and_other_startup_variables_must_match(server: ForkServer,
+                                                                              tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "only_on_the_trials_path.py").write_text("VALUE = 41\n")
+    folder = tmp_path / "pp"
+    folder.mkdir()
+    (folder / "trial.py").write_text("import sys, only_on_the_trials_path as m\nsys.exit(m.VALUE)\n")
+    env = dict(os.environ, PYTHONPATH=str(lib))
+    assert server.can_run(env)
+    process = server.spawn([sys.executable, "trial.py"], cwd=str(folder), env=env, stdout=str(folder / "stdout"),
+                           stderr=str(folder / "stderr"))
+    assert process.wait(timeout=60) == 41, (folder / "stderr").read_text()
+    assert not server.can_run(dict(os.environ, PYTHONHASHSEED="123", PYTHONOPTIMIZE="2"))
