@@ -1,4 +1,4 @@
-"""The manager's side of the channel: a Unix socket speaking newline-delimited JSON.
+"""The manager's side of the channel: a Unix socket (and, for Ray, a TCP one) speaking newline-delimited JSON.
 
 The server lives in the manager's selector loop (one thread): it accepts connections, splits lines,
 refuses malformed, forged or invalid requests with an error reply (logged, never passed on), and
@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from nasctl.runtime.errors import ExperimentError
 
 __all__ = ["ChannelServer", "Refused"]
 
@@ -66,6 +68,8 @@ class ChannelServer:
             path = Path(self._fallback_dir) / "channel.sock"
         self.path = path
         self._listener: socket.socket | None = None
+        self._tcp_listener: socket.socket | None = None
+        self.tcp_address: str | None = None
         self._connections: set[_Connection] = set()
         self.refused = 0
 
@@ -92,10 +96,38 @@ class ChannelServer:
         self._listener = listener
         self.selector.register(listener, selectors.EVENT_READ, self._accept)
 
+    def listen_tcp(self, host: str, advertised: str | None = None, port: int = 0) -> str:
+        """Also accept trials over TCP on `host` (port 0: any free one); returns `tcp:host:port` for NAS_CHANNEL.
+
+        The connections are served like the Unix socket's, with the same limits and token;
+        `advertised` is the host trials connect to when `host` is a wildcard such as 0.0.0.0.
+        """
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+        except OSError as error:
+            listener.close()
+            raise ExperimentError(f"cannot listen for trials on {host}:{port}: {error.strerror or error} "
+                                  "(set trainingService.channelHost to an address of this machine)") from None
+        listener.setblocking(False)
+        self._tcp_listener = listener
+        self.selector.register(listener, selectors.EVENT_READ, lambda mask: self._accept(mask, listener))
+        shown = advertised or host
+        self.tcp_address = f"tcp:[{shown}]:{listener.getsockname()[1]}" if ":" in shown else \
+            f"tcp:{shown}:{listener.getsockname()[1]}"
+        return self.tcp_address
+
     def close(self) -> None:
-        """Close every connection and the listening socket, and remove the socket file."""
+        """Close every connection and the listening sockets, and remove the socket file."""
         for conn in list(self._connections):
             self._close(conn)
+        if self._tcp_listener is not None:
+            self.selector.unregister(self._tcp_listener)
+            self._tcp_listener.close()
+            self._tcp_listener = None
         if self._listener is not None:
             self.selector.unregister(self._listener)
             self._listener.close()
@@ -121,14 +153,17 @@ class ChannelServer:
 
     # -- selector callbacks -------------------------------------------------------------------------
 
-    def _accept(self, _mask: int) -> None:
-        assert self._listener is not None
+    def _accept(self, _mask: int, listener: socket.socket | None = None) -> None:
+        listener = listener or self._listener
+        assert listener is not None
         while True:
             try:
-                sock, _ = self._listener.accept()
+                sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             sock.setblocking(False)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection(sock)
             self._connections.add(conn)
             self.selector.register(sock, selectors.EVENT_READ, lambda mask, c=conn: self._event(c, mask))

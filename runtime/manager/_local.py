@@ -39,6 +39,7 @@ class TrialProcess:
     kill_at: float | None = None
     timed_out: bool = False
     canceled: bool = False
+    failure: str | None = None  # why it failed, where its exit code cannot say (a Ray trial's lost node)
     started: float = field(default_factory=time.monotonic)
 
 

@@ -98,6 +98,7 @@ class TrialRecord:
     attempts: int = 0
     derived_architecture: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    gpus: str | None = None
 
     @property
     def default_value(self) -> float | None:
@@ -121,6 +122,8 @@ class TrialRecord:
             "start_time": self.start_time,
             "end_time": self.end_time,
         }
+        if self.gpus is not None:
+            out["gpus"] = self.gpus
         if self.derived_architecture is not None:
             out["derived_architecture"] = self.derived_architecture
         if len(self.phases) > 1:
@@ -242,6 +245,11 @@ class Storage:
         with self.transaction() as db:
             db.execute("UPDATE trials SET pgid = ? WHERE trial_id = ?", (pgid, trial_id))
 
+    def set_placement(self, trial_id: str, gpus: str | None, pgid: int | None) -> None:
+        """Where a trial runs, once its training service knows: its GPUs and its process group."""
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET gpus = ?, pgid = ? WHERE trial_id = ?", (gpus, pgid, trial_id))
+
     def finish_trial(self, trial_id: str, status: str, *, exit_code: int | None, stderr_tail: str | None,
                      message: str | None = None, tuner_end: bool = True) -> None:
         """Record a trial's end (and, with `tuner_end`, the tuner's `end` event for each parameter)."""
@@ -330,7 +338,7 @@ class Storage:
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
-                "attempts, derived_architecture FROM trials ORDER BY sequence"):
+                "attempts, derived_architecture, gpus FROM trials ORDER BY sequence"):
             trial_id = row[0]
             phases = [{"parameter_id": pid, "parameters": p, "value": finals.get((trial_id, pid))}
                       for pid, p in params.get(trial_id, [])]
@@ -346,7 +354,7 @@ class Storage:
                 message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
                 derived_architecture=json.loads(row[9]) if row[9] else None,
                 parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
-                intermediate=intermediate.get(trial_id, []), phases=phases))
+                intermediate=intermediate.get(trial_id, []), phases=phases, gpus=row[10]))
         return records
 
     # -- tuner events and checkpoints -----------------------------------------------------------------
