@@ -214,6 +214,8 @@ class Manager:
             self.channel.start()
             if isinstance(self.service, RayTrainingService):
                 self.service.connect()
+                # ray.init installs a SIGTERM handler that exits at once; the manager's must be the one.
+                self._install_signals(wake_w)
                 self.channel_address = self.channel.listen_tcp(*self.service.channel_host(self.config.channel_host))
                 log.info("Ray at %s; trials reach the manager at %s", self.service.address, self.channel_address)
             status, message = self._loop()
@@ -411,8 +413,8 @@ class Manager:
         """A Ray trial has started on a node: where, with which GPUs, is stored."""
         gpus = ",".join(trial.gpus) or None
         self.storage.set_placement(trial.trial_id, gpus, trial.process.pid)
-        log.info("trial %s: running on node %s (pid %s, folder %s), GPUs %s", trial.trial_id, trial.node,
-                 trial.process.pid, trial.node_folder, gpus or "none")
+        log.info("trial %s: running on node %s (id %s), pid %s, folder %s, GPUs %s", trial.trial_id, trial.node,
+                 trial.node_id, trial.process.pid, trial.node_folder, gpus or "none")
 
     def _trial_exited(self, trial: TrialProcess | RayTrial) -> None:
         self.channel.drain(trial.trial_id)

@@ -71,6 +71,7 @@ class RayTrial:
     ref: Any
     gpus: tuple[str, ...] = ()
     node: str | None = None
+    node_id: str | None = None
     node_folder: str | None = None
     deadline: float | None = None
     kill_at: float | None = None
@@ -156,7 +157,7 @@ def _read_output(path: Path, node: str) -> bytes:
 def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The Ray task of one trial: runs its command on this node.
 
-    Yields where the trial runs (`node`, `pid`, `gpus`, `folder`) once it has started, then how it
+    Yields where the trial runs (`node`, `node_id`, `pid`, `gpus`, `folder`) once it has started, then how it
     ended (`code`, `timed_out`, `stdout`, `stderr`). A Ray cancel SIGTERMs the trial's process group
     and SIGKILLs it after the grace period.
     """
@@ -183,7 +184,8 @@ def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
         except OSError:
             # Not found or not executable: the shell reports it on stderr with exit code 126/127.
             process = subprocess.Popen(["/bin/sh", "-c", command], stdout=out, stderr=err, **options)
-    yield {"node": node, "pid": process.pid, "gpus": gpus, "folder": str(folder)}
+    yield {"node": node, "node_id": ray.get_runtime_context().get_node_id(), "pid": process.pid, "gpus": gpus,
+           "folder": str(folder)}
     timed_out = False
     try:
         code = _wait(process, spec["max_duration"])
@@ -383,6 +385,7 @@ class RayTrainingService:
         if kind == "placed":
             trial.process.pid = payload["pid"]
             trial.node = payload["node"]
+            trial.node_id = payload["node_id"]
             trial.node_folder = payload["folder"]
             trial.gpus = tuple(payload["gpus"])
             if self.max_trial_duration is not None and trial.kill_at is None:
