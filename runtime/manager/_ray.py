@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import selectors
 import signal
 import socket
@@ -38,7 +39,7 @@ from nasctl.runtime.manager._config import TrialResources
 from nasctl.runtime.manager._local import STDERR_NAME, STDOUT_NAME, command_argv
 from nasctl.runtime.manager._trial_env import NAS_OUTPUT_DIR, TRIAL_VARIABLES
 
-__all__ = ["RayTrainingService", "RayTrial", "RemoteProcess", "run_on_node", "NODE_FOLDER"]
+__all__ = ["RayTrainingService", "RayTrial", "RemoteProcess", "run_on_node", "run_to_end", "NODE_FOLDER"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -121,13 +122,28 @@ def _killpg(pid: int, signum: int) -> None:
 def _wait(process: subprocess.Popen, timeout: float | None) -> int | None:
     """The exit code, or None if the process is still running after `timeout` seconds."""
     end = None if timeout is None else time.monotonic() + timeout
-    while True:
-        step = _WAIT_STEP if end is None else min(_WAIT_STEP, max(end - time.monotonic(), 0.0))
-        try:
-            return process.wait(timeout=step)
-        except subprocess.TimeoutExpired:
+    try:
+        pidfd = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else None
+    except OSError:
+        pidfd = None
+    try:
+        while True:
+            step = _WAIT_STEP if end is None else min(_WAIT_STEP, max(end - time.monotonic(), 0.0))
+            if pidfd is not None:
+                if select.select([pidfd], [], [], step)[0]:
+                    return process.wait()
+            else:
+                try:
+                    return process.wait(timeout=step)
+                except subprocess.TimeoutExpired:
+                    pass
+            if process.poll() is not None:
+                return process.returncode
             if end is not None and time.monotonic() >= end:
                 return None
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _stop(process: subprocess.Popen, grace: float) -> int:
@@ -203,6 +219,11 @@ def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
            "stderr": _read_output(folder / STDERR_NAME, node)}
 
 
+def run_to_end(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """`run_on_node` as one plain task, both records at its end: Ray Client (`ray://`) has no streaming tasks."""
+    return list(run_on_node(spec))
+
+
 # -- on the manager --------------------------------------------------------------------------------------
 
 
@@ -242,6 +263,7 @@ class RayTrainingService:
         self._wake_w: socket.socket | None = None
         self._remote: Any = None
         self._options: dict[str, Any] = {}
+        self._streaming = True
         self._started_ray = False
 
     # -- Ray ----------------------------------------------------------------------------------------
@@ -274,8 +296,13 @@ class RayTrainingService:
         if self.resources.memory is not None:
             wanted["memory"] = self.resources.memory
         # max_retries=0: a trial is rerun by the manager, never behind its back by Ray.
-        self._remote = ray.remote(run_on_node)
-        self._options = dict(num_returns="streaming", max_retries=0, **wanted)
+        self._streaming = not self.address.startswith("ray://")
+        if self._streaming:
+            self._remote = ray.remote(run_on_node)
+            self._options = dict(num_returns="streaming", max_retries=0, **wanted)
+        else:
+            self._remote = ray.remote(run_to_end)
+            self._options = dict(max_retries=0, **wanted)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -355,9 +382,13 @@ class RayTrainingService:
         import ray
 
         try:
-            generator = trial.ref
-            self._post(trial, "placed", ray.get(next(generator)))
-            self._post(trial, "done", ray.get(next(generator)))
+            if self._streaming:
+                self._post(trial, "placed", ray.get(next(trial.ref)))
+                self._post(trial, "done", ray.get(next(trial.ref)))
+            else:
+                placed, done = ray.get(trial.ref)
+                self._post(trial, "placed", placed)
+                self._post(trial, "done", done)
         except BaseException as error:
             self._post(trial, "error", error)
 

@@ -1,7 +1,7 @@
 """The Ray training service against a real Ray: a head and two worker nodes on this machine.
 
-The cluster is started once for the module (head without CPUs, two nodes of 2 CPUs) and shut down
-at its end, also when a test fails. Trials are trivial `nas` scripts.
+The cluster is started once for the module (head without CPUs but with a Ray Client server, two
+nodes of 2 CPUs) and shut down at its end, also when a test fails. Trials are trivial `nas` scripts.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -58,7 +59,12 @@ def cluster() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in RAY_ENV.items():
             patch.setenv(name, value)
-        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            client_port = probe.getsockname()[1]
+        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                                "ray_client_server_port": client_port})
+        started.client_address = f"ray://127.0.0.1:{client_port}"
         try:
             for _ in range(2):
                 started.add_node(num_cpus=2, include_dashboard=False)
@@ -129,9 +135,9 @@ def node_folders() -> Iterator[list[str]]:
         shutil.rmtree(Path(tempfile.gettempdir(), NODE_FOLDER, exp_id), ignore_errors=True)
 
 
-def test_failures_and_timeouts_on_ray_come_back_like_local_ones(cluster: Any, ray_project: Path, nas_home: Path,
-                                                                  helpers: Any, node_folders: list[str]) -> None:
-    service = {"platform": "ray", "address": cluster.address}
+def test_failures_and_timeouts_through_ray_client_come_back_like_local_ones(
+        cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str]) -> None:
+    service = {"platform": "ray", "address": cluster.client_address}
     config = _config(helpers, ray_project, service, {"fail": [5], "hang": [1]}, maxTrialDuration="2s",
                      maxTrialNumber=3, tuner={"name": "GridSearch"}, searchSpaceFile=None,
                      searchSpace={"x": {"_type": "choice", "_value": [1, 2, 5]},
