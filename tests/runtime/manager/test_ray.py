@@ -1,7 +1,8 @@
 """The Ray training service against a real Ray: a head and two worker nodes on this machine.
 
-The cluster is started once for the module (head without CPUs but with a Ray Client server, two
-nodes of 2 CPUs) and shut down at its end, also when a test fails. Trials are trivial `nas` scripts.
+The cluster is started once for the module (head without CPUs, two nodes of 2 CPUs and one GPU,
+which Ray assigns without a device) and shut down at its end, also when a test fails. Trials are
+trivial `nas` scripts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,7 +37,8 @@ import nas
 params = nas.get_next_parameter()
 behaviour = json.load(open("behaviour.json"))
 x = params["x"]
-print("platform", os.environ["NAS_PLATFORM"], "channel", os.environ["NAS_CHANNEL"], "x", x, flush=True)
+print("platform", os.environ["NAS_PLATFORM"], "channel", os.environ["NAS_CHANNEL"], "x", x,
+      "gpus", repr(os.environ.get("CUDA_VISIBLE_DEVICES")), flush=True)
 time.sleep(behaviour.get("sleep", 0))
 if x in behaviour.get("hang", []):
     time.sleep(120)
@@ -59,15 +60,10 @@ def cluster() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in RAY_ENV.items():
             patch.setenv(name, value)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            client_port = probe.getsockname()[1]
-        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
-                                                                "ray_client_server_port": client_port})
-        started.client_address = f"ray://127.0.0.1:{client_port}"
+        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
         try:
             for _ in range(2):
-                started.add_node(num_cpus=2, include_dashboard=False)
+                started.add_node(num_cpus=2, num_gpus=1, include_dashboard=False)  # Ray's GPUs need no device
             started.wait_for_nodes()
             yield started
         finally:
@@ -135,10 +131,10 @@ def node_folders() -> Iterator[list[str]]:
         shutil.rmtree(Path(tempfile.gettempdir(), NODE_FOLDER, exp_id), ignore_errors=True)
 
 
-def test_failures_and_timeouts_through_ray_client_come_back_like_local_ones(
+def test_failures_timeouts_and_gpus_on_ray_come_back_like_local_ones(
         cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str]) -> None:
-    service = {"platform": "ray", "address": cluster.client_address}
-    config = _config(helpers, ray_project, service, {"fail": [5], "hang": [1]}, maxTrialDuration="2s",
+    service = {"platform": "ray", "address": cluster.address}
+    config = _config(helpers, ray_project, service, {"fail": [5], "hang": [1]}, maxTrialDuration="2s", trialGpuNumber=1,
                      maxTrialNumber=3, tuner={"name": "GridSearch"}, searchSpaceFile=None,
                      searchSpace={"x": {"_type": "choice", "_value": [1, 2, 5]},
                                   "y": {"_type": "choice", "_value": [0]}})
@@ -147,6 +143,9 @@ def test_failures_and_timeouts_through_ray_client_come_back_like_local_ones(
     assert exp.run(grace_period=1.0) == "DONE"
     by_x = {t.parameters["x"]: t for t in exp.trials()}
     assert by_x[2].status == "SUCCEEDED" and by_x[2].value is not None
+    for trial in by_x.values():  # each node has one GPU, id 0: Ray's assignment is stored and given to the trial
+        assert trial.gpus == "0"
+        assert (exp.dir / "trials" / trial.trial_id / "stdout").read_text().endswith(" gpus '0'\n")
     assert by_x[5].status == "FAILED" and by_x[5].exit_code == 3 and by_x[5].message == "exit code 3"
     assert by_x[5].stderr_tail == "boom: x=5 is not allowed"
     assert by_x[1].status == "TIMEOUT" and by_x[1].message == "killed after maxTrialDuration (2s)"
@@ -215,7 +214,7 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     assert _results(exp) == _results(reference)
     for trial in trials:
         stdout = (exp.dir / "trials" / trial.trial_id / "stdout").read_text()
-        assert re.match(rf"platform ray channel tcp:[0-9.]+:\d+ x {trial.parameters['x']}\n", stdout), stdout
+        assert re.match(rf"platform ray channel tcp:[0-9.]+:\d+ x {trial.parameters['x']} gpus ''\n", stdout), stdout
         assert trial.gpus is None
     log = (exp.dir / "manager.log").read_text()
     assert len(set(re.findall(r"running on node \S+ \(id (\w+)\)", log))) == 2, "both worker nodes should run trials"
