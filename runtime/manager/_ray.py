@@ -227,6 +227,18 @@ def run_to_end(spec: dict[str, Any]) -> list[dict[str, Any]]:
 # -- on the manager --------------------------------------------------------------------------------------
 
 
+def _probe(address: str) -> None:
+    """Fail at once where nothing listens at a `host:port` or `ray://host:port` address (ray.init retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        raise ExperimentError(f"cannot reach Ray at trainingService.address '{address}': "
+                              f"{error.strerror or error} (is `ray start --head` running there?)") from None
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     lines = [line for line in text.splitlines() if line.strip()]
@@ -283,6 +295,7 @@ class RayTrainingService:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             options.update(address="local", include_dashboard=False)
         else:
+            _probe(self.address)
             options.update(address=self.address)
         try:
             ray.init(**options)

@@ -218,3 +218,18 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
         assert trial.gpus is None
     log = (exp.dir / "manager.log").read_text()
     assert len(set(re.findall(r"running on node \S+ \(id (\w+)\)", log))) == 2, "both worker nodes should run trials"
+
+
+def test_an_address_where_no_ray_listens_fails_at_once(ray_project: Path, nas_home: Path, helpers: Any) -> None:
+    import socket
+
+    from nasctl.runtime.errors import ExperimentError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exp = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "ray", "address": f"127.0.0.1:{port}"}, {}))
+    with pytest.raises(ExperimentError, match=rf"cannot reach Ray at trainingService\.address '127\.0\.0\.1:{port}': "
+                                              r"Connection refused \(is `ray start --head` running there\?\)"):
+        exp.run()
+    assert exp.status == "FAILED" and not ray.is_initialized()
