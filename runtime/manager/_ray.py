@@ -200,10 +200,10 @@ def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
         except OSError:
             # Not found or not executable: the shell reports it on stderr with exit code 126/127.
             process = subprocess.Popen(["/bin/sh", "-c", command], stdout=out, stderr=err, **options)
-    yield {"node": node, "node_id": ray.get_runtime_context().get_node_id(), "pid": process.pid, "gpus": gpus,
-           "folder": str(folder)}
     timed_out = False
     try:
+        yield {"node": node, "node_id": ray.get_runtime_context().get_node_id(), "pid": process.pid, "gpus": gpus,
+               "folder": str(folder)}
         code = _wait(process, spec["max_duration"])
         if code is None:
             timed_out = True
