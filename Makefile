@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test install install-test lint clean
+.PHONY: demo test install install-test install-rec lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# Optional: TorchRec for the DLRM parity check (tests/rec/test_torchrec.py runs once it is there).
+install-rec: install-test
+	$(PIP) install -e '.[rec]'
+	$(PIP) install --no-deps torchrec==1.8.0
 
 demo: install
 	$(BIN)/python examples/demo.py

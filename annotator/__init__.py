@@ -12,9 +12,11 @@ Search-space keys (DESIGN.md §3), with `key_style="stable"` (the default):
 - a variable or function choice: `<module>/<name>/<type>`, `<name>` being the `name=` text as written
   (`self.lr`, `args['lr']`) and `<type>` the sampling function or `function_choice`.
 
-With `key_style="nni"` keys are NNI's: `<module>/mutable_block_<line>` (the annotation's first line),
-`mutable_layer_<i>` (from 0 within the block), and for variables and function choices NNI's
-`<module>/<name>/<type>` with `<name>` as NNI prints it (`args['lr']`); a hand-written `nni.` call
+With `key_style="nni"` keys are NNI's: `<module>/mutable_block_<line>` (the annotation's last line,
+as NNI numbers it on Python 3.8+), `mutable_layer_<i>` (from 0 within the block), and for variables
+and function choices NNI's `<module>/<name>/<type>` with `<name>` as NNI prints it (`args['lr']`); a
+`choice` lists literal options by value and the others by source text (`nni.choice('2', 3, 5*6)` ->
+`["2", 3, "5*6"]`); sampling arguments are passed through as NNI's generator does; a hand-written `nni.` call
 without `name=` is `<module>/__line<N>/<type>`, N the line of its last argument, as in NNI. A layer's
 owner (the runtime registers candidate modules on it) is the first parameter of a method defined
 directly in a class body, neither a staticmethod nor a classmethod; elsewhere `None`.

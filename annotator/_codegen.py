@@ -118,11 +118,16 @@ def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
     )
 
 
+def _label_code(label: object) -> str:
+    """A choice label (a source text, or a literal's value) as Python code."""
+    return python_string(label) if isinstance(label, str) else repr(label)
+
+
 def variable_call(variable: Variable) -> str:
     options = ", ".join(option.text for option in variable.options)
     labels = ""
     if variable.function == "choice" and not all(option.literal for option in variable.options):
-        labels = ", labels=[" + ", ".join(python_string(option.text) for option in variable.options) + "]"
+        labels = ", labels=[" + ", ".join(_label_code(label) for label in variable.labels) + "]"
     return f"_nas.{variable.function}({options}, key={python_string(variable.key)}{labels})"
 
 

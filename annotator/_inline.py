@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from typing import Any
@@ -96,7 +97,7 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
         if not isinstance(chosen, dict) or "chosen_layer" not in chosen:
             raise _mismatch(ir, block, block.key, f"layer '{layer.key}' needs chosen_layer and chosen_inputs")
         by_label = {candidate.label: candidate for candidate in layer.candidates}
-        label = chosen["chosen_layer"]
+        label = _source_match(list(by_label), chosen["chosen_layer"]) or chosen["chosen_layer"]
         if label not in by_label:
             known = ", ".join(by_label)
             raise _mismatch(
@@ -105,6 +106,7 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
         inputs = chosen.get("chosen_inputs", [])
         if not isinstance(inputs, list):
             raise _mismatch(ir, block, block.key, f"layer '{layer.key}': chosen_inputs must be a list")
+        inputs = [_source_match(layer.optional_inputs, name) or name for name in inputs]
         for name in inputs:
             if name not in layer.optional_inputs:
                 known = ", ".join(layer.optional_inputs) or "(none)"
@@ -147,6 +149,10 @@ def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, An
         for option, label in zip(variable.options, labels, strict=False):
             if type(label) is type(value) and label == value:
                 return _grouped(option.text)
+        texts = [label for label in labels if isinstance(label, str)]
+        match = _source_match(texts, value) if texts else None
+        if match is not None:
+            return _grouped(variable.options[labels.index(match)].text)
         for option, label in zip(variable.options, labels, strict=False):
             numeric = (int, float)
             if isinstance(label, numeric) and isinstance(value, numeric) and not isinstance(value, bool):
@@ -175,12 +181,31 @@ def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, An
     return repr(value)
 
 
+def _source_match(texts: list[str], label: Any) -> str | None:
+    """The text among `texts` that `label` names: the same text, else the same expression up to
+    layout (an architecture written by NNI prints `avg_pool(h, 2)` where the source has `avg_pool(h,2)`)."""
+    if not isinstance(label, str):
+        return None
+    if label in texts:
+        return label
+
+    def parsed(text: str) -> str | None:
+        try:
+            return ast.dump(ast.parse(text.strip(), mode="eval"))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+    wanted = parsed(label)
+    return next((text for text in texts if wanted is not None and parsed(text) == wanted), None)
+
+
 def _function_choice(ir: ModuleIR, choice: FunctionChoice, architecture: dict[str, Any]) -> str:
     label = _lookup(ir, choice, choice.key, architecture)
-    if label not in choice.candidates:
+    text = _source_match(choice.candidates, label)
+    if text is None:
         known = ", ".join(choice.candidates)
         raise _mismatch(ir, choice, choice.key, f"{label!r} is not one of the candidates: {known}")
-    return _grouped(label)
+    return _grouped(text)
 
 
 def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:

@@ -124,12 +124,17 @@ class Variable(Annotation):
     function: str = ""
     options: list[Option] = field(default_factory=list)
     target: Region | None = None
+    #: NNI's labels: each literal option by its value, the others by source text (key style nni).
+    by_value: bool = False
 
     @property
     def labels(self) -> list[Any]:
-        """The labels an architecture uses for this choice: values if all literal, else source texts."""
+        """The labels an architecture uses for this choice: values if all literal, else source texts
+        (with `by_value`, literal options by value and the others by source text, as NNI writes them)."""
         if all(option.literal for option in self.options):
             return [option.value for option in self.options]
+        if self.by_value:
+            return [option.value if option.literal else option.text for option in self.options]
         return [option.text for option in self.options]
 
 

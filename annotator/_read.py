@@ -11,6 +11,7 @@ part is read by libcst too and the two are compared as libcst trees.
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import difflib
 import re
@@ -347,7 +348,30 @@ class Reader:
             positional = _positional(call)
             if len(positional) != 1 or _keywords(call) or positional[0].star:
                 raise self.error_at(source, call, f"{kind} takes exactly one argument, the metric value")
+        if kind == "training_update":
+            self._check_training_update(source, call)
         return PlainCall(**common, arguments=self._arguments(source, call))
+
+    def _check_training_update(self, source: AnnotationText, call: cst.Call) -> None:
+        """NNI's forms: `training_update(tf, sess)`, `(tf, sess, loss)`, `(tf, sess, loss, feed_dict)`,
+        or the same by keyword."""
+        order = ("tf", "session", "loss", "feed_dict")
+        positional = _positional(call)
+        for arg in positional:
+            if arg.star:
+                raise self.error_at(source, arg, "training_update takes its arguments written out, not *args")
+        if len(positional) > len(order):
+            raise self.error_at(
+                source,
+                positional[len(order)].value,
+                f"training_update takes at most {len(order)} positional arguments ({', '.join(order)})",
+            )
+        for keyword in _keywords(call):
+            name = keyword.keyword.value if keyword.keyword is not None else None
+            if name in order[: len(positional)]:
+                raise self.error_at(
+                    source, keyword, f"training_update: '{name}' is given by position and by keyword"
+                )
 
     def error_at(self, source: AnnotationText, node: cst.CSTNode, message: str) -> AnnotationError:
         return self.error(message, *source.position(node))
@@ -399,7 +423,10 @@ class Reader:
             layers.append(layer)
         scope = ".".join(ctx.scope)
         if self.key_style == "nni":
-            key = f"{self.module}/mutable_block_{common['line']}"
+            # NNI (Python 3.8+) numbers a block by the last line of its annotation string.
+            region = common["region"]
+            last = bisect.bisect_right(self.pos.starts, max(region.end - 1, region.start))
+            key = f"{self.module}/mutable_block_{last}"
         else:
             name = block_name or layers[0].output
             key = f"{self.module}/{scope}/{name}" if scope else f"{self.module}/{name}"
@@ -652,6 +679,7 @@ class Reader:
         target = self._assignment_target(common, following, name_expr, name_text)
         return Variable(
             **common,
+            by_value=self.key_style == "nni",
             key=self._key(source, name_text, name_expr, function),
             name=name_text,
             function=function,
@@ -683,6 +711,15 @@ class Reader:
                 if identity in seen:
                     raise self.error_at(source, arg.value, f"duplicate option {option.text} in choice")
                 seen.add(identity)
+            return options
+        if self.key_style == "nni" and len(options) != arity:
+            # NNI's generator writes the numbers as given (its own test has `randint(2, 3, 5)`); the
+            # tuner that reads the search space says what it cannot sample.
+            for arg, option in zip(sampler.args, options, strict=False):
+                if number_literal(option.text) is None:
+                    raise self.error_at(
+                        source, arg.value, f"arguments of {function} must be number literals, not '{option.text}'"
+                    )
             return options
         if len(options) != arity:
             names = {2: "(low, high)", 3: "(low, high, q)"}[arity]

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 
 # Modules that contribute sub-commands; each has `register(subparsers, trial_subparsers)`.
-_COMMAND_MODULES = ("nasctl.runtime._cli_compile", "nasctl.runtime.trial._cli", "nasctl.runtime.manager._cli")
+_COMMAND_MODULES = ("nasctl.runtime._cli_compile", "nasctl.runtime.trial._cli", "nasctl.runtime.manager._cli",
+                   "nasctl.runtime.view._cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

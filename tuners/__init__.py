@@ -16,6 +16,7 @@ from ._base import BuiltinTuner, Tuner, scalar_value
 from ._errors import CheckpointError, NoMoreTrialError, SearchSpaceError, TunerArgumentError, TunerError
 from ._evolution import EvolutionTuner
 from ._grid import GridSearchTuner
+from ._nni import NNI_TUNERS, resolve_nni
 from ._policy import PPOTuner, ReinforceTuner
 from ._random import RandomTuner
 from ._registry import BUILTINS, builtin_names, create
@@ -28,5 +29,5 @@ __all__ = [
     "TunerError", "NoMoreTrialError", "SearchSpaceError", "TunerArgumentError", "CheckpointError",
     "SearchSpace", "Dimension",
     "RandomTuner", "GridSearchTuner", "EvolutionTuner", "TPETuner", "ReinforceTuner", "PPOTuner",
-    "TabularObjective", "run_search",
+    "TabularObjective", "run_search", "NNI_TUNERS", "resolve_nni",
 ]

@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasctl._nni_compat import provide_nni
+
 from ._base import Tuner
 from ._errors import TunerArgumentError, TunerError
+from ._nni import resolve_nni
 
 __all__ = ["create", "BUILTINS", "builtin_names"]
 
@@ -56,6 +59,7 @@ def _load(target: str, code_dir: str | os.PathLike[str] | None, name: str) -> ty
         raise TunerArgumentError(f"unknown tuner {name!r}; built-in tuners: {', '.join(BUILTINS)}; a custom tuner "
                                  "is named 'module:Class' (or 'module.Class') with its code directory")
     if code_dir is not None:
+        provide_nni()  # a tuner written for NNI imports `nni.tuner`, `nni.utils`
         directory = str(Path(code_dir).resolve())
         if not Path(directory).is_dir():
             raise TunerArgumentError(f"tuner {name!r}: code directory {code_dir} does not exist")
@@ -86,7 +90,8 @@ def create(name: str, *, code_dir: str | os.PathLike[str] | None = None, **class
     """A tuner built from its config name and `classArgs`.
 
     `name` is a built-in (`Random`, `GridSearch`, `Evolution`, `TPE`, `Reinforce`, `PPO`; case is
-    ignored and NNI's spellings such as `PPOTuner` are accepted) or a custom `module:Class`,
+    ignored), one of NNI's built-in names (`PPOTuner`, `GPTuner`, ...: `nasctl.tuners._nni`, which
+    refuses the ones nasctl does not have, naming the closest) or a custom `module:Class`,
     imported with `code_dir` on `sys.path`. An unknown name, or a class argument the tuner does
     not take, raises `TunerArgumentError` listing what is accepted.
 
@@ -96,6 +101,9 @@ def create(name: str, *, code_dir: str | os.PathLike[str] | None = None, **class
     if not isinstance(name, str) or not name.strip():
         raise TunerArgumentError(f"a tuner name must be a non-empty string, got {name!r}; "
                                  f"built-in tuners: {', '.join(BUILTINS)}")
+    nni = resolve_nni(name, class_args) if ":" not in name else None
+    if nni is not None:
+        name, class_args = nni
     builtin = _canonical(name) if ":" not in name else None
     if builtin is not None:
         cls = _load(BUILTINS[builtin], None, name)

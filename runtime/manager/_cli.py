@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._cli_live import register_experiment, register_trial
 
 __all__ = ["register"]
 
@@ -42,7 +43,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     stop.add_argument("id", metavar="ID")
     stop.set_defaults(func=_stop)
 
-    experiment = commands.add_parser("experiment", help="list, show and export experiments")
+    experiment = commands.add_parser("experiment", help="list, show, export, follow, update and delete experiments")
     sub = experiment.add_subparsers(dest="experiment_command", metavar="EXPERIMENT_COMMAND")
     sub.required = True
     listing = sub.add_parser("list", help="the experiments under $NAS_HOME")
@@ -67,6 +68,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
                         help="with --sample: the trial whose weights to use (default: the best one that has them)")
     export.add_argument("--seed", type=int, default=0, help="with --sample: the sampling seed (default 0)")
     export.set_defaults(func=_export)
+    register_experiment(sub)
 
     ls = trial_commands.add_parser("ls", help="an experiment's trials")
     ls.add_argument("id", metavar="ID")
@@ -76,6 +78,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     codegen.add_argument("--trial_id", "--trial-id", dest="trial_id", required=True, metavar="T")
     codegen.add_argument("-o", "--output", metavar="DIR", help="output directory (default: ./ID-T)")
     codegen.set_defaults(func=_codegen)
+    register_trial(trial_commands)
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -135,6 +138,11 @@ def _foreground(exp: Any, no_progress: bool) -> int:
     finally:
         if bar is not None:
             bar.close()
+    return _report_end(exp, status)
+
+
+def _report_end(exp: Any, status: str) -> int:
+    """Print how an experiment ended and its best trial; the exit status of `run`, `resume` and `follow`."""
     info = exp.info()
     best = exp.best()
     if best is not None:
@@ -147,6 +155,10 @@ def _foreground(exp: Any, no_progress: bool) -> int:
     if status == "STOPPED":
         print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
         return 130
+    if status == "INTERRUPTED":
+        print(f"error: experiment {exp.id} was interrupted (its manager is gone); resume with: nasctl resume {exp.id}",
+              file=sys.stderr)
+        return 1
     print(f"error: experiment {exp.id} failed: {info.get('message')}", file=sys.stderr)
     return 1
 
@@ -247,7 +259,7 @@ def _list(args: argparse.Namespace) -> int:
             rows.append([exp_id, "-", f"UNREADABLE ({type(error).__name__})", "-", "-", "-"])
             continue
         counts = info["counts"]
-        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED"))
+        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED"))
         total = exp.config.max_trial_number
         best = exp.best()
         rows.append([exp_id, info.get("name") or "-", info["status"],
@@ -273,13 +285,14 @@ def _show(args: argparse.Namespace) -> int:
         "config": info.get("source"),
         "nasMode": exp.config.nas_mode,
         "tuner": exp.config.tuner.name if exp.config.tuner else None,
+        "assessor": exp.config.assessor.name if exp.config.assessor else None,
         "seed": info.get("seed"),
         "trials": info["counts"],
         "maxTrialNumber": exp.config.max_trial_number,
         "elapsed_s": round(info["elapsed"], 1),
         "search_space_keys": len(info.get("search_space") or {}),
         "best": None if best is None else {"trial_id": best.trial_id, "value": best.value,
-                                           "parameters": best.derived_architecture or best.parameters},
+                                           "parameters": best.derived_architecture or _sampled(exp, best)},
     }
     retrain = exp.retrain_architecture()
     if retrain is not None:
@@ -288,18 +301,32 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _csv(records: list[dict[str, Any]]) -> str:
+def _sampled(exp: Any, record: Any) -> dict[str, Any] | None:
+    """A trial's parameters without the blocks its enas/oneshot/darts supernet chose itself."""
+    ignored = exp.supernet_keys()
+    if record.parameters is None or not ignored:
+        return record.parameters
+    return {key: value for key, value in record.parameters.items() if key not in ignored}
+
+
+def _csv(records: list[dict[str, Any]], ignored: frozenset[str] = frozenset()) -> str:
+    """The trials as CSV; with `ignored` (the blocks an enas/oneshot/darts trial chose itself) those
+    keys' sampled values are left out and a `derived_architecture` column shows what it derived."""
     keys: list[str] = []
     for record in records:
         for key in (record["parameters"] or {}):
-            if key not in keys:
+            if key not in keys and key not in ignored:
                 keys.append(key)
+    derived = ["derived_architecture"] if ignored else []
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["trial_id", "sequence", "status", "parameter_id", "value", "exit_code", "start_time",
-                     "end_time", "intermediate_count", *keys, "stderr_tail"])
+                     "end_time", "intermediate_count", *keys, *derived, "stderr_tail"])
     for record in records:
         params = record["parameters"] or {}
+        if ignored:
+            found = record.get("derived_architecture")
+            derived = [json.dumps(found, separators=(",", ":")) if found is not None else ""]
         cells = [json.dumps(params[key]) if key in params and not isinstance(params[key], int | float | str)
                  else params.get(key, "") for key in keys]
         value = record["value"]
@@ -307,7 +334,7 @@ def _csv(records: list[dict[str, Any]]) -> str:
                          json.dumps(value) if isinstance(value, dict) else ("" if value is None else value),
                          "" if record["exit_code"] is None else record["exit_code"],
                          _when(record["start_time"]), _when(record["end_time"]), len(record["intermediate"]),
-                         *cells, record["stderr_tail"] or ""])
+                         *cells, *derived, record["stderr_tail"] or ""])
     return out.getvalue()
 
 
@@ -326,7 +353,7 @@ def _export(args: argparse.Namespace) -> int:
         if not args.output:
             return 0
     records = [record.to_dict() for record in exp.trials()]
-    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records)
+    text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records, exp.supernet_keys())
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -358,17 +385,30 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
 
 def _trial_ls(args: argparse.Namespace) -> int:
     exp = _experiment(args)
-    rows = [["TRIAL", "#", "STATUS", "VALUE", "EXIT", "DURATION", "PARAMETERS / ERROR"]]
+    # enas/oneshot/darts: the trial's own derived architecture, not the tuner's sample it ignored
+    ignored = exp.supernet_keys()
+    rows = [["TRIAL", "#", "STATUS", "VALUE", "LATEST", "EXIT", "DURATION", *(["DERIVED"] if ignored else []),
+             "PARAMETERS / ERROR"]]
+    now = time.time()
     for t in exp.trials():
-        duration = f"{t.end_time - t.start_time:.1f}s" if t.start_time and t.end_time else "-"
-        detail = json.dumps(t.parameters, separators=(",", ":")) if t.parameters is not None else "-"
+        end = t.end_time or (now if t.status == "RUNNING" else None)  # a running trial: time so far
+        duration = f"{end - t.start_time:.1f}s" if t.start_time and end else "-"
+        latest = f"{_value(t.intermediate[-1])} (#{len(t.intermediate)})" if t.intermediate else "-"
+        parameters = t.parameters
+        if parameters is not None and ignored:
+            parameters = {key: value for key, value in parameters.items() if key not in ignored}
+        detail = json.dumps(parameters, separators=(",", ":")) if parameters is not None else "-"
         if t.status in ("FAILED", "TIMEOUT"):
             last = (t.stderr_tail or "").strip().splitlines()
             detail = f"{t.message or ''}: {last[-1] if last else '(no stderr)'}"
         if len(detail) > 100:
             detail = detail[:97] + "..."
-        rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value),
-                     "-" if t.exit_code is None else str(t.exit_code), duration, detail])
+        derived = []
+        if ignored:
+            text = json.dumps(t.derived_architecture, separators=(",", ":")) if t.derived_architecture else "none"
+            derived = [text if len(text) <= 60 else text[:57] + "..."]
+        rows.append([t.trial_id, str(t.sequence), t.status, _value(t.value), latest,
+                     "-" if t.exit_code is None else str(t.exit_code), duration, *derived, detail])
     _table(rows)
     return 0
 

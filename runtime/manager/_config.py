@@ -16,8 +16,8 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError
 
-__all__ = ["ArchitectureSpec", "ExperimentConfig", "TrialResources", "TunerSpec", "load_config", "parse_duration",
-           "parse_memory", "MODES"]
+__all__ = ["ArchitectureSpec", "AssessorSpec", "ExperimentConfig", "TrialResources", "TunerSpec", "load_config",
+           "parse_duration", "parse_memory", "MODES"]
 
 MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
@@ -40,6 +40,9 @@ _V1_TRIAL = {"command": "trialCommand", "codeDir": "trialCodeDirectory", "gpuNum
              "nasMode": "nasMode"}
 _V1_LOCAL = {"gpuIndices": "gpuIndices", "maxTrialNumPerGpu": "maxTrialNumberPerGpu",
              "useActiveGpu": "useActiveGpu"}
+#: Where the config keys are documented (error messages point there).
+README_KEYS = "README.md, section 'Experiments'"
+README_NNI = "README.md, section 'NNI compatibility'"
 # v1 keys that NNI needed and we accept without effect (multi-phase is always on here).
 _V1_IGNORED = ("authorName", "multiPhase", "multiThread", "versionCheck", "logCollection")
 
@@ -107,6 +110,19 @@ class TrialResources:
 
 
 @dataclass(frozen=True)
+class AssessorSpec:
+    """Which assessor stops hopeless trials: a built-in name or `module:Class` in a code directory.
+
+    `where` is the config file and line of the `assessor` key (for errors found when it is built).
+    """
+
+    name: str
+    class_args: dict[str, Any] = field(default_factory=dict)
+    code_directory: Path | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
 class ArchitectureSpec:
     """A retrain's `architecture:` key: a JSON file, or a trial of a stored experiment.
 
@@ -151,6 +167,9 @@ class ExperimentConfig:
     working_directory: Path | None
     name: str | None
     architecture: ArchitectureSpec | None = None
+    #: search-space keys of the compiled trial code: "stable" or NNI's "nni" (`keyStyle`)
+    key_style: str = "stable"
+    assessor: AssessorSpec | None = None
     resources: TrialResources = field(default_factory=TrialResources)
     ray_address: str | None = None
     channel_host: str | None = None
@@ -279,6 +298,8 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
                 errors.raise_(f"unknown key (localConfig takes {', '.join(_V1_LOCAL)})", f"localConfig.{v1_key}")
             service[_V1_LOCAL[v1_key]] = value
             renamed[f"trainingService.{_V1_LOCAL[v1_key]}"] = f"localConfig.{v1_key}"
+    if "advisor" in out:
+        _refuse_advisor(out["advisor"], errors)
     tuner = out.get("tuner")
     if isinstance(tuner, dict):
         tuner = dict(tuner)
@@ -303,6 +324,8 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
         for ignored in ("gpuIndices", "gpuNum", "includeIntermediateResults"):
             tuner.pop(ignored, None)
         out["tuner"] = tuner
+    if isinstance(out.get("assessor"), dict):
+        out["assessor"] = _normalise_v1_assessor(out["assessor"], errors)
     if "gpuIndices" in out:
         service = out.setdefault("trainingService", {"platform": "local"})
         if isinstance(service, dict):
@@ -313,12 +336,97 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
     return out
 
 
+def _refuse_advisor(advisor: Any, errors: _Errors) -> None:
+    """NNI's `advisor:` section (Hyperband, BOHB): not supported; say which tuner comes closest."""
+    from nasctl.tuners import TunerArgumentError, resolve_nni
+
+    name = None
+    if isinstance(advisor, dict):
+        name = advisor.get("builtinAdvisorName", advisor.get("name"))
+    if not isinstance(name, str):
+        errors.raise_("NNI's advisors (Hyperband, BOHB) are not supported by nasctl; the closest is a tuner: "
+                      f"tuner: {{name: TPE}} ({README_NNI})", "advisor")
+    try:
+        resolve_nni(name, {})
+    except TunerArgumentError as error:
+        errors.raise_(f"advisor: {error}; write it as tuner: {{name: ...}} ({README_NNI})", "advisor")
+    errors.raise_(f"NNI's advisor {name!r} is not supported by nasctl; the closest is tuner: {{name: {name}}}",
+                  "advisor")
+
+
+def _check_nni_tuner(tuner_doc: dict[str, Any], errors: _Errors) -> None:
+    """A built-in tuner's name and class arguments, checked before the experiment exists (NNI's names
+    resolve or are refused naming the closest: `nasctl.tuners.resolve_nni`)."""
+    from nasctl.tuners import TunerArgumentError, resolve_nni
+
+    class_args = tuner_doc.get("classArgs", {})
+    try:
+        resolve_nni(tuner_doc["name"], class_args)
+    except TunerArgumentError as error:
+        message = str(error)
+        argument = next((name for name in class_args if f"'{name}" in message), None)
+        errors.raise_(message, f"tuner.classArgs.{argument}" if argument else "tuner.name")
+
+def _normalise_v1_assessor(section: dict[str, Any], errors: _Errors) -> dict[str, Any]:
+    """NNI v1 assessor keys (builtinAssessorName, codeDir, classFileName) to their v2 form."""
+    out = dict(section)
+    renamed = errors.renamed
+    if "builtinAssessorName" in out:
+        if "name" in out:
+            errors.raise_("both 'builtinAssessorName' (NNI v1) and 'name' are given; keep one",
+                          "assessor.builtinAssessorName")
+        out["name"] = out.pop("builtinAssessorName")
+        renamed["assessor.name"] = "assessor.builtinAssessorName"
+    if "codeDir" in out:
+        out["codeDirectory"] = out.pop("codeDir")
+        renamed["assessor.codeDirectory"] = "assessor.codeDir"
+    if "classFileName" in out:
+        file_name = out.pop("classFileName")
+        if not isinstance(file_name, str) or not file_name.endswith(".py"):
+            errors.raise_(f"expected a Python file name like my_assessor.py, got {file_name!r}",
+                          "assessor.classFileName")
+        class_name = out.get("className")
+        if not isinstance(class_name, str):
+            errors.raise_("a custom assessor with classFileName needs className", "assessor.className")
+        out["className"] = f"{file_name[:-3]}:{class_name}"
+    return out
+
+
+def _assessor_spec(doc: dict[str, Any], errors: _Errors, path_of: Any) -> AssessorSpec | None:
+    """The `assessor:` section (already schema-checked); its code directory made absolute in `doc`."""
+    if "assessor" not in doc:
+        return None
+    section = doc["assessor"]
+    has_name, has_class = "name" in section, "className" in section
+    if has_name == has_class:
+        errors.raise_("give a built-in assessor 'name' (Medianstop, Curvefitting, SuccessiveHalving, Hyperband) "
+                      "or a custom 'className' (with codeDirectory)", "assessor.className" if has_class else "assessor.name")
+    code_dir = None
+    if has_class:
+        name = section["className"]
+        if ":" not in name:
+            module, _, cls_name = name.rpartition(".")
+            if not module:
+                errors.raise_(f"expected 'module:Class' or 'module.Class', got {name!r}", "assessor.className")
+            name = f"{module}:{cls_name}"
+        code_dir = path_of(section.get("codeDirectory", "."))
+        if not code_dir.is_dir():
+            errors.raise_(f"assessor code directory {code_dir} does not exist", "assessor.codeDirectory")
+        section["codeDirectory"] = str(code_dir)
+    else:
+        if "codeDirectory" in section:
+            errors.raise_("codeDirectory is for a custom assessor given by className", "assessor.codeDirectory")
+        name = section["name"]
+    return AssessorSpec(name=name, class_args=dict(section.get("classArgs", {})), code_directory=code_dir,
+                        where=errors.where("assessor"))
+
+
 def _schema_message(detail: str, key: str) -> tuple[str, str]:
     """A schema error's message and key, reworded for people."""
     unexpected = re.search(r"\('([^']+)' was unexpected\)|\(('[^)]+) were unexpected\)", detail)
     if detail.startswith("Additional properties") and unexpected:
         name = unexpected.group(1) or unexpected.group(2).split("'")[1]
-        return "unknown key (check its spelling against DESIGN.md §7 or NNI's config reference)", (
+        return f"unknown key (check its spelling; the keys are listed in {README_KEYS})", (
             f"{key}.{name}" if key else name)
     required = re.match(r"'([^']+)' is a required property", detail)
     if required:
@@ -426,9 +534,12 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
             if "codeDirectory" in tuner_doc:
                 errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
             name = tuner_doc["name"]
+            _check_nni_tuner(tuner_doc, errors)
         tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
     elif mode not in _TUNERLESS_MODES and architecture is None:
         errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
+
+    assessor = _assessor_spec(doc, errors, path_of)
 
     service = doc.setdefault("trainingService", {"platform": "local"})
     platform = service["platform"]
@@ -459,8 +570,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     if platform == "ray" and resources.gpu is None and gpu_number is not None:
         resources = TrialResources(cpu=resources.cpu, gpu=gpu_number, memory=resources.memory)
     gpu_key = "trialGpuNumber" if "trialGpuNumber" in doc else "resourcesPerTrial.gpu"
-    if platform == "local" and gpu_number and gpu_indices is None:
-        errors.raise_(f"{gpu_key} > 0 needs gpuIndices (which GPUs the trials may use)", gpu_key)
+    # trialGpuNumber without gpuIndices (NNI v1's gpuNum): the visible GPUs, found when trials start.
     if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
         errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}", gpu_key)
 
@@ -494,6 +604,8 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         working_directory=working_directory,
         name=doc.get("experimentName"),
         architecture=architecture,
+        key_style=doc.get("keyStyle", "stable"),
+        assessor=assessor,
         resources=resources,
         ray_address=service.get("address", "local") if platform == "ray" else None,
         channel_host=service.get("channelHost"),

@@ -24,7 +24,7 @@ from nasctl.runtime.manager._config import ExperimentConfig, load_config
 from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
 
-__all__ = ["Experiment", "nas_home", "experiment_ids"]
+__all__ = ["Experiment", "nas_home", "experiment_ids", "best_trial"]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -110,6 +110,11 @@ class Experiment:
         if self.dir.exists():
             raise ExperimentError(f"experiment {self.id!r} already exists in {self.home}; "
                                   f"resume it with: nasctl resume {self.id}")
+        if self.config.assessor is not None:  # a bad name or classArgs: refused before anything exists
+            from nasctl.runtime.manager._assessor import build_assessor
+
+            tuner_args = self.config.tuner.class_args if self.config.tuner else {}
+            build_assessor(self.config.assessor, tuner_args.get("optimize_mode", "maximize"))
         self.home.mkdir(parents=True, exist_ok=True)
         self.dir.mkdir(mode=0o700)
         try:
@@ -128,7 +133,8 @@ class Experiment:
             from nasctl import annotator
 
             code_dir = self.dir / "code"
-            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode)
+            search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode,
+                                                        key_style=config.key_style)
             if not search_space and config.tuner is not None:
                 raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
         elif config.search_space_file is not None:
@@ -171,6 +177,51 @@ class Experiment:
             return Manager(self.dir, storage, self.config, on_progress=progress, grace_period=grace_period).run()
         finally:
             storage.close()
+
+    # -- changing a stored experiment -----------------------------------------------------------------
+
+    def update(self, *, max_trial_number: int | None = None,
+               max_experiment_duration: float | str | None = None) -> dict[str, Any]:
+        """Change the trial and time budgets of a stored experiment, stopped or running.
+
+        A running manager takes the change up within a second; a stopped one on `nasctl resume`.
+        Returns the new `{"maxTrialNumber", "maxExperimentDuration"}` (seconds, or None for no limit).
+        """
+        from nasctl.runtime.manager._config import parse_duration
+
+        if max_trial_number is None and max_experiment_duration is None:
+            raise ExperimentError("nothing to update: give --max-trials N and/or --max-duration D")
+        if max_trial_number is not None and (isinstance(max_trial_number, bool)
+                                             or not isinstance(max_trial_number, int) or max_trial_number < 1):
+            raise ExperimentError(f"--max-trials: a number of trials is a positive integer, got {max_trial_number!r}")
+        if max_experiment_duration is not None:
+            parse_duration(max_experiment_duration, "--max-duration")
+        if not self.db_path.is_file():
+            raise ExperimentError(f"experiment {self.id!r} has not been created yet (call run() or create())")
+        storage = Storage(self.db_path)
+        try:
+            with storage.transaction() as db:  # read-modify-write of the document, against a concurrent update
+                row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+                document = json.loads(row[0])
+                if max_trial_number is not None:
+                    document["maxTrialNumber"] = max_trial_number
+                if max_experiment_duration is not None:
+                    document["maxExperimentDuration"] = max_experiment_duration
+                db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(document),))
+        finally:
+            storage.close()
+        self.config = ExperimentConfig.from_dict(document, base_dir=self.info().get("base_dir"))
+        return {"maxTrialNumber": self.config.max_trial_number,
+                "maxExperimentDuration": self.config.max_experiment_duration}
+
+    def delete(self) -> None:
+        """Delete a stored experiment that is not running: its folder, database, trials and logs."""
+        if manager_pid(self.dir) is not None:
+            raise ExperimentError(f"experiment {self.id} is running; stop it first: nasctl stop {self.id}")
+        if not self.db_path.is_file():
+            raise ExperimentError(f"no experiment {self.id!r} in {self.home}")
+        shutil.rmtree(self.dir)
+        self._exists = False
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -215,19 +266,38 @@ class Experiment:
 
     def best(self) -> TrialRecord | None:
         """The succeeded trial with the best final value (by the tuner's optimize_mode), or None."""
-        scored = [t for t in self.trials() if t.status == "SUCCEEDED" and t.default_value is not None]
-        if not scored:
-            return None
-        mode = self.info().get("optimize_mode", "maximize")
-        pick = min if mode == "minimize" else max
-        return pick(scored, key=lambda t: t.default_value)
+        return best_trial(self.trials(), self.info().get("optimize_mode", "maximize"))
+
+    def supernet_keys(self) -> frozenset[str]:
+        """The `mutable_layer` blocks whose choice in a trial's parameters the mode ignored: in enas,
+        oneshot and darts the trial trains every candidate and derives its own architecture."""
+        if self.config.nas_mode == "classic":
+            return frozenset()
+        space = self.info().get("search_space") or {}
+        return frozenset(key for key, entry in space.items()
+                         if isinstance(entry, dict) and entry.get("_type") == "mutable_layer")
 
     def trial_architecture(self, trial_id: str) -> dict[str, Any]:
         """The architecture to inline for a trial: its parameters, with its derived architecture
-        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in."""
+        (enas/oneshot/darts) over them, so the variables a one-shot trial was given stay in.
+
+        In enas/oneshot/darts, a trial that derived no architecture has none to inline: the tuner's
+        sample of its layers was not what it trained (an ExperimentError says how to derive one).
+        """
         record = self.trial(trial_id)
         if record.parameters is None and record.derived_architecture is None:
             raise ExperimentError(f"trial {trial_id} has no parameters yet")
+        ignored = self.supernet_keys()
+        if ignored and record.derived_architecture is None:
+            mode = self.config.nas_mode
+            how = ("to derive one, call nas.derive_architecture(evaluate) after training (the annotation "
+                   "@nas.derive_architecture(evaluate) does the same): it ranks subnets of the trained supernet "
+                   "with evaluate() and reports the best" if mode == "oneshot"
+                   else f"a {mode} trial reports it when it ends; this one ended {record.status}")
+            raise ExperimentError(
+                f"trial {trial_id} ({mode} mode) derived no architecture, so there is none to export (the tuner's "
+                f"sample of its layers is not what the {mode} supernet trained); {how}")
+        # Blocks the trial did not run (another script of the directory) keep their sampled choice.
         return {**(record.parameters or {}), **(record.derived_architecture or {})}
 
     def retrain_architecture(self) -> dict[str, Any] | None:
@@ -255,8 +325,8 @@ class Experiment:
             record = self.trial(trial_id)
             if record.trial_id not in weighted:
                 raise ExperimentError(
-                    f"experiment {self.id}: trial {trial_id} reported no architecture weights (arch_weights in "
-                    f"its intermediate results; status {record.status}), so there is no distribution to sample")
+                    f"experiment {self.id}: trial {trial_id} reported no architecture weights (arch_weights metrics; "
+                    f"status {record.status}), so there is no distribution to sample")
             chosen = trial_id
         else:
             if not weighted:
@@ -280,13 +350,23 @@ class Experiment:
         out = Path(out_dir)
         if out.exists() and any(out.iterdir()):
             raise ExperimentError(f"output directory {out} is not empty")
-        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id))
+        annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id),
+                                      key_style=self.config.key_style)
         return out
 
 
+def best_trial(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:
+    """The succeeded trial of `records` with the best final value, or None."""
+    scored = [t for t in records if t.status == "SUCCEEDED" and t.default_value is not None]
+    if not scored:
+        return None
+    pick = min if optimize_mode == "minimize" else max
+    return pick(scored, key=lambda t: t.default_value)
+
+
 def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:
-    """The `arch_weights` of a trial's last intermediate result that carries them (darts)."""
-    for value in reversed(record.intermediate):
+    """The last `arch_weights` a darts trial reported (in intermediate results, in older databases)."""
+    for value in reversed([*record.intermediate, *record.arch_weights]):
         if isinstance(value, dict) and isinstance(value.get("arch_weights"), dict) and value["arch_weights"]:
             return value["arch_weights"]
     return None

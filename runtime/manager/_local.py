@@ -8,17 +8,43 @@ The manager's selector learns of a trial's exit through a pidfd (no polling wher
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["LocalTrainingService", "TrialProcess", "kill_orphans"]
+from nasctl.runtime.errors import ExperimentError
+
+__all__ = ["LocalTrainingService", "TrialProcess", "kill_orphans", "visible_gpus"]
+
+log = logging.getLogger("nasctl.manager")
+
+
+def visible_gpus(environ: Mapping[str, str] | None = None) -> tuple[int, ...]:
+    """The GPUs trials may use when the config names none (NNI v1's `gpuNum` without `gpuIndices`):
+    those in CUDA_VISIBLE_DEVICES when it is set, else those `nvidia-smi` lists; () on a machine
+    without GPUs."""
+    environ = os.environ if environ is None else environ
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return tuple(int(part) for part in listed.split(",") if part.strip().isdigit())
+    smi = shutil.which("nvidia-smi", path=environ.get("PATH"))
+    if smi is None:
+        return ()
+    try:
+        out = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(int(line) for line in out.split() if line.strip().isdigit())
 
 STDOUT_NAME = "stdout"
 STDERR_NAME = "stderr"
@@ -130,6 +156,16 @@ class LocalTrainingService:
         self.selector = selector
         self.on_exit = on_exit
         self.max_trial_duration = max_trial_duration
+        if trial_gpu_number and gpu_indices is None:
+            gpu_indices = visible_gpus() or None
+            if gpu_indices is None:
+                message = f"trialGpuNumber is {trial_gpu_number} but this machine has no visible GPU; trials run on the CPU"
+                log.warning(message)
+                print(f"warning: {message}", file=sys.stderr)  # the log is a file; say it where the user looks
+                trial_gpu_number = None
+            elif len(gpu_indices) < trial_gpu_number:
+                raise ExperimentError(f"trialGpuNumber is {trial_gpu_number} but only {len(gpu_indices)} GPU(s) are "
+                                      f"visible ({', '.join(map(str, gpu_indices))}); lower trialGpuNumber")
         self.gpu_indices = gpu_indices
         self.gpu_number = trial_gpu_number if trial_gpu_number is not None else (1 if gpu_indices else 0)
         self._hide_gpus = trial_gpu_number == 0 or (gpu_indices is not None and self.gpu_number == 0)

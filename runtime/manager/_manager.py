@@ -15,6 +15,7 @@ State changes are committed to storage before they are acted on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -31,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
-from nasctl.runtime.manager._channel import ChannelServer, Refused
-from nasctl.runtime.manager._config import ExperimentConfig
+from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
+from nasctl.runtime.manager._channel import ChannelServer, Refused, printable
+from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._ray import RayTrainingService, RayTrial
 from nasctl.runtime.manager._storage import Storage
@@ -94,6 +96,7 @@ class _Live:
     trial_id: str
     sequence: int
     phases: list[tuple[int, dict[str, Any]]]
+    token: str
     served: int = 0
     current: int | None = None
     finals: set[int] = field(default_factory=set)
@@ -124,6 +127,8 @@ class Manager:
         self.tuner: Any = None
         self._best: float | None = None
         self._last_checkpoint_event = 0
+        self.assessor: AssessorRunner | None = None
+        self._early_stops: dict[str, int] = {}  # trial id -> the step its assessor stopped it at
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -196,11 +201,9 @@ class Manager:
             log.info("tuner: replayed %d stored events", replayed)
         self._last_checkpoint_event = storage.last_event_id()
         self._best = self._best_value()
+        self._start_assessor()
 
-        token = secrets.token_hex(16)
-        self.channel = ChannelServer(self.dir / SOCKET_NAME, token, self.selector, self._handle,
-                                     lambda trial_id: trial_id in self.live)
-        self.token = token
+        self.channel = ChannelServer(self.dir / SOCKET_NAME, self.selector, self._handle, self._token_of)
         self.channel_address = self.channel.address
         self.service = self._training_service()
         wake_r, wake_w = socket.socketpair()
@@ -231,6 +234,8 @@ class Manager:
                 self.channel.close()
             if isinstance(self.service, RayTrainingService):
                 self.service.close()
+            if self.assessor is not None:
+                self.assessor.close()
             self.selector.unregister(wake_r)
             wake_r.close()
             wake_w.close()
@@ -311,11 +316,28 @@ class Manager:
             self.service.poll()
             now = time.monotonic()
             if now >= next_heartbeat:
+                self.channel.poll()
                 storage.heartbeat(self.session)
+                self._refresh_limits()
                 next_heartbeat = now + _HEARTBEAT
             if now >= next_checkpoint:
                 self._maybe_checkpoint()
                 next_checkpoint = now + _CHECKPOINT_EVERY
+
+    def _refresh_limits(self) -> None:
+        """Take up a change of maxTrialNumber / maxExperimentDuration (`nasctl experiment update`)."""
+        document = self.storage.meta("config")
+        trials = document.get("maxTrialNumber", self.config.max_trial_number)
+        duration = document.get("maxExperimentDuration")
+        duration = self.config.max_experiment_duration if duration is None else parse_duration(duration)
+        if (trials, duration) == (self.config.max_trial_number, self.config.max_experiment_duration):
+            return
+        self.config = dataclasses.replace(self.config, document=document, max_trial_number=trials,
+                                          max_experiment_duration=duration)
+        if duration is not None:
+            self.deadline = self._session_start + duration - self._elapsed_before
+        log.info("experiment %s: updated: maxTrialNumber %s, maxExperimentDuration %s", self.id, trials, duration)
+        self._report_progress()
 
     def _create_tuner(self) -> Any:
         """The configured tuner; in a retrain, over the keys its stored architecture leaves open."""
@@ -337,12 +359,22 @@ class Manager:
     # -- trials -------------------------------------------------------------------------------------
 
     def _recover_interrupted(self) -> None:
-        """Trials a killed manager left RUNNING: their processes are killed and they wait again."""
-        for trial_id in self.storage.trial_ids_with_status("RUNNING"):
-            pgid = self.storage.trial_pgid(trial_id)
+        """Trials a killed manager left RUNNING: their processes are killed; a trial whose every
+        parameter has its final result stored is SUCCEEDED with it, the others wait to run again."""
+        storage = self.storage
+        for trial_id in storage.trial_ids_with_status("RUNNING"):
+            pgid = storage.trial_pgid(trial_id)
             if pgid and kill_orphans(pgid, self.id, trial_id):
                 log.info("trial %s: killed the process group %s left by the previous manager", trial_id, pgid)
-            self.storage.reset_trial(trial_id)
+            phases = [parameter_id for parameter_id, _, _ in storage.trial_parameters(trial_id)]
+            if phases and set(phases) <= storage.final_parameter_ids(trial_id):
+                storage.finish_trial(
+                    trial_id, "SUCCEEDED", exit_code=None,
+                    stderr_tail=stderr_tail(self.dir / "trials" / trial_id) or None,
+                    message="its final result was stored before the manager stopped; its process was ended")
+                log.info("trial %s: had reported its final result when the manager stopped; SUCCEEDED", trial_id)
+                continue
+            storage.reset_trial(trial_id)
             log.info("trial %s: was running when the manager stopped; it will run again", trial_id)
 
     def _may_create(self) -> bool:
@@ -394,13 +426,15 @@ class Manager:
         folder = self.service.prepare_folder(trial_id)
         gpus = self.service.reserve_gpus()
         storage.set_running(trial_id, ",".join(map(str, gpus)) if gpus else None)
+        # Each attempt of each trial gets its own token: no trial can speak for another.
+        token = secrets.token_hex(16)
         env = trial_environment(
             platform=self.config.platform, experiment_id=self.id, trial_id=trial_id, channel=self.channel_address,
-            token=self.token, seed=derive_trial_seed(self.seed, sequence), sequence=sequence, mode=self.config.nas_mode,
+            token=token, seed=derive_trial_seed(self.seed, sequence), sequence=sequence, mode=self.config.nas_mode,
             mode_config=self.config.mode_config, output_dir=str(folder),
             cuda_visible_devices=self.service.cuda_visible_devices(gpus))
         phases = [(pid, params) for pid, _, params in storage.trial_parameters(trial_id)]
-        self.live[trial_id] = _Live(trial_id, sequence, phases)
+        self.live[trial_id] = _Live(trial_id, sequence, phases, token)
         process = self.service.start(trial_id, env, gpus)
         storage.set_pgid(trial_id, process.process.pid)
         if process.process.pid is None:
@@ -419,14 +453,18 @@ class Manager:
     def _trial_exited(self, trial: TrialProcess | RayTrial) -> None:
         self.channel.drain(trial.trial_id)
         self.channel.close_trial(trial.trial_id)
-        self.live.pop(trial.trial_id, None)
+        live = self.live.pop(trial.trial_id, None)
         code = trial.process.returncode
         tail = stderr_tail(trial.folder)
         if trial.canceled:
             return  # _interrupt_running / _cancel_running record these
+        early_step = self._early_stops.pop(trial.trial_id, None)
+        if early_step is not None and live is not None and not live.finals:
+            self._record_early_stop(trial, early_step, code, tail)
+            return
         if trial.timed_out:
             status, message = "TIMEOUT", f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
-        elif code == 0:
+        elif code == 0 or early_step is not None:  # stopped early only after its final result
             status, message = "SUCCEEDED", None
         else:
             status = "FAILED"
@@ -438,7 +476,49 @@ class Manager:
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
         for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
             self.tuner.trial_end(parameter_id, status == "SUCCEEDED")
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
         self._check_early_failures(status, code, tail)
+        self._report_progress()
+
+    # -- early stopping -----------------------------------------------------------------------------
+
+    def _start_assessor(self) -> None:
+        """The configured assessor on its worker thread, told of the trials that ended before."""
+        spec = self.config.assessor
+        if spec is None:
+            return
+        self.assessor = AssessorRunner(build_assessor(spec, self.optimize_mode), spec.name, self.selector,
+                                       on_bad=self._stop_early, on_error=self._assessor_failed)
+        self.assessor.restore(self.storage.trials())
+
+    def _stop_early(self, trial_id: str, step: int) -> None:
+        """The assessor's verdict is Bad: kill the trial; `_trial_exited` records it EARLY_STOPPED."""
+        live = self.live.get(trial_id)
+        if live is None or live.finals or trial_id in self._early_stops:
+            return  # it ended, or reported its final result, while the assessor thought
+        self._early_stops[trial_id] = step
+        log.info("trial %s: stopped early by the assessor after %d intermediate results", trial_id, step)
+        self.service.terminate(trial_id)
+
+    def _assessor_failed(self, message: str) -> None:
+        if self.failure is None:
+            self.failure = message
+
+    def _record_early_stop(self, trial: TrialProcess, step: int, code: int | None, tail: str) -> None:
+        """EARLY_STOPPED with its last intermediate result, which the tuner receives as NNI's does."""
+        label = self.assessor.label if self.assessor is not None else "?"
+        message = f"stopped early by assessor {label} after {step} intermediate results"
+        told = self.storage.early_stop_trial(trial.trial_id, exit_code=code, stderr_tail=tail or None,
+                                             message=message)
+        log.info("trial %s: EARLY_STOPPED (%s)", trial.trial_id, message)
+        if told is not None:
+            self.tuner.receive_trial_result(*told)
+        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
+            self.tuner.trial_end(parameter_id, False)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial.trial_id, False)
+        self._check_early_failures("EARLY_STOPPED", code, tail)
         self._report_progress()
 
     def _check_early_failures(self, status: str, code: int | None, tail: str) -> None:
@@ -476,18 +556,24 @@ class Manager:
 
     # -- channel requests ---------------------------------------------------------------------------
 
+    def _token_of(self, trial_id: str) -> str | None:
+        live = self.live.get(trial_id)
+        return live.token if live is not None else None
+
     def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
         live = self.live[request["trial_id"]]
         kind = request["type"]
         if kind == "get_parameter":
             return self._get_parameter(live)
         if kind == "metric":
-            self._metric(live, request)
+            warning = self._metric(live, request)
+            if warning is not None:
+                return {"type": "ack", "warning": warning}
         elif kind == "architecture":
             self._architecture(live, request)
         else:
             level = getattr(logging, request["level"].upper())
-            log.log(level, "trial %s: %s", live.trial_id, request["message"])
+            log.log(level, "trial %s: %s", live.trial_id, printable(request["message"], 10000))
         return {"type": "ack"}
 
     def _get_parameter(self, live: _Live) -> dict[str, Any]:
@@ -518,12 +604,16 @@ class Manager:
             return first_id, first
         raise Refused(f"parameter_id {parameter_id} was not given to trial {live.trial_id}")
 
-    def _metric(self, live: _Live, request: dict[str, Any]) -> None:
+    def _metric(self, live: _Live, request: dict[str, Any]) -> str | None:
+        """Store a metric (a final one goes to the tuner); returns a warning for the trial, if any."""
         parameter_id, parameters = self._resolve_parameter(live, request.get("parameter_id"))
         value = request["value"]
         if request["kind"] == "final":
             if parameter_id in live.finals:
-                raise Refused(f"parameter_id {parameter_id} already has a final result")
+                warning = (f"a second final result for parameter {parameter_id} was ignored; "
+                           "the first one stands")
+                log.warning("trial %s: %s", live.trial_id, warning)
+                return warning
             live.finals.add(parameter_id)
             if self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters):
                 self.tuner.receive_trial_result(parameter_id, parameters, value)
@@ -533,8 +623,13 @@ class Manager:
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)
+        elif request["kind"] == "arch_weights":  # darts' architecture weights: stored for the view, never assessed
+            self.storage.add_metric(live.trial_id, parameter_id, "arch_weights", request.get("sequence"), value)
         else:
             self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
+            if self.assessor is not None and live.trial_id not in self._early_stops:
+                self.assessor.report(live.trial_id, value)
+        return None
 
     def _architecture(self, live: _Live, request: dict[str, Any]) -> None:
         from nasctl import schemas
@@ -553,7 +648,8 @@ class Manager:
         return value < self._best if self.optimize_mode == "minimize" else value > self._best
 
     def _best_value(self) -> float | None:
-        values = [t.default_value for t in self.storage.trials() if t.default_value is not None]
+        values = [t.default_value for t in self.storage.trials()
+                  if t.default_value is not None and t.status != "EARLY_STOPPED"]
         if not values:
             return None
         return min(values) if self.optimize_mode == "minimize" else max(values)
@@ -563,7 +659,8 @@ class Manager:
             return
         counts = self.storage.counts()
         self.on_progress(Progress(
-            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"],
+            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"]
+            + counts["EARLY_STOPPED"],
             running=len(self.service.running) if hasattr(self, "service") else 0,
             failed=counts["FAILED"] + counts["TIMEOUT"], total=self.config.max_trial_number,
             best=self._best, elapsed=self._elapsed_before + time.monotonic() - self._session_start))

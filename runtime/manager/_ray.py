@@ -441,8 +441,9 @@ class RayTrainingService:
             trial.process.returncode = payload["code"]
             trial.timed_out = trial.timed_out or payload["timed_out"]
             self._write_output(trial, payload["stdout"], payload["stderr"])
-        elif not (trial.canceled or trial.timed_out):
-            # The task itself failed (its node or worker died, its runtime environment could not be set up).
+        elif not (trial.canceled or trial.timed_out or trial.kill_at is not None):
+            # The task itself failed (its node or worker died, its runtime environment could not be set up);
+            # one this service cancelled (terminate) ended as asked, its output left on its node.
             trial.failure = f"on Ray: {_first_line(payload)}"
             self._write_output(trial, b"", f"{trial.failure}\n{payload}\n".encode())
         self._release(trial)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ from nasctl.runtime.errors import ExperimentError
 __all__ = ["Storage", "TrialRecord", "TRIAL_STATUSES", "FINISHED_STATUSES", "DB_NAME"]
 
 DB_NAME = "experiment.db"
-TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
-FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED")
+TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
+FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +63,14 @@ CREATE TABLE IF NOT EXISTS tuner_events (
     parameter_id INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantined_events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    parameter_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    time REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id INTEGER NOT NULL,
@@ -77,6 +86,10 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS metrics_trial ON metrics(trial_id);
 CREATE INDEX IF NOT EXISTS parameters_trial ON parameters(trial_id);
 """
+
+
+# Older versions stored NaN and infinities; they read back as null, so no export writes bare NaN.
+_load_metric = json.JSONDecoder(parse_constant=lambda _name: None).decode
 
 
 @dataclass
@@ -98,6 +111,8 @@ class TrialRecord:
     attempts: int = 0
     derived_architecture: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    # darts: the architecture weights reported over training, `{"default", "arch_weights", "step"}` each
+    arch_weights: list[Any] = field(default_factory=list)
     gpus: str | None = None
 
     @property
@@ -106,7 +121,13 @@ class TrialRecord:
         value = self.value
         if isinstance(value, dict):
             value = value.get("default")
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # stored by an older version, which did not refuse it
+            return None
+        return number if math.isfinite(number) else None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,12 +143,12 @@ class TrialRecord:
             "start_time": self.start_time,
             "end_time": self.end_time,
         }
-        if self.gpus is not None:
-            out["gpus"] = self.gpus
         if self.derived_architecture is not None:
             out["derived_architecture"] = self.derived_architecture
         if len(self.phases) > 1:
             out["phases"] = self.phases
+        if self.arch_weights:
+            out["arch_weights"] = list(self.arch_weights)
         return out
 
 
@@ -264,6 +285,42 @@ class Storage:
                            "SELECT 'end', parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
                            (success, trial_id))
 
+    def early_stop_trial(self, trial_id: str, *, exit_code: int | None, stderr_tail: str | None,
+                         message: str | None = None) -> tuple[int, dict[str, Any], Any] | None:
+        """Record a trial its assessor stopped: EARLY_STOPPED, its last intermediate result as the
+        tuner's `result` event, then the `end` events (not a success), in one transaction.
+
+        Returns `(parameter_id, parameters, value)` for the tuner's `receive_trial_result`, or None
+        when there is nothing to tell it (no numeric intermediate result, or the tuner has that
+        parameter's result already).
+        """
+        told = None
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET status = 'EARLY_STOPPED', exit_code = ?, stderr_tail = ?, message = ?, "
+                       "end_time = ? WHERE trial_id = ?", (exit_code, stderr_tail, message, time.time(), trial_id))
+            rows = db.execute("SELECT parameter_id, value FROM metrics WHERE trial_id = ? AND kind = 'intermediate' "
+                              "ORDER BY id DESC", (trial_id,)).fetchall()
+            last = None
+            for pid, payload in rows:
+                value = json.loads(payload)
+                if pid is not None and _scalar(value) is not None:
+                    last = pid, value
+                    break
+            if last is not None:
+                parameter_id, value = last
+                known = db.execute("SELECT 1 FROM tuner_events WHERE kind = 'result' AND parameter_id = ?",
+                                   (parameter_id,)).fetchone()
+                row = db.execute("SELECT parameters FROM parameters WHERE parameter_id = ?", (parameter_id,)).fetchone()
+                if not known and row is not None:
+                    parameters = json.loads(row[0])
+                    db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
+                               (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+                    told = (parameter_id, parameters, value)
+            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
+                       "SELECT 'end', parameter_id, 'false' FROM parameters WHERE trial_id = ? ORDER BY phase",
+                       (trial_id,))
+        return told
+
     def reset_trial(self, trial_id: str) -> None:
         """Make an interrupted trial WAITING again: its metrics and later phases are dropped."""
         with self.transaction() as db:
@@ -292,6 +349,12 @@ class Storage:
             db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
                        (parameter_id, json.dumps({"parameters": parameters, "value": value})))
             return True
+
+    def final_parameter_ids(self, trial_id: str) -> set[int]:
+        """The parameter ids of a trial that have a final result stored."""
+        rows = self._db.execute("SELECT DISTINCT parameter_id FROM metrics WHERE trial_id = ? AND kind = 'final' "
+                                "AND parameter_id IS NOT NULL", (trial_id,)).fetchall()
+        return {row[0] for row in rows}
 
     def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -329,12 +392,15 @@ class Storage:
             params.setdefault(trial_id, []).append((pid, json.loads(payload)))
         finals: dict[tuple[str, int | None], Any] = {}
         intermediate: dict[str, list[Any]] = {}
+        arch_weights: dict[str, list[Any]] = {}
         for trial_id, pid, kind, payload in self._db.execute(
                 "SELECT trial_id, parameter_id, kind, value FROM metrics ORDER BY id"):
             if kind == "final":
-                finals[(trial_id, pid)] = json.loads(payload)
+                finals[(trial_id, pid)] = _load_metric(payload)
+            elif kind == "arch_weights":
+                arch_weights.setdefault(trial_id, []).append(_load_metric(payload))
             else:
-                intermediate.setdefault(trial_id, []).append(json.loads(payload))
+                intermediate.setdefault(trial_id, []).append(_load_metric(payload))
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
@@ -348,13 +414,16 @@ class Storage:
                     value = phase["value"]
             if value is None:
                 value = finals.get((trial_id, None))
+            if value is None and row[2] == "EARLY_STOPPED":  # its last intermediate result stands for it
+                value = next((v for v in reversed(intermediate.get(trial_id, [])) if _scalar(v) is not None), None)
             first = phases[0] if phases else {"parameter_id": None, "parameters": None}
             records.append(TrialRecord(
                 trial_id=trial_id, sequence=row[1], status=row[2], exit_code=row[3], stderr_tail=row[4],
                 message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
                 derived_architecture=json.loads(row[9]) if row[9] else None,
                 parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
-                intermediate=intermediate.get(trial_id, []), phases=phases, gpus=row[10]))
+                intermediate=intermediate.get(trial_id, []), phases=phases,
+                arch_weights=arch_weights.get(trial_id, []), gpus=row[10]))
         return records
 
     # -- tuner events and checkpoints -----------------------------------------------------------------
@@ -368,6 +437,19 @@ class Storage:
                                 (event_id,)).fetchall()
         return [(eid, kind, pid, json.loads(payload)) for eid, kind, pid, payload in rows]
 
+    def quarantine_event(self, event_id: int, error: str) -> None:
+        """Move a tuner event a resume cannot replay out of the replay, keeping it and why."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO quarantined_events(id, kind, parameter_id, payload, error, time) "
+                       "SELECT id, kind, parameter_id, payload, ?, ? FROM tuner_events WHERE id = ?",
+                       (error, time.time(), event_id))
+            db.execute("DELETE FROM tuner_events WHERE id = ?", (event_id,))
+
+    def quarantined_events(self) -> list[tuple[int, str, int, str]]:
+        """(id, kind, parameter_id, error) of the tuner events taken out of the replay, in order."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT id, kind, parameter_id, error FROM quarantined_events ORDER BY id")]
+
     def save_checkpoint(self, event_id: int, data: bytes) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO checkpoints(event_id, data, time) VALUES (?, ?, ?)", (event_id, data, time.time()))
@@ -376,3 +458,11 @@ class Storage:
     def latest_checkpoint(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT event_id, data FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
+
+
+def _scalar(value: Any) -> float | None:
+    """The number in a metric value (itself or its `default`), None if it has none or it is the darts
+    backend's report of its architecture weights (not a point of the trial's learning curve)."""
+    if isinstance(value, dict):
+        value = value.get("default") if "arch_weights" not in value else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

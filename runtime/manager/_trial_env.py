@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from nasctl._nni_compat import with_nni_on_pythonpath
+
 __all__ = [
     "NAS_ARCHITECTURE",
     "NAS_CHANNEL",
@@ -59,7 +61,8 @@ def trial_environment(*, platform: str, experiment_id: str, trial_id: str, chann
     """A trial's full environment: `base` (default os.environ) plus the NAS_* variables.
 
     The manager's interpreter directory goes first on PATH, so `python3 trial.py` in a trial command
-    runs the interpreter nasctl is installed in.
+    runs the interpreter nasctl is installed in. Where NNI is not installed, nasctl's `nni` module
+    goes last on PYTHONPATH, so trial code written for NNI (`import nni`) runs unchanged.
     """
     env = dict(os.environ if base is None else base)
     for name in TRIAL_VARIABLES:
@@ -80,4 +83,5 @@ def trial_environment(*, platform: str, experiment_id: str, trial_id: str, chann
     })
     if cuda_visible_devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices
+    with_nni_on_pythonpath(env)
     return env

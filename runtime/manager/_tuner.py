@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nasctl.runtime._numbers import number_problem
+from nasctl.runtime.manager._channel import printable
 from nasctl.runtime.manager._config import _TUNERLESS_MODES, TunerSpec
 from nasctl.runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
 from nasctl.runtime.manager._storage import Storage
@@ -97,19 +99,38 @@ def restore_tuner(tuner: Any, storage: Storage, folder: Path, *, use_checkpoint:
         finally:
             Path(name).unlink(missing_ok=True)
     events = storage.events_after(start)
-    for _, kind, parameter_id, payload in events:
-        if kind == "generate":
-            try:
-                again = tuner.generate_parameters(parameter_id)
-            except Exception as error:  # a tuner may refuse during replay; the stored parameters stand
-                if not is_no_more_trials(error):
-                    raise
-                continue
-            if again != payload:
-                log.warning("tuner replay: parameter %s differs from the stored one; the stored one is kept",
-                            parameter_id)
-        elif kind == "result":
-            tuner.receive_trial_result(parameter_id, payload["parameters"], payload["value"])
-        elif kind == "end":
-            tuner.trial_end(parameter_id, bool(payload))
+    for event_id, kind, parameter_id, payload in events:
+        try:
+            _replay(tuner, kind, parameter_id, payload)
+        except Exception as error:
+            # A bad stored value or a tuner's bug must not make the experiment impossible to resume:
+            # the event leaves the replay (kept in quarantined_events) and is reported this once.
+            reason = error.args[0] if isinstance(error, _Unusable) else f"{type(error).__name__}: {error}"
+            storage.quarantine_event(event_id, reason)
+            log.warning("tuner replay: the %s event of parameter %s was skipped and quarantined (%s)",
+                        kind, parameter_id, printable(reason, 500))
     return len(events)
+
+
+class _Unusable(Exception):
+    """A stored event no tuner should see."""
+
+
+def _replay(tuner: Any, kind: str, parameter_id: int, payload: Any) -> None:
+    if kind == "generate":
+        try:
+            again = tuner.generate_parameters(parameter_id)
+        except Exception as error:  # a tuner may refuse during replay; the stored parameters stand
+            if not is_no_more_trials(error):
+                raise
+            return
+        if again != payload:
+            log.warning("tuner replay: parameter %s differs from the stored one; the stored one is kept",
+                        parameter_id)
+    elif kind == "result":
+        problem = number_problem(payload.get("value")) if isinstance(payload, dict) else "not a stored result"
+        if problem is not None:
+            raise _Unusable(f"its value is refused: {problem}")
+        tuner.receive_trial_result(parameter_id, payload["parameters"], payload["value"])
+    elif kind == "end":
+        tuner.trial_end(parameter_id, bool(payload))

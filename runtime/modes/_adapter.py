@@ -30,7 +30,7 @@ class ForeignBackend(LayerBackend):
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self.inner = _load(self.target)(context.mode_options(self.mode), seed=context.platform.seed)
-        self.inner.reporter = context.report_intermediate_result
+        self.inner.reporter = context.report_arch_weights
         self.inner.fetch_parameters = context.get_next_parameter
         # The context reports `derive_architecture()` itself, just before the final result.
         self.inner.report_architecture = None

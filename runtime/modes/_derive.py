@@ -93,7 +93,7 @@ def sample_architectures(
 ) -> list[dict[str, Any]]:
     """`count` architectures drawn from a darts trial's learned distribution, for retraining.
 
-    `arch_weights` is what a darts trial reports as intermediate data (`"arch_weights"`:
+    `arch_weights` is what a darts trial reports in its `arch_weights` metrics (`"arch_weights"`:
     `{block: {layer: {"layer": {label: p}, "inputs": {label: gate}}}}`); `search_space` gives each
     layer's `optional_input_size`. Per layer: a candidate drawn with probability `p`, each optional
     input kept with probability `gate`, the number kept then clamped to the size range (the most

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nasctl.runtime.errors import ArchitectureError, TrialError
+from nasctl.runtime.trial._architecture import find_label
 
 Architecture = dict[str, Any]
 
@@ -108,12 +109,19 @@ class LayerSpec:
             raise ArchitectureError(f"no choice for layer '{self.layer_key}'", self.block_key)
         choice = block[self.layer_key]
         label = choice.get("chosen_layer")
+        found = find_label(self.labels, label) if isinstance(label, str) else None
+        label = self.labels[found] if found is not None else label
         if label not in self.labels:
             raise ArchitectureError(
                 f"layer '{self.layer_key}': chosen_layer {label!r} is not one of {list(self.labels)}",
                 self.block_key,
             )
         inputs = choice.get("chosen_inputs", [])
+        if isinstance(inputs, list):
+            inputs = [
+                self.input_labels[found] if (found := find_label(self.input_labels, name)) is not None else name
+                for name in inputs
+            ]
         if (
             not isinstance(inputs, list)
             or any(name not in self.input_labels for name in inputs)

@@ -70,8 +70,24 @@ def report_architecture(architecture: Mapping[str, Any]) -> None:
     current_context().report_architecture(architecture)
 
 
-def training_update(**kwargs: Any) -> None:
-    """The mode's training step: the next subgraph (enas), an architecture step (darts); else nothing."""
+#: NNI's positional order of `training_update(tf, session, loss, feed_dict)` (its generator adds the mode).
+TRAINING_UPDATE_POSITIONAL = ("tf", "session", "loss", "feed_dict")
+
+
+def training_update(*args: Any, **kwargs: Any) -> None:
+    """The mode's training step: the next subgraph (enas), an architecture step (darts); else nothing.
+
+    Arguments as NNI documents them, positional or keyword: `training_update(tf, sess)`,
+    `training_update(tf, sess, loss)`, `training_update(tf=tf, session=sess, loss=loss, feed_dict=fd)`;
+    torch darts takes `loss=` (and `train_loss=`, `model=`, `lr=` for `order: 2`).
+    """
+    if len(args) > len(TRAINING_UPDATE_POSITIONAL):
+        raise TrialError(f"training_update() takes at most {len(TRAINING_UPDATE_POSITIONAL)} positional arguments "
+                         f"({', '.join(TRAINING_UPDATE_POSITIONAL)}), got {len(args)}")
+    for name, value in zip(TRAINING_UPDATE_POSITIONAL, args, strict=False):
+        if name in kwargs:
+            raise TrialError(f"training_update() got argument {name!r} both by position and by keyword")
+        kwargs[name] = value
     current_context().training_update(**kwargs)
 
 

@@ -9,6 +9,8 @@ that samples `k` on demand with seed 3 gets.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import math
 import random
@@ -22,6 +24,7 @@ __all__ = [
     "check_layer_choice",
     "check_variable",
     "choice_index",
+    "find_label",
     "key_random",
     "load_architecture_file",
     "sample_architecture",
@@ -66,11 +69,40 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
 
 
-def choice_index(key: str, labels: Sequence[Any], value: Any) -> int:
-    """The index of `value` among a choice's `labels`; ArchitectureError naming `key` if it is none."""
+@functools.lru_cache(maxsize=4096)
+def _expression(text: str) -> str | None:
+    """The parsed form of a label's source text (None if it is not an expression)."""
+    try:
+        return ast.dump(ast.parse(text.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _same_source(label: Any, value: Any) -> bool:
+    """Whether two labels are the same source text up to layout: `avg_pool(h, 2)` is `avg_pool(h,2)`
+    and `(5 * 6)` (NNI's printing) is `5*6`."""
+    if not (isinstance(label, str) and isinstance(value, str)):
+        return False
+    parsed = _expression(label)
+    return parsed is not None and parsed == _expression(value)
+
+
+def find_label(labels: Sequence[Any], value: Any) -> int | None:
+    """The index of `value` among `labels`: the same JSON value, else the same source text."""
     for index, label in enumerate(labels):
         if _same(label, value):
             return index
+    for index, label in enumerate(labels):
+        if _same_source(label, value):
+            return index
+    return None
+
+
+def choice_index(key: str, labels: Sequence[Any], value: Any) -> int:
+    """The index of `value` among a choice's `labels`; ArchitectureError naming `key` if it is none."""
+    index = find_label(labels, value)
+    if index is not None:
+        return index
     shown = ", ".join(json.dumps(label) if _is_json(label) else repr(label) for label in labels)
     raise ArchitectureError(f"{json.dumps(value) if _is_json(value) else repr(value)} is not one of the "
                             f"choices [{shown}]", key)
@@ -189,16 +221,22 @@ def check_layer_choice(key: str, layer_key: str, labels: Sequence[str], input_la
     if unknown:
         raise ArchitectureError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}", key)
     label = entry.get("chosen_layer")
-    if label not in labels:
+    found = find_label(labels, label) if isinstance(label, str) else None
+    if found is None:
         raise ArchitectureError(f"{where}: chosen_layer {label!r} is not one of its candidates "
                                 f"{list(labels)}", key)
+    label = labels[found]
     chosen = entry.get("chosen_inputs", [])
     if not isinstance(chosen, Sequence) or isinstance(chosen, str):
         raise ArchitectureError(f"{where}: chosen_inputs must be a list of input names, got {chosen!r}", key)
+    canonical = []
     for name in chosen:
-        if name not in input_labels:
+        found = find_label(input_labels, name) if isinstance(name, str) else None
+        if found is None:
             raise ArchitectureError(f"{where}: chosen input {name!r} is not one of its optional_inputs "
                                     f"{list(input_labels)}", key)
+        canonical.append(input_labels[found])
+    chosen = canonical
     if len(set(chosen)) != len(chosen):
         raise ArchitectureError(f"{where}: chosen_inputs {list(chosen)} name an input twice", key)
     low, high = input_size_bounds(size, len(input_labels), key, layer_key)

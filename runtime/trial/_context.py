@@ -10,11 +10,13 @@ import contextlib
 import json
 import numbers
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import chain
 from typing import Any
 
+from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 from nasctl.runtime.modes._registry import backend_class, detect_framework
@@ -42,6 +44,7 @@ def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
             json.dumps(result)
         except (TypeError, ValueError) as error:
             raise TrialError(f"{what}: the result is not JSON-serialisable: {error}") from None
+        _finite(result, what)
         return result
     if hasattr(value, "item") and not isinstance(value, numbers.Number):
         try:  # a one-element array or tensor
@@ -51,7 +54,15 @@ def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TrialError(f"{what}: a result is a number or a dict with a 'default' key, "
                          f"got {type(value).__name__} {value!r}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
+    number = int(value) if isinstance(value, numbers.Integral) else float(value)
+    _finite(number, what)
+    return number
+
+
+def _finite(value: Any, what: str) -> None:
+    problem = number_problem(value)
+    if problem is not None:
+        raise TrialError(f"{what}: refused, {problem} (a result must be a finite number that fits a float)")
 
 
 def _architecture_json(architecture: Mapping[str, Any]) -> str:
@@ -78,6 +89,8 @@ class TrialContext:
         self._pinned: list[Any] = []
         self._registries: dict[str | None, MutableMapping[str, Any]] = {}
         self._sent_architecture: str | None = None  # JSON of the last architecture sent
+        self._finals: set[int | None] = set()  # parameter ids whose final result was sent
+        self._ignored_finals: set[int | None] = set()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrialContext:
@@ -180,6 +193,14 @@ class TrialContext:
         self.platform.send_metric("intermediate", value, parameter_id, self._sequence)
         self._sequence += 1
 
+    def report_arch_weights(self, value: Any) -> None:
+        """Send a darts backend's architecture weights, `{"default": arch_loss, "arch_weights": {...},
+        "step": n}`: stored apart from the intermediate results, which stay the user's learning curve."""
+        value = _metric(value, "report_arch_weights")
+        step = value.get("step") if isinstance(value, dict) else None
+        sequence = step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+        self.platform.send_metric("arch_weights", value, self._parameter_id(), sequence)
+
     def report_final_result(self, value: Any) -> None:
         """Send the final result; one-shot backends' derived architectures go first, each only when it
         differs from the last architecture sent (the experiment keeps the latest one)."""
@@ -190,7 +211,15 @@ class TrialContext:
             if derived is not None and _architecture_json(derived) != self._sent_architecture:
                 # enas reports a result every step; its derived architecture changes far less often
                 self.report_architecture(derived)
+        if self.platform.one_final_per_parameter and parameter_id in self._finals:
+            if parameter_id not in self._ignored_finals:
+                self._ignored_finals.add(parameter_id)
+                print(f"nasctl: warning: trial {self.platform.trial_id}: report_final_result({json.dumps(value)}) "
+                      f"ignored: parameter {parameter_id} already has a final result, and the first one stands "
+                      "(further ones are ignored without a warning)", file=sys.stderr, flush=True)
+            return
         self.platform.send_metric("final", value, parameter_id, None)
+        self._finals.add(parameter_id)
         for backend in list(self._backends.values()):
             backend.on_final_result(value)
 

@@ -31,6 +31,8 @@ class Platform:
     name = ""
     #: Whether a key missing from the parameters is sampled on demand (else it is an error).
     samples_missing = False
+    #: Whether a second final result for one parameter is ignored (with a warning) instead of sent.
+    one_final_per_parameter = False
 
     def __init__(self, *, experiment_id: str, trial_id: str, sequence_id: int = 0, seed: int = 0) -> None:
         self.experiment_id = experiment_id
@@ -94,6 +96,8 @@ class StandalonePlatform(Platform):
 class ChannelPlatform(Platform):
     """A trial of an experiment (`local`, `ray`): every call is a request to the dispatcher."""
 
+    one_final_per_parameter = True
+
     def __init__(self, client: ChannelClient, *, name: str, experiment_id: str, trial_id: str,
                  sequence_id: int = 0, seed: int = 0) -> None:
         super().__init__(experiment_id=experiment_id, trial_id=trial_id, sequence_id=sequence_id, seed=seed)
@@ -113,7 +117,9 @@ class ChannelPlatform(Platform):
         fields: dict[str, Any] = {"kind": kind, "value": value, "parameter_id": parameter_id}
         if sequence is not None:
             fields["sequence"] = sequence
-        self.client.request("metric", **fields)
+        reply = self.client.request("metric", **fields)
+        if isinstance(reply.get("warning"), str):
+            print(f"nasctl: warning: trial {self.trial_id}: {reply['warning']}", file=sys.stderr, flush=True)
 
     def send_architecture(self, architecture: dict[str, Any], parameter_id: int | None) -> None:
         self.client.request("architecture", architecture=architecture, parameter_id=parameter_id)

@@ -32,11 +32,13 @@ from nasctl.runtime.trial._architecture import load_architecture_file, validate_
 from nasctl.runtime.trial._context import TrialContext, use_context
 from nasctl.runtime.trial._platform import StandalonePlatform
 
+from nasctl._nni_compat import provide_nni
+
 __all__ = ["run_script"]
 
 _MARKERS = (b"@nas.", b"@nni.")
 # nasctl's own packages are never trial code, even when the trial directory holds their sources.
-_OWN_PACKAGES = frozenset({"nasctl", "nas"})
+_OWN_PACKAGES = frozenset({"nasctl", "nas", "nni"})
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -220,6 +222,7 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     context = TrialContext(platform)
     status = 0
     finder = _AnnotatedFinder(root, mode, key_style)
+    provide_nni()  # trial code written for NNI: `import nni`
     try:
         with use_context(context), _patched(root, script, argv, environ, finder) as (main, stdout):
             try:

@@ -223,7 +223,7 @@ def test_optional_inputs_may_be_expressions_and_use_earlier_layers(h) -> None:
     }
 
 
-def test_nni_key_style_numbers_blocks_by_line_and_layers_by_position(h) -> None:
+def test_nni_key_style_numbers_blocks_by_last_line_and_layers_by_position(h) -> None:
     result = h.compile(
         """
         def f(x):
@@ -236,12 +236,12 @@ def test_nni_key_style_numbers_blocks_by_line_and_layers_by_position(h) -> None:
         module="pkg.mod",
         key_style="nni",
     )
-    assert list(result.search_space) == ["pkg.mod/mutable_block_4"]
-    assert list(result.search_space["pkg.mod/mutable_block_4"]["_value"]) == [
+    assert list(result.search_space) == ["pkg.mod/mutable_block_6"]
+    assert list(result.search_space["pkg.mod/mutable_block_6"]["_value"]) == [
         "mutable_layer_0",
         "mutable_layer_1",
     ]
-    assert 'h2 = _nas.mutable_layer("pkg.mod/mutable_block_4", "mutable_layer_1",' in result.code
+    assert 'h2 = _nas.mutable_layer("pkg.mod/mutable_block_6", "mutable_layer_1",' in result.code
 
 
 def test_one_line_compound_statement_joins_layers_with_semicolons(h) -> None:

@@ -58,14 +58,14 @@ def test_keys_values_and_order(h) -> None:
 def test_nni_key_style(h) -> None:
     space = h.compile(PROGRAM, module="mnist", key_style="nni").search_space
     assert list(space) == [
-        "mnist/mutable_block_6",
+        "mnist/mutable_block_9",
         "mnist/pool/function_choice",
         "mnist/batch/choice",
         "mnist/width/qloguniform",
         "hand/act",
         "hand/rate",
     ]
-    assert list(space["mnist/mutable_block_6"]["_value"]) == ["mutable_layer_0", "mutable_layer_1"]
+    assert list(space["mnist/mutable_block_9"]["_value"]) == ["mutable_layer_0", "mutable_layer_1"]
     schemas.validate("search_space", space)
 
 

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["tuners", "nasctl.tuners._space", "nasctl.tuners._base", "nasctl.tuners._random", "nasctl.tuners._grid", "nasctl.tuners._evolution",
-           "nasctl.tuners._tpe", "nasctl.tuners._policy._reinforce", "nasctl.tuners._policy._ppo", "nasctl.tuners._registry", "nasctl.tuners._tabular"]
+           "nasctl.tuners._tpe", "nasctl.tuners._policy._reinforce", "nasctl.tuners._policy._ppo", "nasctl.tuners._registry", "nasctl.tuners._tabular",
+           "nasctl.tuners._nni"]
 
 
 @pytest.mark.parametrize("name", MODULES)

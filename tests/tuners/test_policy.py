@@ -55,7 +55,8 @@ def test_binned_values_keep_the_prior(kit):
     ("Reinforce", {"bins": 1}, "'bins' must be an integer >= 2"),
     ("PPO", {"trials_per_update": 4, "minibatch_size": 8}, "'minibatch_size' \\(8\\) must not exceed"),
     ("PPO", {"cliprange": 0}, "'cliprange' must be a number in \\(0.0, 1.0\\]"),
-    ("PPO", {"vf_coef": 0.5}, "tuner PPO takes no class argument 'vf_coef'; accepted: .*cliprange"),
+    ("PPO", {"vf_coef": 0.5}, "NNI's PPO class argument 'vf_coef' is not supported by nasctl; the closest is baseline_decay"),
+    ("PPO", {"value_coef": 0.5}, "tuner PPO takes no class argument 'value_coef'; accepted: .*cliprange"),
 ])
 def test_bad_class_arguments(name, args, match):
     with pytest.raises(tuners.TunerArgumentError, match=match):

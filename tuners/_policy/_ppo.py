@@ -19,8 +19,8 @@ class PPOTuner(PolicyTuner):
     Results are collected until `trials_per_update` have arrived; then, for `epochs_per_update`
     epochs over shuffled minibatches of `minibatch_size`, the logits take a gradient-ascent step of
     size `lr` on `mean min(r A, clip(r, 1 - cliprange, 1 + cliprange) A) + ent_coef * H`, where
-    `r = pi(a) / pi_old(a)` is measured against the policy that proposed `a`. Argument names follow
-    NNI's `PPOTuner`.
+    `r = pi(a) / pi_old(a)` is measured against the policy that proposed `a`; with `max_grad_norm` the
+    step's gradient is scaled down to that global norm. Argument names follow NNI's `PPOTuner`.
 
     >>> tuner = PPOTuner(seed=0, trials_per_update=4, minibatch_size=2)
     >>> tuner.update_search_space({"m/act/choice": {"_type": "choice", "_value": ["relu", "tanh"]}})
@@ -30,8 +30,11 @@ class PPOTuner(PolicyTuner):
 
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, trials_per_update: int = 5,
                  epochs_per_update: int = 4, minibatch_size: int = 5, lr: float = 0.5, ent_coef: float = 0.0,
-                 cliprange: float = 0.2, baseline_decay: float = 0.9, bins: int = 10) -> None:
+                 cliprange: float = 0.2, baseline_decay: float = 0.9, bins: int = 10,
+                 max_grad_norm: float | None = None) -> None:
         super().__init__(optimize_mode, seed, lr, ent_coef, baseline_decay, bins)
+        self.max_grad_norm = None if max_grad_norm is None else check_float(
+            "max_grad_norm", max_grad_norm, 0.0, open_low=True)
         self.trials_per_update = check_int("trials_per_update", trials_per_update, 1)
         self.epochs_per_update = check_int("epochs_per_update", epochs_per_update, 1)
         self.minibatch_size = check_int("minibatch_size", minibatch_size, 1)
@@ -59,5 +62,15 @@ class PPOTuner(PolicyTuner):
             order = self.rng.permutation(len(actions))
             for start in range(0, len(order), self.minibatch_size):
                 idx = order[start:start + self.minibatch_size]
-                self._step(cat.ppo_gradient(self.logits, [actions[i] for i in idx], old[idx], advantages[idx],
-                                            self.cliprange, self.ent_coef))
+                grads = cat.ppo_gradient(self.logits, [actions[i] for i in idx], old[idx], advantages[idx],
+                                         self.cliprange, self.ent_coef)
+                self._step(self._clipped(grads))
+
+    def _clipped(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        """`grads` scaled so that their global norm is at most `max_grad_norm` (NNI's PPO argument)."""
+        if self.max_grad_norm is None:
+            return grads
+        norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))  # ||g||_2 over every logit
+        if norm <= self.max_grad_norm:
+            return grads
+        return [g * (self.max_grad_norm / norm) for g in grads]

@@ -20,7 +20,7 @@ Life of a backend in a trial (the trial runtime drives it; a test can drive it b
 4. `on_final_result(value)` after each `report_final_result`; `finish()` derives the architecture and
    sends it through `report_architecture`.
 
-Hooks the runtime sets, all optional: `reporter(value)` sends an intermediate result,
+Hooks the runtime sets, all optional: `reporter(value)` sends architecture weights (an `arch_weights` metric),
 `fetch_parameters()` asks for the next parameters (enas), `report_architecture(arch)` sends the derived
 architecture.
 """
@@ -136,6 +136,9 @@ class Layer:
         self.instances: list[Any] = [None] * len(self._table)
         self.scope = scope_name(spec.block_key, spec.layer_key)
         self._scope_names: dict[int, str] = {}
+        # graph style: each candidate's variables by (name, shape, occurrence), made on its first call
+        self._variables: list[dict[tuple[Any, ...], Any]] = [{} for _ in self._table]
+        self._prebuilt = False
 
     def build(self, index: int) -> Callable[[list[Any]], Any]:
         """The callable of candidate `index`, constructing it (once) if it is a class."""
@@ -176,11 +179,51 @@ class Layer:
         name = self.variable_scope(index)
 
         def scoped(inputs: list[Any]) -> Any:
-            with v1.variable_scope(name, reuse=v1.AUTO_REUSE) as scope:
+            with v1.variable_scope(name, reuse=v1.AUTO_REUSE) as scope, \
+                    v1.variable_creator_scope(self._reusing(index)):
                 self._scope_names[index] = scope.name
                 return call(inputs)
 
         return scoped
+
+    def _reusing(self, index: int) -> Callable[..., Any]:
+        """A variable creator for one call of candidate `index`: the variables it creates are kept, and
+        a later call gets them back in the same order (by name and shape), so a candidate that makes
+        its weights with `tf.Variable(<tensor>)` (NNI's operators) shares them like `get_variable` with
+        `AUTO_REUSE` does, also inside the `switch_case`/`cond` branches that cannot create them."""
+        store = self._variables[index]
+        seen: dict[tuple[Any, ...], int] = {}
+
+        def creator(next_creator: Callable[..., Any], **kwargs: Any) -> Any:
+            initial = kwargs.get("initial_value")
+            shape = kwargs.get("shape") if callable(initial) or initial is None else getattr(initial, "shape", None)
+            shape = tuple(tf.TensorShape(shape).as_list()) if shape is not None else None
+            head = (kwargs.get("name"), shape)
+            occurrence = seen[head] = seen.get(head, -1) + 1
+            key = (*head, occurrence)
+            if key not in store:
+                if self._prebuilt and kwargs.get("use_resource") is None:
+                    kwargs["use_resource"] = True  # read inside the branches' function graphs
+                store[key] = next_creator(**kwargs)
+            return store[key]
+
+        return creator
+
+    def prebuild(self, fixed: list[Any], optional: list[Any]) -> None:
+        """Graph style: call every candidate once on each kind of input subset (by the inputs' shapes)
+        outside any branch, so that the variables it creates exist before `switch_case`/`cond`
+        branches call it again (the ops of these calls are never run)."""
+        if self._prebuilt or self.style != GRAPH:
+            return
+        self._prebuilt = True
+        subsets = [(c, tuple(subset)) for c, subset in self.spec.subgraphs]
+        subsets += [(c, tuple(range(len(optional)))) for c in range(len(self._table))]
+        seen: set[tuple[Any, ...]] = set()
+        for c, subset in subsets:
+            kind = (c, tuple(str(getattr(optional[i], "shape", None)) for i in subset))
+            if kind not in seen:
+                seen.add(kind)
+                self.call(c, fixed, [optional[i] for i in subset])
 
     def _instance(self, index: int, callee: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = candidate_key(self.spec.block_key, self.spec.layer_key, index)

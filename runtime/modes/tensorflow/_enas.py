@@ -61,6 +61,7 @@ class EnasBackend(TensorFlowBackend):
     def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
         state: _EnasLayer = self.states[self.state_key(layer)]
         layer.build_all()
+        layer.prebuild(fixed, optional)
         if tf.executing_eagerly() and not state.built:
             # Every candidate builds its weights now, so an optimizer made after this first step
             # sees them all even though one step runs a single subgraph.

@@ -74,6 +74,7 @@ class OneShotBackend(TensorFlowBackend):
     def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
         state: _OneShotLayer = self.states[self.state_key(layer)]
         layer.build_all()
+        layer.prebuild(fixed, optional)
         training = graph_training_flag() if layer.style == GRAPH else keras_training()
         if training is True:
             # A keras training step trains the supernet; only an inference call (training=False) can run

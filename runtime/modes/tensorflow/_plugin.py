@@ -29,7 +29,7 @@ class TensorFlowLayerBackend(LayerBackend):
         #: The backend itself; `nas.arch_parameters()` and `nas.derive_architecture()` find it here.
         self.inner = self.implementation(context.mode_options(self.mode), seed=context.platform.seed)
         self.inner.registry = context.candidate_registry("tensorflow")  # type: ignore[assignment]
-        self.inner.reporter = context.report_intermediate_result
+        self.inner.reporter = context.report_arch_weights
         if context.parameters:
             self.inner.set_architecture(context.parameters)
 

@@ -12,8 +12,8 @@ Life of a backend in a trial (the trial runtime drives it; a test can drive it b
 3. `on_final_result(value)` is called by the runtime after each `report_final_result` (enas: the reward
    of the current subgraph); `derived_architecture()` is what the trial reports when it ends.
 
-Hooks the runtime sets, all optional: `reporter(value)` sends an intermediate result (the mode's
-architecture-weight values as `{"default": ..., ...}`), `fetch_parameters()` asks the dispatcher for the
+Hooks the runtime sets, all optional: `reporter(value)` sends the mode's
+architecture-weight values (`{"default": ..., "arch_weights": ..., "step": ...}`, an `arch_weights` metric), `fetch_parameters()` asks the dispatcher for the
 next parameters (enas), `report_architecture(arch)` sends a derived architecture, and (enas)
 `report_reward(value)` reports a reward as a final result.
 """

@@ -141,8 +141,6 @@ def test_bad_durations(text: object) -> None:
      r"key 'darts': options for mode 'darts' but nasMode is 'classic'"),
     ("trialCommand: python3 t.py\nsearchSpaceFile: space.json\ntuner: {name: TPE}\nnasMode: fast\n",
      r"key 'nasMode': 'fast' is not one of"),
-    ("trialCommand: python3 t.py\nsearchSpaceFile: space.json\ntuner: {name: TPE}\ntrialGpuNumber: 1\n",
-     r"key 'trialGpuNumber': trialGpuNumber > 0 needs gpuIndices"),
     ("trialCommand: python3 t.py\nsearchSpaceFile: space.json\ntuner: {name: TPE}\nmaxTrialNum: 0\n",
      r"exp\.yml:4, key 'maxTrialNum': 0 is less than the minimum of 1"),
     ("trialCommand: [python3, t.py]\n", r"key 'trialCommand': \['python3', 't.py'\] is not of type 'string'"),

@@ -14,6 +14,7 @@ pytest.importorskip("torch")
 
 from nasctl.runtime.manager import Experiment  # noqa: E402
 from nasctl.runtime.trial import validate_architecture  # noqa: E402
+from nasctl.runtime.view import trial_detail  # noqa: E402
 
 # Two searched layers (one with an optional input) and a learning-rate variable; a few steps of a
 # tiny regression. Each trial of an experiment writes the parameters it received to received.json.
@@ -113,7 +114,11 @@ def test_darts_search_then_retrain_the_derived_architecture(tmp_path: Path, nas_
     layers = {key: value for key, value in space.items() if value["_type"] == "mutable_layer"}
     validate_architecture(derived, layers)  # every layer decided, nothing else
     assert list(exported[0]["parameters"]) == ["net/lr/choice"]  # no tuner: Random drew the variable
-    assert any("arch_weights" in value for value in exported[0]["intermediate"] if isinstance(value, dict))
+    assert exported[0]["arch_weights"] and all("arch_weights" in value for value in exported[0]["arch_weights"])
+    assert not any("arch_weights" in value for value in exported[0]["intermediate"] if isinstance(value, dict))
+    plotted = trial_detail(nas_home, "search", trial_id)["arch_weights"]  # what the view draws
+    assert plotted["steps"] == [5, 10, 15, 20]  # report_every 5, 20 architecture steps
+    assert all(len(s["values"]) == 4 and 0 <= min(s["values"]) <= max(s["values"]) <= 1 for s in plotted["series"])
 
     samples = json.loads(_nasctl(helpers, nas_home, "experiment", "export", "search", "--sample", "3").stdout)
     for sample in samples:

@@ -127,3 +127,30 @@ def test_environment_errors_name_the_variable():
         TrialContext.from_environment({"NAS_TRIAL_SEED": "x1"})
     with pytest.raises(TrialError, match="NAS_MODE_CONFIG is not valid JSON"):
         TrialContext.from_environment({"NAS_MODE_CONFIG": "{bad"})
+
+
+def test_a_second_final_result_for_one_parameter_is_a_warning_and_is_not_sent(fake_server, dispatcher,
+                                                                              channel_context, capsys):
+    server = fake_server(dispatcher([{"m/lr/choice": 0.1}, {"m/lr/choice": 0.01}]))
+    channel_context(_environ(server.address))
+    nas.get_next_parameter()
+    nas.report_final_result(0.5)
+    nas.report_final_result(0.25)
+    nas.report_final_result(0.125)
+    nas.get_next_parameter()
+    nas.report_final_result(0.75)  # another parameter: sent
+    finals = [(r["parameter_id"], r["value"]) for r in server.requests if r["type"] == "metric"]
+    assert finals == [(0, 0.5), (1, 0.75)]
+    err = capsys.readouterr().err
+    assert err.count("nasctl: warning") == 1
+    assert "trial t7: report_final_result(0.25) ignored: parameter 0 already has a final result" in err
+
+
+def test_a_warning_in_the_experiments_reply_goes_to_the_trials_stderr(fake_server, dispatcher, channel_context,
+                                                                     capsys):
+    handle = dispatcher([ARCH])
+    server = fake_server(lambda request: {**handle(request), "warning": "something to know"}
+                         if request["type"] == "metric" else handle(request))
+    channel_context(_environ(server.address))
+    nas.report_intermediate_result(0.5)
+    assert "nasctl: warning: trial t7: something to know" in capsys.readouterr().err

@@ -77,6 +77,31 @@ def test_bad_results_are_trial_errors_that_say_why(standalone, value, message):
         nas.report_intermediate_result(value)
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    (float("nan"), "refused, nan is not a finite number"),
+    (float("inf"), "refused, inf is not a finite number"),
+    (-float("inf"), "refused, -inf is not a finite number"),
+    (10**400, "refused, an integer of 401 digits does not fit a float"),
+    ({"default": 1.0, "loss": float("nan")}, "refused, 'loss': nan is not a finite number"),
+    ({"default": float("-inf")}, r"\['default'\]: refused, -inf is not a finite number"),
+    ({"default": 1, "curve": [1, 2, 10**400]}, r"refused, 'curve': \[2\]: an integer of 401 digits"),
+], ids=["nan", "inf", "-inf", "10**400", "nan-in-dict", "-inf-default", "10**400-in-list"])
+def test_non_finite_and_out_of_range_results_are_refused_naming_the_value(standalone, capsys, value, message):
+    standalone({})
+    with pytest.raises(TrialError, match=rf"report_final_result.*{message}"):
+        nas.report_final_result(value)
+    with pytest.raises(TrialError, match=rf"report_intermediate_result.*{message}"):
+        nas.report_intermediate_result(value)
+    assert capsys.readouterr().out == ""
+
+
+def test_numpy_nan_is_refused_too(standalone):
+    np = pytest.importorskip("numpy")
+    standalone({})
+    with pytest.raises(TrialError, match="nan is not a finite number"):
+        nas.report_final_result(np.float32("nan"))
+
+
 def test_derived_architecture_is_printed(standalone, capsys):
     standalone({})
     nas.report_architecture({"m/b/h": {"h": {"chosen_layer": "f()", "chosen_inputs": []}}})

@@ -89,7 +89,7 @@ def test_darts_through_the_context_steps_reports_and_derives(kit, context_of):
     before = [v.numpy().copy() for v in backend.arch_parameters()]
     training_update(loss=lambda: kit.mse(model, data))
     assert not np.allclose(before[0], backend.arch_parameters()[0].numpy())
-    assert platform.sent[0][0] == "intermediate" and "arch_weights" in platform.sent[0][1]
+    assert platform.sent[0][0] == "arch_weights" and "arch_weights" in platform.sent[0][1]
     context.report_final_result(0.5)
     kinds = [kind for kind, _ in platform.sent]
     assert kinds[-2:] == ["architecture", "final"]

@@ -61,8 +61,9 @@ def test_darts_through_the_trial_context(kit, capsys):
     assert derived == {**kit.TARGET, "task/lr/choice": 0.1}  # variables come from the trial's parameters
     context.report_final_result(0.5)
     out = capsys.readouterr().out.splitlines()
-    assert sum(line.startswith("intermediate result: ") for line in out) == 3  # arch weights, every 100 steps
-    assert '"arch_weights"' in out[0]
+    assert sum(line.startswith("arch_weights result: ") for line in out) == 3  # every 100 steps
+    assert not any(line.startswith("intermediate result: ") for line in out)  # the user's curve stays clean
+    assert '"arch_weights"' in out[0] and '"step": 100' in out[0]
     assert out[-2].startswith("derived architecture: ") and out[-1] == "final result: 0.5"
 
 

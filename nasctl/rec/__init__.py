@@ -1,0 +1,36 @@
+"""`nasctl.rec`: recommendation models and data for CTR prediction (seeds 000 and 002).
+
+- `DLRM`: the DLRM model in plain PyTorch (bottom MLP, one EmbeddingBag per sparse feature, dot
+  interaction without self-interaction, top MLP, sigmoid).
+- Metrics: `log_loss`, `roc_auc`, `accuracy`, `normalized_entropy`, all four at once with `ctr_metrics`.
+- Data: `read_criteo` (the Criteo format, streamed and cached as memory-mapped arrays), `write_criteo`,
+  `CTRData`, DLRM's `day_split` and a stratified `random_split`.
+- `make_planted`: synthetic data from a DLRM-shaped teacher with a planted embedding rank and hash
+  size per feature and an exactly known Bayes-optimal log loss (presets `ci`, `cpu`, `gpu`).
+- `train_epoch`, `predict`, `evaluate`.
+
+>>> from nasctl import rec
+>>> planted = rec.make_planted("ci", seed=0, rows=2000)
+>>> model = rec.DLRM(13, planted.data.cardinalities, 4, bottom=[8, 4], top=[8, 1])
+>>> rows = planted.splits()
+>>> loss = rec.train_epoch(model, planted.data.subset(rows["train"]), torch.optim.SGD(model.parameters(), lr=0.1))
+>>> sorted(rec.evaluate(model, planted.data.subset(rows["test"])))
+['accuracy', 'auc', 'log_loss', 'ne']
+"""
+
+from __future__ import annotations
+
+from nasctl.rec._criteo import NUM_DENSE, NUM_SPARSE, CriteoFormatError, read_criteo, write_criteo
+from nasctl.rec._data import CTRData, day_split, day_split_rows, random_split, random_split_rows
+from nasctl.rec._metrics import accuracy, binary_entropy, ctr_metrics, log_loss, normalized_entropy, roc_auc
+from nasctl.rec._model import DLRM, bce_with_logits, mlp
+from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
+from nasctl.rec._train import evaluate, predict, train_epoch
+
+__all__ = [
+    "DLRM", "NUM_DENSE", "NUM_SPARSE", "PRESETS",
+    "CTRData", "CriteoFormatError", "PlantedCTR", "PlantedPreset", "PlantedTruth",
+    "accuracy", "bce_with_logits", "binary_entropy", "ctr_metrics", "day_split", "day_split_rows", "evaluate",
+    "log_loss", "make_planted", "mlp", "normalized_entropy", "predict", "random_split", "random_split_rows",
+    "read_criteo", "roc_auc", "train_epoch", "write_criteo",
+]
