@@ -432,6 +432,9 @@ class RayTrainingService:
             trial.node_id = payload["node_id"]
             trial.node_folder = payload["folder"]
             trial.gpus = tuple(payload["gpus"])
+            # Until the output comes back (or if this manager dies first), the files say where it is.
+            note = f"[nasctl: running on Ray; its output is in {trial.node_folder} on node {trial.node}]\n".encode()
+            self._write_output(trial, note, note)
             if self.max_trial_duration is not None and trial.kill_at is None:
                 trial.deadline = time.monotonic() + self.max_trial_duration + self.grace_period + _FORCE_MARGIN
             if self.on_placed is not None and not trial.canceled:
@@ -442,10 +445,13 @@ class RayTrainingService:
             trial.timed_out = trial.timed_out or payload["timed_out"]
             self._write_output(trial, payload["stdout"], payload["stderr"])
         elif not (trial.canceled or trial.timed_out or trial.kill_at is not None):
-            # The task itself failed (its node or worker died, its runtime environment could not be set up);
-            # one this service cancelled (terminate) ended as asked, its output left on its node.
+            # The task itself failed (its node or worker died, its runtime environment could not be set up).
             trial.failure = f"on Ray: {_first_line(payload)}"
             self._write_output(trial, b"", f"{trial.failure}\n{payload}\n".encode())
+        else:
+            # Cancelled as asked: Ray hands nothing back from a cancelled task.
+            where = f"{trial.node_folder} on node {trial.node}" if trial.node else "nowhere: it had not started"
+            self._write_output(trial, b"", f"[nasctl: cancelled on Ray; its output is in {where}]\n".encode())
         self._release(trial)
         return True
 

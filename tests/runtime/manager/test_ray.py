@@ -42,12 +42,28 @@ print("platform", os.environ["NAS_PLATFORM"], "channel", os.environ["NAS_CHANNEL
 time.sleep(behaviour.get("sleep", 0))
 if x in behaviour.get("hang", []):
     time.sleep(120)
+for _ in range(1200 if x in behaviour.get("stall", []) else 0):
+    nas.report_intermediate_result(-1.0)
+    time.sleep(0.1)
 if x in behaviour.get("fail", []):
     print(f"boom: x={x} is not allowed", file=sys.stderr)
     sys.exit(3)
 value = x * 10 + params["y"] + (nas.get_trial_seed() % 7) / 100
 nas.report_intermediate_result(value / 2)
 nas.report_final_result(value)
+'''
+
+# Stops a trial whose last intermediate result is negative.
+STOPPER = '''
+from nasctl.tuners.assessors import Assessor, AssessResult
+
+
+class Stopper(Assessor):
+    def __init__(self, optimize_mode="maximize"):
+        pass
+
+    def assess_trial(self, trial_job_id, trial_history):
+        return AssessResult.Bad if trial_history[-1] < 0 else AssessResult.Good
 '''
 
 _MANAGER = "import sys; from nasctl.runtime.manager import Experiment; print(Experiment.load(sys.argv[1]).run())"
@@ -131,13 +147,15 @@ def node_folders() -> Iterator[list[str]]:
         shutil.rmtree(Path(tempfile.gettempdir(), NODE_FOLDER, exp_id), ignore_errors=True)
 
 
-def test_failures_timeouts_and_gpus_on_ray_come_back_like_local_ones(
+def test_failures_timeouts_early_stops_and_gpus_on_ray_come_back_like_local_ones(
         cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str]) -> None:
     service = {"platform": "ray", "address": cluster.address}
-    config = _config(helpers, ray_project, service, {"fail": [5], "hang": [1]}, maxTrialDuration="2s", trialGpuNumber=1,
-                     maxTrialNumber=3, tuner={"name": "GridSearch"}, searchSpaceFile=None,
-                     searchSpace={"x": {"_type": "choice", "_value": [1, 2, 5]},
-                                  "y": {"_type": "choice", "_value": [0]}})
+    helpers.write(ray_project / "assessor" / "stopper.py", STOPPER)
+    config = _config(helpers, ray_project, service, {"fail": [5], "hang": [1], "stall": [3]}, maxTrialDuration="2s",
+                     trialGpuNumber=1, maxTrialNumber=4, tuner={"name": "GridSearch"}, searchSpaceFile=None,
+                     searchSpace={"x": {"_type": "choice", "_value": [1, 2, 3, 5]},
+                                  "y": {"_type": "choice", "_value": [0]}},
+                     assessor={"className": "stopper:Stopper", "codeDirectory": "assessor"})
     exp = Experiment.from_yaml(config)
     node_folders.append(exp.id)
     assert exp.run(grace_period=1.0) == "DONE"
@@ -145,11 +163,19 @@ def test_failures_timeouts_and_gpus_on_ray_come_back_like_local_ones(
     assert by_x[2].status == "SUCCEEDED" and by_x[2].value is not None
     for trial in by_x.values():  # each node has one GPU, id 0: Ray's assignment is stored and given to the trial
         assert trial.gpus == "0"
-        assert (exp.dir / "trials" / trial.trial_id / "stdout").read_text().endswith(" gpus '0'\n")
+        folder = exp.dir / "trials" / trial.trial_id
+        if trial.status != "EARLY_STOPPED":
+            assert (folder / "stdout").read_text().endswith(" gpus '0'\n")
+        else:  # a cancelled Ray task hands nothing back; its output stays on its node
+            note = (folder / "stderr").read_text()
+            assert re.fullmatch(r"\[nasctl: cancelled on Ray; its output is in (\S+) on node \S+\]\n", note), note
+            node_folder = Path(note.split(" is in ")[1].split(" on node ")[0])
+            assert (node_folder / "stdout").read_text().endswith(" gpus '0'\n")
     assert by_x[5].status == "FAILED" and by_x[5].exit_code == 3 and by_x[5].message == "exit code 3"
     assert by_x[5].stderr_tail == "boom: x=5 is not allowed"
     assert by_x[1].status == "TIMEOUT" and by_x[1].message == "killed after maxTrialDuration (2s)"
     assert by_x[1].exit_code == -signal.SIGTERM
+    assert by_x[3].status == "EARLY_STOPPED" and by_x[3].message.startswith("stopped early by assessor")
     assert _wait_until_gone(exp.id) == []
 
 
@@ -190,10 +216,12 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     # SIGKILL: Ray ends the dead manager's tasks; the resume reruns the trials they were running.
     manager = start()
     wait_for(8, manager)
-    running = {t.trial_id for t in exp.trials() if t.status == "RUNNING"}
-    kept = {t.trial_id: t.to_dict() for t in exp.trials() if t.status == "SUCCEEDED"}
     manager.send_signal(signal.SIGKILL)
     manager.communicate()
+    running = {t.trial_id for t in exp.trials() if t.status == "RUNNING"}
+    # Those that had not reported their final result run again; the others count as done.
+    rerun = {t.trial_id for t in exp.trials() if t.trial_id in running and t.value is None}
+    kept = {t.trial_id: t.to_dict() for t in exp.trials() if t.status == "SUCCEEDED"}
     assert running and _wait_until_gone(exp.id) == []
 
     manager = start()
@@ -202,7 +230,7 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     trials = exp.trials()
     assert len(trials) == 20 and all(t.status == "SUCCEEDED" for t in trials)
     assert {t.trial_id: t.to_dict() for t in trials if t.trial_id in kept} == kept
-    assert all(t.attempts >= 2 for t in trials if t.trial_id in running)
+    assert all(t.attempts >= 2 for t in trials if t.trial_id in rerun)
     db = sqlite3.connect(f"file:{exp.db_path}?mode=ro", uri=True)
     try:
         finals = db.execute("SELECT COUNT(*), COUNT(DISTINCT trial_id) FROM metrics WHERE kind = 'final'").fetchone()
@@ -214,6 +242,9 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     assert _results(exp) == _results(reference)
     for trial in trials:
         stdout = (exp.dir / "trials" / trial.trial_id / "stdout").read_text()
+        if on_node := re.fullmatch(r"\[nasctl: running on Ray; its output is in (\S+) on node \S+\]\n", stdout):
+            # It reported its final result just before the kill: its output stayed on its node (here).
+            stdout = (Path(on_node.group(1)) / "stdout").read_text()
         assert re.match(rf"platform ray channel tcp:[0-9.]+:\d+ x {trial.parameters['x']} gpus ''\n", stdout), stdout
         assert trial.gpus is None
     log = (exp.dir / "manager.log").read_text()
