@@ -36,7 +36,7 @@ from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._config import TrialResources
-from nasctl.runtime.manager._local import STDERR_NAME, STDOUT_NAME, command_argv
+from nasctl.runtime.manager._local import STDERR_NAME, STDOUT_NAME, command_argv, kill_marked, trial_marks
 from nasctl.runtime.manager._trial_env import NAS_OUTPUT_DIR, TRIAL_VARIABLES
 
 __all__ = ["RayTrainingService", "RayTrial", "RemoteProcess", "run_on_node", "run_to_end", "NODE_FOLDER"]
@@ -213,8 +213,10 @@ def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
         _stop(process, spec["grace"])
         raise
     finally:
-        # A trial ends with its command; whatever it left in its process group goes with it.
+        # A trial ends with its command; whatever it left in its process group, or started elsewhere with
+        # its environment, goes with it.
         _killpg(process.pid, signal.SIGKILL)
+        kill_marked(trial_marks(spec["experiment_id"], spec["trial_id"]))
     yield {"code": code, "timed_out": timed_out, "stdout": _read_output(folder / STDOUT_NAME, node),
            "stderr": _read_output(folder / STDERR_NAME, node)}
 
