@@ -179,8 +179,20 @@ def test_failures_timeouts_early_stops_and_gpus_on_ray_come_back_like_local_ones
     assert _wait_until_gone(exp.id) == []
 
 
+@pytest.fixture
+def managers() -> Iterator[list[subprocess.Popen]]:
+    """Manager processes a test starts; any still running at its end (a failed test) is killed."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for manager in started:
+        if manager.poll() is None:
+            manager.kill()
+        manager.communicate()
+
+
 def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_run(
-        cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str]) -> None:
+        cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str],
+        managers: list[subprocess.Popen]) -> None:
     reference = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "local"}, {}))
     assert reference.run() == "DONE"
     exp = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "ray", "address": cluster.address},
@@ -192,6 +204,7 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     def start() -> subprocess.Popen:
         manager = subprocess.Popen([sys.executable, "-c", _MANAGER, exp.id], env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
+        managers.append(manager)
         deadline = time.monotonic() + 60
         while manager_pid(exp.dir) != manager.pid:
             assert manager.poll() is None and time.monotonic() < deadline, manager.communicate()
