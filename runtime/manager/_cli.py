@@ -24,7 +24,7 @@ __all__ = ["register"]
 def register(commands: argparse._SubParsersAction, trial_commands: argparse._SubParsersAction) -> None:
     """Add the manager's sub-commands to `nasctl` and to its `trial` group."""
     run = commands.add_parser("run", help="run an experiment in the foreground, with a progress bar")
-    run.add_argument("config", metavar="CONFIG", help="experiment YAML file")
+    run.add_argument("config", metavar="CONFIG", help="experiment YAML file (or a pipeline: config)")
     run.add_argument("--id", help="experiment id (default: a new random one)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     create.add_argument("--id", help="experiment id (default: a new random one)")
     create.set_defaults(func=_create)
 
-    resume = commands.add_parser("resume", help="carry on with a stopped or interrupted experiment")
+    resume = commands.add_parser("resume", help="carry on with a stopped or interrupted experiment or pipeline")
     resume.add_argument("id", metavar="ID")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.set_defaults(func=_resume)
@@ -165,14 +165,52 @@ def _report_end(exp: Any, status: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from nasctl.runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._pipeline import Pipeline, is_pipeline_config
 
+    if is_pipeline_config(args.config):
+        return _run_pipeline(Pipeline.from_yaml(args.config, id=args.id), args.no_progress)
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
     return _foreground(exp, args.no_progress)
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from nasctl.runtime.manager._pipeline import Pipeline, is_pipeline
+
+    if is_pipeline(args.id):
+        return _run_pipeline(Pipeline.load(args.id), args.no_progress)
     return _foreground(_experiment(args), args.no_progress)
+
+
+def _run_pipeline(pipeline: Any, no_progress: bool) -> int:
+    """Run a pipeline's stages in the foreground (`pipeline:` configs; see `_pipeline.py`)."""
+    print(f"pipeline {pipeline.id} in {pipeline.dir}\n  stop: Ctrl-C; resume: nasctl resume {pipeline.id}",
+          file=sys.stderr)
+    bars: list[_ProgressBar] = []
+
+    def progress(stage: str, exp: Any) -> Any:
+        for bar in bars:
+            bar.close()
+        bars.clear()
+        print(f"stage {stage}", file=sys.stderr)
+        if no_progress:
+            return None
+        bars.append(_ProgressBar())
+        return bars[-1]
+
+    try:
+        status = pipeline.run(progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    if status == "DONE":
+        return 0
+    message = pipeline.record.get("message")
+    if status in ("STOPPED", "INTERRUPTED"):
+        print(f"pipeline {pipeline.id} stopped ({message}); resume with: nasctl resume {pipeline.id}", file=sys.stderr)
+        return 130
+    print(f"error: pipeline {pipeline.id} failed: {message}", file=sys.stderr)
+    return 1
 
 
 def _create(args: argparse.Namespace) -> int:
