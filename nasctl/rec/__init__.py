@@ -28,8 +28,18 @@ from nasctl.rec._data import CTRData, day_split, day_split_rows, random_split, r
 from nasctl.rec._metrics import accuracy, binary_entropy, ctr_metrics, log_loss, normalized_entropy, roc_auc
 from nasctl.rec._model import DLRM, bce_with_logits, mlp
 from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
-from nasctl.rec._search import (CTRSplits, darts_fit, dot_interaction, interaction_dim, load_splits, model_size,
-                                retrain_fit, run_trial, trial_arguments, uniform_embedding_init)
+from nasctl.rec._search import (
+                                CTRSplits,
+                                darts_fit,
+                                dot_interaction,
+                                interaction_dim,
+                                load_splits,
+                                model_size,
+                                retrain_fit,
+                                run_trial,
+                                trial_arguments,
+                                uniform_embedding_init,
+)
 from nasctl.rec._train import evaluate, predict, train_epoch
 
 __all__ = [

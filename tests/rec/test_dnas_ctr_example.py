@@ -12,8 +12,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from nasctl import annotator  # noqa: E402
 from nasctl.runtime.trial import validate_architecture  # noqa: E402
+
+from nasctl import annotator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "dnas-ctr"

@@ -13,8 +13,8 @@ darts penalty is `coef * log(E[params])` (`darts.complexity` in the config).
     nasctl run examples/dnas-ctr/emb_dim/pipeline.yml      # search -> sample -> retrain -> best
 """
 
-# The loop variable `j` and the annotations' names are used by the annotations, which a linter cannot see.
-# ruff: noqa: B007
+# The loop variable `j`, `result` and the callbacks' arguments are used by annotations, which a linter cannot see.
+# ruff: noqa: B007, F841
 from __future__ import annotations
 
 import torch

@@ -13,8 +13,8 @@ to 1 gives the logit. The cost is FLOPs per example, and the darts penalty is `c
     nasctl run examples/dnas-ctr/mlp/pipeline.yml      # search -> sample -> retrain -> best
 """
 
-# The loop variable `i` and the annotations' names are used by the annotations, which a linter cannot see.
-# ruff: noqa: B007
+# The loop variable `i`, `result` and the callbacks' arguments are used by annotations, which a linter cannot see.
+# ruff: noqa: B007, F841
 from __future__ import annotations
 
 import torch
