@@ -62,20 +62,10 @@ def test_search_space_darts_step_and_classic_trial(space: str, tmp_path: Path) -
     result = _trial(space, "--epochs", "1", "--max-rows", "256", arch=arch, cwd=tmp_path)["final"]
     assert {"val_log_loss", "test_log_loss", "test_auc", "params", "flops", "bayes_test_log_loss"} <= set(result)
     assert result["lr"] == 0.1 and result["params"] > 0
+    if space == "emb_dim":  # built at exactly the chosen sizes: rows x dim tables, dim x d projections
+        from nasctl import rec
 
-
-def test_classic_sizes_are_exact(tmp_path: Path) -> None:
-    """A retrain builds exactly the chosen sizes: the smallest dimensions give the fewest parameters."""
-    small = {f"emb_dim/dim/choice[{j}]": 1 for j in range(26)}
-    large = {f"emb_dim/dim/choice[{j}]": 16 for j in range(26)}
-    sizes = []
-    for arch in (small, large):
-        path = tmp_path / "arch.json"
-        path.write_text(json.dumps({**arch, "emb_dim/lr/choice": 0.1}))
-        sizes.append(_trial("emb_dim", "--epochs", "1", "--max-rows", "64", arch=path, cwd=tmp_path)["final"])
-    from nasctl import rec
-
-    cardinalities = rec.make_planted("ci", seed=0, rows=1500).truth.cardinalities
-    d = 8
-    # tables rows x dim and projections dim x d: 15 more columns and 15 more projection rows per feature
-    assert sizes[1]["params"] - sizes[0]["params"] == sum(15 * c + 15 * d for c in cardinalities)
+        cardinalities = rec.make_planted("ci", seed=0, rows=1500).truth.cardinalities
+        dims = [derived[f"emb_dim/dim/choice[{j}]"] for j in range(26)]
+        mlps = (13 * 32 + 32 + 32 * 8 + 8) + (359 * 32 + 32 + 32 + 1)  # bottom 13-32-8, top 359-32-1
+        assert result["params"] == mlps + sum(c * dim + dim * 8 for c, dim in zip(cardinalities, dims, strict=True))
