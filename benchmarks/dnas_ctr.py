@@ -44,10 +44,13 @@ TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
                 **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
 
 
+ARCH_LR = [0.01]  # --arch-lr
+
+
 def darts_config(metric: str, coef: float) -> dict[str, Any]:
-    """The darts options of every search here (as in the examples' pipeline.yml)."""
+    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr)."""
     return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": 0.7},
-            "optimizer": {"name": "adam", "lr": 0.01}, "complexity": {"metric": metric, "weight": coef, "form": "log"},
+            "optimizer": {"name": "adam", "lr": ARCH_LR[0]}, "complexity": {"metric": metric, "weight": coef, "form": "log"},
             "report_every": 20}
 
 
@@ -104,18 +107,22 @@ def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
         arch = search("emb_dim", "params", coef, args)
         dims = per_feature(arch, "emb_dim/dim/choice")
         rho = spearmanr(dims, truth["ranks"]).statistic
+        # a feature of h values holds at most rank h: the rank the data can show
+        shown = [min(r, h) for r, h in zip(truth["ranks"], truth["hash_sizes"], strict=True)]
+        rho_shown = spearmanr(dims, shown).statistic
         irrelevant = [d for d, r in zip(dims, truth["ranks"], strict=True) if r == 0]
         result = retrain("emb_dim", arch, args)
-        sweep.append((coef, rho, irrelevant, result, dims))
+        sweep.append((coef, rho, irrelevant, result, dims, rho_shown))
     print(f"planted ranks:    {truth['ranks']}")
-    for coef, rho, irrelevant, _, dims in sweep:
+    for coef, rho, irrelevant, _, dims, rho_shown in sweep:
         print(f"coef {coef:<6g} dims: {dims}")
-        print(f"  Spearman(dim, planted rank) = {rho:.3f} (target >= 0.8); irrelevant features' dims "
+        print(f"  Spearman(dim, planted rank) = {rho:.3f} (target >= 0.8), with min(rank, hash size) "
+              f"{rho_shown:.3f}; irrelevant features' dims "
               f"{irrelevant}: {sum(d == 1 for d in irrelevant)}/{len(irrelevant)} at the smallest option (1)")
     print("\n## Penalty sweep (emb_dim): size against quality, each derived architecture retrained (lr 0.1)")
     print(f"{'coef':>8}  {'params':>8}  {'test log loss':>13}  {'test AUC':>8}   (Bayes-optimal log loss "
           f"{truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f})")
-    for coef, _, _, result, _ in sweep:
+    for coef, _, _, result, _, _ in sweep:
         print(f"{coef:>8g}  {result['params']:>8.0f}  {result['test_log_loss']:>13.4f}  {result['test_auc']:>8.4f}")
 
 
@@ -130,8 +137,11 @@ def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"chosen rows:        {rows}")
     print(f"features whose chosen rows >= planted hash size: {sum(enough)}/26 = {sum(enough) / 26:.0%} "
           f"(target >= 90%); a multiple of it (lossless): {sum(lossless)}/26")
+    relevant = [ok for ok, rank in zip(enough, truth["ranks"], strict=True) if rank > 0]
+    print(f"  of the {len(relevant)} relevant features (planted rank > 0): {sum(relevant)}/{len(relevant)} = "
+          f"{sum(relevant) / len(relevant):.0%}; the teacher never reads an irrelevant one, whose best size is 1 row")
     irrelevant = [r for r, rank in zip(rows, truth["ranks"], strict=True) if rank == 0]
-    print(f"rows of the irrelevant features: {irrelevant}")
+    print(f"rows of the irrelevant features: {irrelevant}: {sum(r == 1 for r in irrelevant)}/{len(irrelevant)} at 1")
 
 
 def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
@@ -187,11 +197,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3, help="K architectures sampled for the MLP pipeline")
     parser.add_argument("--coef", type=float, default=0.1, help="the penalty's coef (cardinality, MLP)")
     parser.add_argument("--coefs", default="0.01,0.1,1", help="the penalty sweep (embedding dimension)")
+    parser.add_argument("--arch-lr", type=float, default=0.01, help="the architecture weights' Adam learning rate")
     parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
     parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE") or str(Path(tempfile.gettempdir())
                                                                                        / "nasctl-data"))
     args = parser.parse_args()
     args.coefs = [float(c) for c in args.coefs.split(",")]
+    ARCH_LR[0] = args.arch_lr
     from nasctl import rec
 
     started = time.monotonic()
