@@ -11,6 +11,8 @@
 - What the DNAS trials of `examples/dnas-ctr/` share: `load_splits` (cached planted splits), `darts_fit`
   (weights on 80% of the training data, architecture steps on the other 20% after a warm-up epoch),
   `retrain_fit`, `model_size` (parameters, FLOPs), `run_trial`, `dot_interaction`.
+- `NASRecNet`: NASRec's block-wise search space (dense/sparse operators, dense connections) over a
+  one-shot backend; its operators for annotated scripts (`dense_candidates`, `sparse_candidates`).
 
 >>> from nasctl import rec
 >>> planted = rec.make_planted("ci", seed=0, rows=2000)
@@ -27,18 +29,29 @@ from nasctl.rec._criteo import NUM_DENSE, NUM_SPARSE, CriteoFormatError, read_cr
 from nasctl.rec._data import CTRData, day_split, day_split_rows, random_split, random_split_rows
 from nasctl.rec._metrics import accuracy, binary_entropy, ctr_metrics, log_loss, normalized_entropy, roc_auc
 from nasctl.rec._model import DLRM, bce_with_logits, mlp
+from nasctl.rec._nasrec import (
+    DenseDot,
+    DenseFC,
+    DenseGating,
+    NASRecNet,
+    NASRecStem,
+    SparseEFC,
+    SparseIdentity,
+    dense_candidates,
+    sparse_candidates,
+)
 from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
 from nasctl.rec._search import (
-                                CTRSplits,
-                                darts_fit,
-                                dot_interaction,
-                                interaction_dim,
-                                load_splits,
-                                model_size,
-                                retrain_fit,
-                                run_trial,
-                                trial_arguments,
-                                uniform_embedding_init,
+    CTRSplits,
+    darts_fit,
+    dot_interaction,
+    interaction_dim,
+    load_splits,
+    model_size,
+    retrain_fit,
+    run_trial,
+    trial_arguments,
+    uniform_embedding_init,
 )
 from nasctl.rec._train import evaluate, predict, train_epoch
 
@@ -49,4 +62,7 @@ __all__ = [
     "dot_interaction", "evaluate", "interaction_dim", "load_splits", "log_loss", "make_planted", "mlp", "model_size",
     "normalized_entropy", "predict", "random_split", "random_split_rows", "read_criteo", "retrain_fit", "roc_auc",
     "run_trial", "train_epoch", "trial_arguments", "uniform_embedding_init", "write_criteo",
+    # NASRec's block-wise space (nasctl.rec._nasrec)
+    "DenseDot", "DenseFC", "DenseGating", "NASRecNet", "NASRecStem", "SparseEFC", "SparseIdentity",
+    "dense_candidates", "sparse_candidates",
 ]
