@@ -44,7 +44,7 @@ TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
                 **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
 
 
-ARCH_LR = [0.01]  # --arch-lr
+ARCH_LR = [0.03]  # --arch-lr
 
 
 def darts_config(metric: str, coef: float) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
 
 def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
     print("\n## Embedding cardinality search (cost: params, coef * log(E[params]))", flush=True)
-    arch = search("emb_card", "params", args.coef, args)
+    arch = search("emb_card", "params", 0.001 if args.coef is None else args.coef, args)
     fractions = per_feature(arch, "emb_card/hash_fraction/choice")
     rows = [max(1, math.ceil(round(f * (c - 1), 9))) for f, c in zip(fractions, truth["cardinalities"], strict=True)]
     enough = [r >= h for r, h in zip(rows, truth["hash_sizes"], strict=True)]
@@ -155,7 +155,8 @@ def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
     document = {"pipeline": {
         "name": "bench-mlp",
         "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs}",
-                   "nasMode": "darts", "darts": darts_config("flops", args.coef), "maxTrialNumber": 1},
+                   "nasMode": "darts", "darts": darts_config("flops", 1.0 if args.coef is None else args.coef),
+                   "maxTrialNumber": 1},
         "sample": {"count": args.samples, "seed": 0},
         "retrain": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --epochs {args.epochs}",
                     "tuner": {"name": "GridSearch", "classArgs": {"optimize_mode": "minimize"}}, "maxTrialNumber": 3},
@@ -193,11 +194,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--search-epochs", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=4, help="retrain epochs")
-    parser.add_argument("--samples", type=int, default=3, help="K architectures sampled for the MLP pipeline")
-    parser.add_argument("--coef", type=float, default=0.1, help="the penalty's coef (cardinality, MLP)")
-    parser.add_argument("--coefs", default="0.01,0.1,1", help="the penalty sweep (embedding dimension)")
-    parser.add_argument("--arch-lr", type=float, default=0.01, help="the architecture weights' Adam learning rate")
+    parser.add_argument("--epochs", type=int, default=3, help="retrain epochs")
+    parser.add_argument("--samples", type=int, default=2, help="K architectures sampled for the MLP pipeline")
+    parser.add_argument("--coef", type=float, help="the penalty's coef (default: 0.001 for the cardinality "
+                                                     "search, 1 for the MLP search)")
+    parser.add_argument("--coefs", default="0.0003,0.001,0.003", help="the penalty sweep (embedding dimension)")
+    parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
     parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
     parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE") or str(Path(tempfile.gettempdir())
                                                                                        / "nasctl-data"))
