@@ -69,3 +69,16 @@ def test_search_space_darts_step_and_classic_trial(space: str, tmp_path: Path) -
         dims = [derived[f"emb_dim/dim/choice[{j}]"] for j in range(26)]
         mlps = (13 * 32 + 32 + 32 * 8 + 8) + (359 * 32 + 32 + 32 + 1)  # bottom 13-32-8, top 359-32-1
         assert result["params"] == mlps + sum(c * dim + dim * 8 for c, dim in zip(cardinalities, dims, strict=True))
+
+
+@pytest.mark.parametrize("space", sorted(SPACES))
+def test_committed_pipeline_configs_load(space: str, tmp_path: Path) -> None:
+    from nasctl.runtime.manager._pipeline import Pipeline
+
+    pipeline = Pipeline.from_yaml(EXAMPLES / space / "pipeline.yml", id="p", nas_home_dir=tmp_path)
+    darts = pipeline.record["search"]["darts"]
+    assert darts["sampler"] == "gumbel" and darts["per_example"] is True
+    assert darts["complexity"]["form"] == "log"
+    assert darts["complexity"]["metric"] == ("flops" if space == "mlp" else "params")
+    assert pipeline.record["retrain"]["tuner"]["name"] == "GridSearch"
+    assert pipeline.record["select"] == "val_log_loss" and pipeline.record["optimize_mode"] == "minimize"
