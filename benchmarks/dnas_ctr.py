@@ -51,7 +51,7 @@ def darts_config(metric: str, coef: float) -> dict[str, Any]:
     """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr)."""
     return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": 0.7},
             "optimizer": {"name": "adam", "lr": ARCH_LR[0]}, "complexity": {"metric": metric, "weight": coef, "form": "log"},
-            "report_every": 20}
+            "report_every": 5}
 
 
 def trial_args(args: argparse.Namespace) -> list[str]:

@@ -238,7 +238,16 @@ class Pipeline:
         if index_file.is_file():
             return [folder / name for name in json.loads(index_file.read_text(encoding="utf-8"))]
         sample = self.record["sample"]
-        trial_id, drawn = search.sample_architectures(sample["count"], seed=sample["seed"])
+        try:
+            trial_id, drawn = search.sample_architectures(sample["count"], seed=sample["seed"])
+        except ExperimentError as error:
+            every = self.record["search"].get("darts", {}).get("report_every")
+            self.record["status"] = "FAILED"
+            self.record["message"] = f"nothing to sample from the search {search.id}"
+            self._save()
+            raise ExperimentError(f"pipeline {self.id}: {error}; a darts trial reports its weights every "
+                                  f"darts.report_every ({every}) architecture steps, so a shorter search needs a "
+                                  "smaller report_every (pipeline.search)") from None
         distinct: list[dict[str, Any]] = []
         for architecture in drawn:
             if architecture not in distinct:

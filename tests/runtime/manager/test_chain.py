@@ -88,12 +88,12 @@ main()
 '''
 
 
-def _project(tmp_path: Path, helpers: Any, count: int = 2) -> Path:
+def _project(tmp_path: Path, helpers: Any, count: int = 2, report_every: int = 2) -> Path:
     code = tmp_path / "code"
     helpers.write(code / "net.py", NET)
     common = {"trialCodeDirectory": "code", "trialCommand": "python3 net.py", "useAnnotation": True,
               "trainingService": {"platform": "local"}}
-    search = {"experimentName": "search", **common, "nasMode": "darts", "darts": {"report_every": 2},
+    search = {"experimentName": "search", **common, "nasMode": "darts", "darts": {"report_every": report_every},
               "maxTrialNumber": 1, "seed": 3}
     retrain = {"experimentName": "retrain", **common, "maxTrialNumber": 2, "trialConcurrency": 2, "seed": 4,
                "tuner": {"name": "GridSearch", "classArgs": {"optimize_mode": "minimize"}}}
@@ -177,3 +177,15 @@ def test_pipeline_config_errors_name_the_key(tmp_path: Path, nas_home: Path, hel
     with pytest.raises(ConfigError, match="search stage must run in darts mode"):
         Pipeline.from_yaml(config)
     assert not nas_home.exists() or not any(nas_home.iterdir())  # nothing was stored
+
+
+def test_a_search_that_reported_no_weights_fails_with_what_to_do(tmp_path: Path, nas_home: Path,
+                                                                 helpers: Any) -> None:
+    config = _project(tmp_path, helpers, report_every=50)  # 10 architecture steps: nothing reported
+    out = helpers.nasctl("run", str(config), "--id", "P", "--no-progress", env={"NAS_HOME": str(nas_home)},
+                         timeout=300)
+    assert out.returncode == 2
+    assert "pipeline P:" in out.stderr and "smaller report_every (pipeline.search)" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert Pipeline.load("P", nas_home_dir=nas_home).record["status"] == "FAILED"
+    assert Experiment.load("P-search", nas_home=nas_home).status == "DONE"  # the search itself is kept
