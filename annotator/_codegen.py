@@ -104,6 +104,19 @@ def input_size_text(layer: Layer) -> str:
     return f"[{size[0]}, {size[1]}]" if isinstance(size, tuple) else str(size)
 
 
+def _tuple(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+
+
+def key_code(annotation: Annotation, key: str) -> str:
+    """The code of an annotation's key: a string, or inside loops the key of the current iteration."""
+    if not annotation.loops:
+        return python_string(key)
+    indices = _tuple([loop.index for loop in annotation.loops])
+    counts = _tuple([str(loop.count) for loop in annotation.loops])
+    return f"_nas.loop_key({python_string(key)}, {indices}, {counts})"
+
+
 def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
     """One `h = _nas.mutable_layer(...)` line (docs/internals.md, "The compiled code")."""
     candidates = (
@@ -112,7 +125,7 @@ def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
     fixed = "[" + ", ".join(layer.fixed_inputs) + "]"
     optional = "{" + ", ".join(f"{python_string(text)}: {text}" for text in layer.optional_inputs) + "}"
     return (
-        f"{layer.output} = _nas.mutable_layer({python_string(block.key)}, {python_string(layer.key)}, "
+        f"{layer.output} = _nas.mutable_layer({key_code(block, block.key)}, {python_string(layer.key)}, "
         f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {python_string(mode)}, "
         f"{block.owner or 'None'})"
     )
@@ -128,12 +141,13 @@ def variable_call(variable: Variable) -> str:
     labels = ""
     if variable.function == "choice" and not all(option.literal for option in variable.options):
         labels = ", labels=[" + ", ".join(_label_code(label) for label in variable.labels) + "]"
-    return f"_nas.{variable.function}({options}, key={python_string(variable.key)}{labels})"
+    relaxed = ", architectural=True" if variable.architectural else ""
+    return f"_nas.{variable.function}({options}, key={key_code(variable, variable.key)}{labels}{relaxed})"
 
 
 def function_choice_call(choice: FunctionChoice) -> str:
     table = ", ".join(f"{python_string(text)}: lambda: {text}" for text in choice.candidates)
-    return f"_nas.function_choice({{{table}}}, key={python_string(choice.key)})"
+    return f"_nas.function_choice({{{table}}}, key={key_code(choice, choice.key)})"
 
 
 def import_edit(ir: ModuleIR, lines: list[str]) -> Edit:

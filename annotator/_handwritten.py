@@ -16,7 +16,10 @@ from typing import Any
 from nasctl.annotator._errors import AnnotationError
 from nasctl.annotator._ir import SAMPLING_ARITY, Annotation, HandWritten
 from nasctl.annotator._literals import json_literal, number_literal
+from nasctl.annotator._loops import LoopResolver
 from nasctl.annotator._source import Positions
+
+from nasctl._searchspace import expand_key
 
 FUNCTIONS = (*SAMPLING_ARITY, "function_choice", "mutable_layer")
 HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(FUNCTIONS) + r")\s*\("
@@ -26,18 +29,85 @@ ErrorFactory = Callable[[str, int, int], AnnotationError]
 
 
 class _Reader:
-    def __init__(self, text: str, pos: Positions, module: str, error: ErrorFactory) -> None:
+    def __init__(self, text: str, pos: Positions, module: str, error: ErrorFactory, tree: ast.Module) -> None:
         self.text = text
         self.pos = pos
         self.module = module
         self.error = error
+        self.tree = tree
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self._loops: LoopResolver | None = None
+
+    def _loop_values(self, name: str, node: ast.AST, repeat: int | None, fail: Any) -> list[Any]:
+        """The values loop variable `name` takes where `node` uses it: from the `for` loop or
+        comprehension around `node` that binds it (its iterable, or `range(repeat)` for a counter)."""
+        if self._loops is None:
+            self._loops = LoopResolver(self.tree, self.segment)
+        child, parent = node, self.parents.get(node)
+        while parent is not None:
+            if isinstance(parent, ast.For) and child is not parent.iter and child is not parent.target:
+                generators = [(parent.target, parent.iter)]
+            elif isinstance(parent, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                generators = [(g.target, g.iter) for g in parent.generators]
+            else:
+                generators = []
+            for target, iterable in generators:
+                if isinstance(target, ast.Name) and target.id == name:
+                    values = self._loops.values(iterable)
+                elif (isinstance(target, ast.Tuple) and len(target.elts) == 2
+                      and isinstance(target.elts[0], ast.Name) and target.elts[0].id == name
+                      and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
+                      and iterable.func.id == "enumerate" and len(iterable.args) == 1):
+                    inner = self._loops.values(iterable.args[0])
+                    values = tuple(range(len(inner))) if inner is not None else None
+                else:
+                    continue
+                if values is None and repeat is not None:
+                    values = tuple(range(repeat))
+                if values is None:
+                    raise fail(f"the compiler cannot list the values of '{name}' in key=, the loop over "
+                               f"'{self.segment(iterable)}' (line {iterable.lineno}); give repeat=N "
+                               "(the loop's iterations, 0 to N-1)")
+                return list(values)
+            child, parent = parent, self.parents.get(parent)
+        raise fail(f"key= uses '{name}', which no for loop or comprehension around the call binds")
+
+    def keys(self, given: ast.expr, node: ast.Call, repeat: int | None, fail: Any, literal: Any) -> list[str]:
+        """The search-space keys a `key=` expression takes: a literal, an f-string over loop
+        variables (one key per iteration), or compiled code's `_nas.loop_key(key, indices, counts)`."""
+        if isinstance(given, ast.JoinedStr):
+            parts: list[Any] = []
+            for value in given.values:
+                if isinstance(value, ast.Constant):
+                    parts.append([str(value.value)])
+                elif (isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Name)
+                      and value.conversion == -1 and value.format_spec is None):
+                    parts.append([str(v) for v in self._loop_values(value.value.id, node, repeat, fail)])
+                else:
+                    raise fail("an f-string key= may only insert loop variables, as in f\"emb_dim/{i}\"", value)
+            keys: list[str] = [""]
+            for options in parts:
+                keys = [key + option for key in keys for option in options]
+            return keys
+        if (isinstance(given, ast.Call) and isinstance(given.func, ast.Attribute)
+                and given.func.attr == "loop_key" and len(given.args) == 3):
+            base = literal(given.args[0], "the key of loop_key")
+            counts_node = given.args[2]
+            if not isinstance(counts_node, ast.Tuple):
+                raise fail("loop_key's counts must be a tuple of ints", counts_node)
+            counts = [literal(element, "a loop count") for element in counts_node.elts]
+            return expand_key(base, counts)
+        key = literal(given, "key=")
+        if not isinstance(key, str) or not key:
+            raise fail("key= must be a non-empty string")
+        return [key]
 
     def segment(self, node: ast.AST) -> str:
         start = self.pos.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
         end = self.pos.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
         return self.text[start:end]
 
-    def call(self, node: ast.Call) -> HandWritten:
+    def call(self, node: ast.Call) -> list[HandWritten]:
         assert isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
         prefix, function = node.func.value.id, node.func.attr
         line, column = node.lineno, self.pos.column(node.lineno, node.col_offset)
@@ -62,22 +132,23 @@ class _Reader:
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             raise fail("its options must be written out, not passed with *")
+        repeat = literal(keywords["repeat"], "repeat=") if "repeat" in keywords else None
+        if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1):
+            raise fail("repeat= must be a positive int", keywords["repeat"])
         if function == "mutable_layer":
-            return self.layer(node, prefix, fail, literal)
+            return self.layer(node, prefix, fail, literal, repeat)
         if prefix == "nni":
             if "name" in keywords:
-                key = f"{self.module}/{literal(keywords['name'], 'name=')}/{function}"
+                keys = [f"{self.module}/{literal(keywords['name'], 'name=')}/{function}"]
             elif node.args:
-                key = f"{self.module}/__line{node.args[-1].lineno}/{function}"
+                keys = [f"{self.module}/__line{node.args[-1].lineno}/{function}"]
             else:
                 raise fail("it has no arguments")
         else:
             given = keywords.get("key", keywords.get("name"))  # the runtime takes NNI's name= as the key too
             if given is None:
                 raise fail('it needs key="..." so that the trial can find its value in the architecture')
-            key = literal(given, "key=")
-            if not isinstance(key, str) or not key:
-                raise fail("key= must be a non-empty string")
+            keys = self.keys(given, node, repeat, fail, literal)
         args = list(node.args)
         if function in ("choice", "function_choice"):
             if len(args) == 1 and isinstance(args[0], ast.Dict):  # NNI's compiled form {label: option}
@@ -102,16 +173,17 @@ class _Reader:
             if any(n is None for n in numbers):
                 raise fail(f"arguments of {function} must be number literals")
             entry = {"_type": function, "_value": numbers}
-        return HandWritten(key, function, entry, None, line, column)
+        return [HandWritten(key, function, entry, None, line, column) for key in keys]
 
-    def layer(self, node: ast.Call, prefix: str, fail: Any, literal: Any) -> HandWritten:
+    def layer(self, node: ast.Call, prefix: str, fail: Any, literal: Any, repeat: int | None) -> list[HandWritten]:
         args = node.args
         # nas: (block, layer, candidates, fixed, optional, size, mode, owner)
         # nni: (block, layer, funcs, funcs_args, fixed, optional, size, mode)
         optional_at, size_at = (5, 6) if prefix == "nni" else (4, 5)
         if len(args) <= size_at:
             raise fail(f"expected at least {size_at + 1} positional arguments")
-        block = literal(args[0], "the block key")
+        blocks = [literal(args[0], "the block key")] if prefix == "nni" else self.keys(
+            args[0], node, repeat, fail, literal)
         layer = literal(args[1], "the layer key")
         if not isinstance(args[2], ast.Dict) or not isinstance(args[optional_at], ast.Dict):
             raise fail("candidates and optional inputs must be dicts {label: ...}")
@@ -122,11 +194,13 @@ class _Reader:
             if not isinstance(args[size_at], ast.List)
             else [literal(e, "optional_input_size") for e in args[size_at].elts]
         )
-        key = f"{self.module}/{block}" if prefix == "nni" else block
         entry = {"layer_choice": choices, "optional_inputs": optional, "optional_input_size": size}
-        return HandWritten(
-            key, "mutable_layer", entry, layer, node.lineno, self.pos.column(node.lineno, node.col_offset)
-        )
+        column = self.pos.column(node.lineno, node.col_offset)
+        return [
+            HandWritten(f"{self.module}/{block}" if prefix == "nni" else block, "mutable_layer", entry, layer,
+                        node.lineno, column)
+            for block in blocks
+        ]
 
 
 def find_handwritten(
@@ -148,12 +222,15 @@ def find_handwritten(
         lines.add(bisect.bisect_right(pos.starts, match.start()))
     if not lines:
         return []
-    reader = _Reader(text, pos, module, error)
+    reader = _Reader(text, pos, module, error, tree)
     found: list[HandWritten] = []
     for statement in tree.body:
         end = statement.end_lineno or statement.lineno
         if not any(statement.lineno <= line <= end for line in lines):
             continue
+        for parent in ast.walk(statement):
+            for child in ast.iter_child_nodes(parent):
+                reader.parents[child] = parent
         for node in ast.walk(statement):
             if (
                 isinstance(node, ast.Call)
@@ -162,6 +239,6 @@ def find_handwritten(
                 and node.func.value.id in ("nas", "nni", "_nas")
                 and node.func.attr in FUNCTIONS
             ):
-                found.append(reader.call(node))
+                found.extend(reader.call(node))
     found.sort(key=lambda h: (h.line, h.column))
     return found

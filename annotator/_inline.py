@@ -12,6 +12,8 @@ from nasctl.annotator._errors import ArchitectureMismatch
 from nasctl.annotator._ir import Annotation, FunctionChoice, LayerBlock, ModuleIR, PlainCall, Variable
 from nasctl.annotator._literals import number_literal, python_string
 
+from nasctl._searchspace import expand_key, index_combinations, indexed_key
+
 HELPER_NAME = "_nas_layer"
 
 # Inserted once per file that has layers; plain Python that imports nothing the trial did not import.
@@ -85,27 +87,48 @@ def _lookup(ir: ModuleIR, annotation: Annotation, key: str, architecture: dict[s
     return architecture[key]
 
 
-def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, Any]) -> list[str]:
-    chosen_block = _lookup(ir, block, block.key, architecture)
+def _iteration_test(annotation: Annotation, indices: tuple[int, ...]) -> str:
+    """`i == 2` (`(i, j) == (2, 0)` for nested loops): the condition that iteration `indices` runs."""
+    codes = [loop.index for loop in annotation.loops]
+    if len(codes) == 1:
+        return f"{codes[0]} == {indices[0]}"
+    return f"({', '.join(codes)}) == ({', '.join(map(str, indices))})"
+
+
+def _repeated_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, Any]) -> list[str]:
+    """A block inside loops: an `if`/`elif` over the iterations, each with that iteration's layers."""
+    if not block.loops:
+        return _layer_statements(ir, block, block.key, architecture)
+    step = ir.newline + block.indent + "    "
+    lines: list[str] = []
+    for number, indices in enumerate(index_combinations(block.counts)):
+        body = _layer_statements(ir, block, indexed_key(block.key, indices), architecture)
+        head = "if" if number == 0 else f"{ir.newline}{block.indent}elif"
+        lines.append(f"{head} {_iteration_test(block, indices)}:{step}{step.join(body)}")
+    return ["".join(lines)]
+
+
+def _layer_statements(ir: ModuleIR, block: LayerBlock, key: str, architecture: dict[str, Any]) -> list[str]:
+    chosen_block = _lookup(ir, block, key, architecture)
     if not isinstance(chosen_block, dict):
-        raise _mismatch(ir, block, block.key, "a block needs {layer: {chosen_layer, chosen_inputs}}")
+        raise _mismatch(ir, block, key, "a block needs {layer: {chosen_layer, chosen_inputs}}")
     statements = []
     for layer in block.layers:
         if layer.key not in chosen_block:
-            raise _mismatch(ir, block, block.key, f"layer '{layer.key}' is missing")
+            raise _mismatch(ir, block, key, f"layer '{layer.key}' is missing")
         chosen = chosen_block[layer.key]
         if not isinstance(chosen, dict) or "chosen_layer" not in chosen:
-            raise _mismatch(ir, block, block.key, f"layer '{layer.key}' needs chosen_layer and chosen_inputs")
+            raise _mismatch(ir, block, key, f"layer '{layer.key}' needs chosen_layer and chosen_inputs")
         by_label = {candidate.label: candidate for candidate in layer.candidates}
         label = _source_match(list(by_label), chosen["chosen_layer"]) or chosen["chosen_layer"]
         if label not in by_label:
             known = ", ".join(by_label)
             raise _mismatch(
-                ir, block, block.key, f"layer '{layer.key}': chosen_layer {label!r} is not one of: {known}"
+                ir, block, key, f"layer '{layer.key}': chosen_layer {label!r} is not one of: {known}"
             )
         inputs = chosen.get("chosen_inputs", [])
         if not isinstance(inputs, list):
-            raise _mismatch(ir, block, block.key, f"layer '{layer.key}': chosen_inputs must be a list")
+            raise _mismatch(ir, block, key, f"layer '{layer.key}': chosen_inputs must be a list")
         inputs = [_source_match(layer.optional_inputs, name) or name for name in inputs]
         for name in inputs:
             if name not in layer.optional_inputs:
@@ -113,18 +136,18 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
                 raise _mismatch(
                     ir,
                     block,
-                    block.key,
+                    key,
                     f"layer '{layer.key}': chosen input {name!r} is not one of the optional inputs: {known}",
                 )
         if len(set(inputs)) != len(inputs):
-            raise _mismatch(ir, block, block.key, f"layer '{layer.key}': chosen_inputs repeats an input")
+            raise _mismatch(ir, block, key, f"layer '{layer.key}': chosen_inputs repeats an input")
         size = layer.optional_input_size
         low, high = size if isinstance(size, tuple) else (size, size)
         if not low <= len(inputs) <= high:
             raise _mismatch(
                 ir,
                 block,
-                block.key,
+                key,
                 f"layer '{layer.key}': {len(inputs)} chosen inputs, but optional_input_size allows "
                 f"{low if low == high else f'{low} to {high}'}",
             )
@@ -132,7 +155,7 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
         index = layer.candidates.index(candidate)
         arguments = [
             block.owner or "None",
-            python_string(candidate_key(block.key, layer.key, index)),
+            python_string(candidate_key(key, layer.key, index)),
             candidate.callee,
             f"[[{', '.join(layer.fixed_inputs)}], [{', '.join(inputs)}]]",
             *candidate.args,
@@ -142,8 +165,32 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, A
     return statements
 
 
-def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, Any]) -> str:
-    value = _lookup(ir, variable, variable.key, architecture)
+def _repeated_value(ir: ModuleIR, variable: Variable, architecture: dict[str, Any]) -> str:
+    """A variable's chosen value; inside loops, a tuple of the values per iteration indexed by the loop."""
+    if not variable.loops:
+        return _variable_value(ir, variable, variable.key, architecture)
+    values = [_variable_value(ir, variable, key, architecture) for key in expand_key(variable.key, variable.counts)]
+
+    def nest(depth: int, offset: int) -> str:
+        if depth == len(variable.loops):
+            return values[offset]
+        count = variable.loops[depth].count
+        size = len(values) // _product(variable.counts[: depth + 1])
+        items = [nest(depth + 1, offset + i * size) for i in range(count)]
+        return "(" + ", ".join(items) + ("," if count == 1 else "") + ")"
+
+    return nest(0, 0) + "".join(f"[{loop.index}]" for loop in variable.loops)
+
+
+def _product(counts: list[int]) -> int:
+    result = 1
+    for count in counts:
+        result *= count
+    return result
+
+
+def _variable_value(ir: ModuleIR, variable: Variable, key: str, architecture: dict[str, Any]) -> str:
+    value = _lookup(ir, variable, key, architecture)
     if variable.function == "choice":
         labels = variable.labels
         for option, label in zip(variable.options, labels, strict=False):
@@ -159,23 +206,23 @@ def _variable_value(ir: ModuleIR, variable: Variable, architecture: dict[str, An
                 if not isinstance(label, bool) and label == value:
                     return _grouped(option.text)
         known = ", ".join(python_string(label) if isinstance(label, str) else repr(label) for label in labels)
-        raise _mismatch(ir, variable, variable.key, f"{value!r} is not one of the options: {known}")
+        raise _mismatch(ir, variable, key, f"{value!r} is not one of the options: {known}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _mismatch(ir, variable, variable.key, f"{variable.function} needs a number, got {value!r}")
+        raise _mismatch(ir, variable, key, f"{variable.function} needs a number, got {value!r}")
     bounds = [number_literal(option.text) for option in variable.options]
     if variable.function == "randint":
         if value != int(value):
-            raise _mismatch(ir, variable, variable.key, f"randint needs an integer, got {value!r}")
+            raise _mismatch(ir, variable, key, f"randint needs an integer, got {value!r}")
         value = int(value)
         if not bounds[0] <= value < bounds[1]:
             raise _mismatch(
-                ir, variable, variable.key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})"
+                ir, variable, key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})"
             )
     elif "normal" not in variable.function and not bounds[0] <= value <= bounds[1]:
         raise _mismatch(
             ir,
             variable,
-            variable.key,
+            key,
             f"{value!r} is outside {variable.function}'s range [{bounds[0]}, {bounds[1]}]",
         )
     return repr(value)
@@ -200,12 +247,23 @@ def _source_match(texts: list[str], label: Any) -> str | None:
 
 
 def _function_choice(ir: ModuleIR, choice: FunctionChoice, architecture: dict[str, Any]) -> str:
-    label = _lookup(ir, choice, choice.key, architecture)
-    text = _source_match(choice.candidates, label)
-    if text is None:
-        known = ", ".join(choice.candidates)
-        raise _mismatch(ir, choice, choice.key, f"{label!r} is not one of the candidates: {known}")
-    return _grouped(text)
+    """The chosen call; inside loops, a conditional expression choosing each iteration's call."""
+    combinations = list(index_combinations(choice.counts))
+    keys = [indexed_key(choice.key, indices) for indices in combinations]
+    calls = []
+    for key in keys:
+        label = _lookup(ir, choice, key, architecture)
+        text = _source_match(choice.candidates, label)
+        if text is None:
+            known = ", ".join(choice.candidates)
+            raise _mismatch(ir, choice, key, f"{label!r} is not one of the candidates: {known}")
+        calls.append(_grouped(text))
+    if not choice.loops:
+        return calls[0]
+    text = calls[-1]
+    for indices, call in zip(reversed(combinations[:-1]), reversed(calls[:-1]), strict=True):
+        text = f"{call} if {_iteration_test(choice, indices)} else {text}"
+    return f"({text})"
 
 
 def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
@@ -232,11 +290,11 @@ def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
     for annotation in ir.annotations:
         if isinstance(annotation, LayerBlock):
             has_layers = True
-            edits.append(replace_with(ir, annotation, _layer_statements(ir, annotation, architecture)))
+            edits.append(replace_with(ir, annotation, _repeated_statements(ir, annotation, architecture)))
         elif isinstance(annotation, Variable):
             assert annotation.target is not None
             edits.append(drop(annotation))
-            value = _variable_value(ir, annotation, architecture)
+            value = _repeated_value(ir, annotation, architecture)
             edits.append(Edit(annotation.target.start, annotation.target.end, value, annotation))
         elif isinstance(annotation, FunctionChoice):
             assert annotation.target is not None
@@ -256,6 +314,7 @@ def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:
 
 def used_keys(ir: ModuleIR) -> set[str]:
     """The architecture keys a module reads: its annotations' and its hand-written calls'."""
-    keys = {a.key for a in ir.annotations if isinstance(a, (LayerBlock, Variable, FunctionChoice))}
+    keys = {key for a in ir.annotations if isinstance(a, (LayerBlock, Variable, FunctionChoice))
+            for key in expand_key(a.key, a.counts)}
     keys.update(call.key for call in ir.handwritten)
     return keys

@@ -74,6 +74,14 @@ class Layer:
     column: int
 
 
+@dataclass(frozen=True)
+class LoopIndex:
+    """One `for` loop around a repeated annotation: code of its iteration number, and its count."""
+
+    index: str
+    count: int
+
+
 @dataclass
 class Annotation:
     """What every annotation has: its kind, where it is, and how its statement sits in the source.
@@ -94,6 +102,12 @@ class Annotation:
     column: int
     body: int = 0
     body_size: int = 0
+    loops: tuple[LoopIndex, ...] = ()  # enclosing loops, outermost first: one key per iteration
+
+    @property
+    def counts(self) -> list[int]:
+        """How many times each enclosing loop runs (empty outside loops)."""
+        return [loop.count for loop in self.loops]
 
 
 @dataclass
@@ -124,6 +138,7 @@ class Variable(Annotation):
     function: str = ""
     options: list[Option] = field(default_factory=list)
     target: Region | None = None
+    architectural: bool = False  # `architectural=True`: a one-shot mode relaxes it (mixes its options)
     #: NNI's labels: each literal option by its value, the others by source text (key style nni).
     by_value: bool = False
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nasctl.annotator._errors import AnnotationError
 from nasctl.annotator._handwritten import HANDWRITTEN_PATTERN, find_handwritten
@@ -147,7 +147,8 @@ class _Parser:
                 for name in ("body", "orelse", "finalbody"):
                     inner = getattr(node, name, None)
                     if inner:
-                        self._walk(inner, ctx)
+                        looped = kind is ast.For and name == "body"
+                        self._walk(inner, replace(ctx, loops=(*ctx.loops, node)) if looped else ctx)
                 for handler in getattr(node, "handlers", None) or []:
                     self._walk(handler.body, ctx)
                 for case in getattr(node, "cases", None) or []:

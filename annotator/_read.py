@@ -29,16 +29,19 @@ from nasctl.annotator._ir import (
     FunctionChoice,
     Layer,
     LayerBlock,
+    LoopIndex,
     Option,
     PlainCall,
     Region,
     Variable,
 )
 from nasctl.annotator._literals import json_literal, literal_key, number_literal
+from nasctl.annotator._loops import LoopResolver
 from nasctl.annotator._scope import COMPOUND, Context, Defined, Scopes, is_annotation_string
 from nasctl.annotator._source import Positions
 
 _PREFIXES = ("nas", "nni")
+_REPEATED = ("mutable_layers", "mutable_layer", "variable", "function_choice")
 _LAYER_KEYS = ("layer_choice", "fixed_inputs", "optional_inputs", "optional_input_size", "layer_output")
 _BUILTINS = frozenset(dir(builtins))
 _LIBCST_ERROR_AT = re.compile(r"error at (\d+):(\d+)")
@@ -271,6 +274,7 @@ class Reader:
         self.scopes = scopes
         self.error = error
         self.region = region
+        self._resolver: LoopResolver | None = None
 
     def read(
         self, source: AnnotationText, base: Annotation, ctx: Context, following: ast.stmt | None
@@ -285,6 +289,8 @@ class Reader:
             )
         common = {field: getattr(base, field) for field in Annotation.__dataclass_fields__}
         common["kind"] = kind
+        if kind in _REPEATED:
+            common["loops"] = self._loops(source, call, ctx, base)
         if kind in ("mutable_layers", "mutable_layer"):
             return self._layers(source, call, common, ctx)
         if kind == "variable":
@@ -292,6 +298,59 @@ class Reader:
         if kind == "function_choice":
             return self._function_choice(source, call, common, following)
         return self._plain(source, call, common)
+
+    def _repeat(self, source: AnnotationText, call: cst.Call) -> tuple[cst.CSTNode, list[int]] | None:
+        """The `repeat=N` (or `[N, M]`, outer to inner) of an annotation inside loops, if given."""
+        for keyword in _keywords(call):
+            if keyword.keyword is None or keyword.keyword.value != "repeat":
+                continue
+            node = keyword.value
+            elements = node.elements if isinstance(node, (cst.List, cst.Tuple)) else None
+            texts = [source.text(e.value) for e in elements] if elements is not None else [source.text(node)]
+            counts = [number_literal(text) for text in texts]
+            if not counts or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts):
+                raise self.error_at(source, node, "repeat= must be a positive int literal (or a list of them, "
+                                                  "one per loop the compiler cannot count)")
+            return node, counts  # type: ignore[return-value]
+        return None
+
+    def _loops(self, source: AnnotationText, call: cst.Call, ctx: Context, base: Annotation) -> tuple[LoopIndex, ...]:
+        """One `LoopIndex` per counted `for` loop around the annotation.
+
+        A loop the compiler cannot count (over epochs, a data loader) repeats the same choice, one
+        shared key as in NNI, unless the annotation gives its count with `repeat=`. NNI's key style
+        never expands.
+        """
+        repeat = self._repeat(source, call)
+        if not ctx.loops or self.key_style == "nni":
+            if repeat is not None and not ctx.loops:
+                raise self.error_at(source, repeat[0], "repeat= is for an annotation inside a for loop whose "
+                                                       "iterations the compiler cannot count; this one is in none")
+            return ()
+        if self._resolver is None:
+            self._resolver = LoopResolver(self.scopes.tree, lambda node: self.pos.text[
+                self.region(node).start:self.region(node).end])
+        loops = [self._resolver.resolve(node) for node in ctx.loops]
+        unknown = [loop for loop in loops if loop.count is None]
+        given = repeat[1] if repeat is not None else []
+        if repeat is not None and len(given) != len(unknown):
+            what = (f"the compiler counts every loop around it ({', '.join(str(loop.count) for loop in loops)} "
+                    "iterations); remove repeat=") if not unknown else (
+                    f"{len(unknown)} loop(s) around it need a count, repeat= gives {len(given)}")
+            raise self.error_at(source, repeat[0], f"repeat=: {what}")
+        counts = iter(given)
+        result: list[LoopIndex] = []
+        for loop in loops:
+            count = loop.count if loop.count is not None else next(counts, None)
+            if count is None:
+                continue  # an uncounted loop without repeat=: every iteration shares the key
+            if loop.index is None:
+                raise self.error(
+                    f"this annotation is inside the loop 'for ... in {loop.iterable}' (line {loop.line}), which "
+                    "repeats it once per iteration, but the compiler cannot tell which iteration runs; loop "
+                    "with 'for i, x in enumerate(...)' or 'for i in range(...)'", base.line, base.column)
+            result.append(LoopIndex(loop.index, count))
+        return tuple(result)
 
     def _call(self, source: AnnotationText) -> cst.Call:
         """The annotation's one call `nas.<kind>(...)` (func an attribute of `nas`/`nni`)."""
@@ -384,10 +443,12 @@ class Reader:
         kind = common["kind"]
         block_name: str | None = None
         for keyword in _keywords(call):
+            if keyword.keyword is not None and keyword.keyword.value == "repeat":
+                continue
             if keyword.keyword is None or keyword.keyword.value != "name":
                 what = f"'{keyword.keyword.value}'" if keyword.keyword else "**"
                 raise self.error_at(
-                    source, keyword, f"unknown argument {what} of {kind}; only name= is allowed"
+                    source, keyword, f"unknown argument {what} of {kind}; only name= and repeat= are allowed"
                 )
             value = keyword.value
             name = (
@@ -624,12 +685,14 @@ class Reader:
             if arg.star:
                 raise self.error_at(source, arg, f"{kind} does not take *args")
         for keyword in _keywords(call):
+            allowed = ("repeat", "architectural") if kind == "variable" else ("repeat",)
             if keyword.keyword is not None and keyword.keyword.value == "name":
                 name = keyword.value
-            else:
+            elif keyword.keyword is None or keyword.keyword.value not in allowed:
                 what = f"'{keyword.keyword.value}'" if keyword.keyword else "**"
+                others = " and ".join(f"{word}=" for word in ("name", *allowed))
                 raise self.error_at(
-                    source, keyword, f"unknown argument {what} of {kind}; only name= is allowed"
+                    source, keyword, f"unknown argument {what} of {kind}; only {others} are allowed"
                 )
         if name is None:
             raise self.error_at(source, call, f"{kind} needs name=..., the variable it sets")
@@ -676,6 +739,7 @@ class Reader:
                 f"unknown sampling function '{prefix}.{function}'{_suggest(function, tuple(SAMPLING_ARITY))}",
             )
         options = self._sampling_options(source, sampler, function)
+        architectural = self._architectural(source, call, function)
         target = self._assignment_target(common, following, name_expr, name_text)
         return Variable(
             **common,
@@ -685,7 +749,20 @@ class Reader:
             function=function,
             options=options,
             target=target,
+            architectural=architectural,
         )
+
+    def _architectural(self, source: AnnotationText, call: cst.Call, function: str) -> bool:
+        """`architectural=True`: a choice the one-shot modes relax instead of drawing it per trial."""
+        for keyword in _keywords(call):
+            if keyword.keyword is not None and keyword.keyword.value == "architectural":
+                value = source.text(keyword.value)
+                if value not in ("True", "False"):
+                    raise self.error_at(source, keyword.value, "architectural= must be True or False")
+                if value == "True" and function != "choice":
+                    raise self.error_at(source, keyword.value, "architectural=True is for a choice")
+                return value == "True"
+        return False
 
     def _sampling_options(self, source: AnnotationText, sampler: cst.Call, function: str) -> list[Option]:
         keywords = _keywords(sampler)

@@ -36,6 +36,7 @@ class Context:
     owner: str | None = None
     in_class_body: bool = False
     chain: tuple[ast.AST, ...] = ()  # enclosing FunctionDef/ClassDef nodes, outermost first
+    loops: tuple[ast.For, ...] = ()  # enclosing `for` loops of the innermost def, outermost first
 
 
 def is_annotation_string(node: ast.stmt) -> bool:

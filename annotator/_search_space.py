@@ -9,6 +9,8 @@ from nasctl.annotator._errors import AnnotationError
 from nasctl.annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
 from nasctl.annotator._literals import number_literal
 
+from nasctl._searchspace import expand_key
+
 
 def _layer_entry(layer: Any) -> dict[str, Any]:
     size = layer.optional_input_size
@@ -65,6 +67,11 @@ class SpaceBuilder:
         block["_value"].setdefault(layer_key, layer)
         self._origin.setdefault((key, layer_key), (ir.path, line))
 
+    def _add_repeated(self, ir: ModuleIR, annotation: Any, key: str, entry: dict[str, Any]) -> None:
+        """An annotation's entry under its key, or under one key per iteration of its loops."""
+        for each in expand_key(key, annotation.counts):
+            self.add(ir, each, json.loads(json.dumps(entry)), annotation.line, annotation.column)
+
     def add_module(self, ir: ModuleIR) -> None:
         """Every annotation and hand-written call of one module, in source order."""
         for annotation in ir.annotations:
@@ -73,17 +80,17 @@ class SpaceBuilder:
                     "_type": "mutable_layer",
                     "_value": {layer.key: _layer_entry(layer) for layer in annotation.layers},
                 }
-                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+                self._add_repeated(ir, annotation, annotation.key, entry)
             elif isinstance(annotation, Variable):
                 if annotation.function == "choice":
                     values = annotation.labels
                 else:
                     values = [number_literal(option.text) for option in annotation.options]
                 entry = {"_type": annotation.function, "_value": values}
-                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+                self._add_repeated(ir, annotation, annotation.key, entry)
             elif isinstance(annotation, FunctionChoice):
                 entry = {"_type": "choice", "_value": list(annotation.candidates)}
-                self.add(ir, annotation.key, entry, annotation.line, annotation.column)
+                self._add_repeated(ir, annotation, annotation.key, entry)
         for call in ir.handwritten:
             if call.layer_key is not None:
                 self.add_layer(ir, call.key, call.layer_key, call.entry, call.line, call.column)

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from nasctl.runtime.trial import (
     arch_parameters,
     candidates,
@@ -22,6 +25,7 @@ from nasctl.runtime.trial import (
     get_trial_seed,
     lognormal,
     loguniform,
+    loop_key,
     materialize,
     mutable_layer,
     normal,
@@ -49,6 +53,7 @@ __all__ = [
     "get_sequence_id",
     "get_trial_id",
     "get_trial_seed",
+    "loop_key",
     "loguniform",
     "lognormal",
     "materialize",
@@ -65,3 +70,10 @@ __all__ = [
     "training_update",
     "uniform",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `nas.nn` imports torch, so it loads on first use (`import nas` stays cheap).
+    if name == "nn":
+        return importlib.import_module("nas.nn")
+    raise AttributeError(f"module 'nas' has no attribute {name!r}")

@@ -41,11 +41,17 @@ class ForeignBackend(LayerBackend):
             context.candidate_registry(self.framework, lambda: registry)
         self._architecture_set = False
 
-    def resolve(self, layer: LayerRequest) -> LayerCall:
+    def engine(self) -> Any:
+        """The framework backend, with the trial's architecture set where it runs one (enas); what a
+        `nas.nn` module asks for its relaxed choices."""
         inner = self.inner
         if hasattr(inner, "set_architecture") and not self._architecture_set:
             inner.set_architecture(self.context.current_parameters())
             self._architecture_set = True
+        return inner
+
+    def resolve(self, layer: LayerRequest) -> LayerCall:
+        inner = self.engine()
         block_key, layer_key, size, owner = layer.block_key, layer.layer_key, layer.optional_input_size, layer.owner
 
         def call(candidates: CandidateTable, fixed: list[Any], optional: Any) -> Any:

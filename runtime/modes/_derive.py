@@ -108,7 +108,13 @@ def sample_architectures(
     for _ in range(count):
         arch: dict[str, Any] = {}
         for block, layers in arch_weights.items():
-            spec_block = search_space.get(block, {}).get("_value")
+            entry = search_space.get(block, {})
+            if entry.get("_type") == "choice" and isinstance(layers.get("choice"), Mapping):
+                options = list(entry["_value"])  # a relaxed variable: its labels were written as strings
+                probs = np.asarray([float(layers["choice"].get(str(o), 0.0)) for o in options], dtype=float)
+                arch[block] = options[int(rng.choice(len(options), p=probs / probs.sum()))]
+                continue
+            spec_block = entry.get("_value")
             if not isinstance(spec_block, Mapping):
                 raise ArchitectureError("the learned weights name a block the search space lacks", block)
             for layer, weights in layers.items():

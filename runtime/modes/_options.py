@@ -42,49 +42,124 @@ def _section(options: Mapping[str, Any] | None, mode: str, known: set[str]) -> M
     return section
 
 
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _temperature(value: Any) -> tuple[str, float, float, int]:
+    """`darts.temperature` as `(schedule, start, end or decay, epochs)`.
+
+    - `[start, end]`: exponential from start to end over `anneal_steps` architecture steps;
+    - `{start: 1.0, decay: 0.956}`: `start * decay ** epoch` (FBNet, DNAS);
+    - `{start: 5.0, end: 0.5, epochs: 40, schedule: linear | exponential}`: from start to end over
+      `epochs` epochs, then `end`.
+    """
+    key = "darts.temperature"
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(_positive(t) for t in value):
+            raise ConfigError(f"expected [start, end], two positive numbers, got {value!r}", key)
+        return "steps", float(value[0]), float(value[1]), 0
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"expected [start, end] or a mapping {{start, decay}} / {{start, end, epochs, "
+                          f"schedule}}, got {value!r}", key)
+    section = _section(value, key, {"start", "decay", "end", "epochs", "schedule"})
+    start = section.get("start")
+    if not _positive(start):
+        raise ConfigError(f"expected a positive number, got {start!r}", f"{key}.start")
+    if "decay" in section:
+        if set(section) - {"start", "decay"}:
+            raise ConfigError("give either decay (per epoch) or end and epochs, not both", key)
+        decay = _number(section, key, "decay", 1.0, 0.0, 1.0, open_low=True)
+        return "decay", float(start), float(decay), 0
+    end = section.get("end")
+    if not _positive(end):
+        raise ConfigError(f"expected a positive number, got {end!r}", f"{key}.end")
+    if "epochs" not in section:
+        raise ConfigError("expected the number of epochs over which the temperature goes from start to end",
+                          f"{key}.epochs")
+    epochs = _number(section, key, "epochs", 1, 1, 10**9, integer=True)
+    schedule = _one_of(section, key, "schedule", "exponential", ("exponential", "linear"))
+    return schedule, float(start), float(end), epochs
+
+
 @dataclass(frozen=True)
 class DartsOptions:
-    """`darts: {...}`: see `DartsBackend`."""
+    """`darts: {...}`: see `DartsBackend` and docs/modes.md."""
 
     order: int = 1
     sampler: str = "softmax"
+    per_example: bool = False
     temperature: tuple[float, float] = (5.0, 0.1)
+    temperature_schedule: str = "steps"
+    temperature_epochs: int = 0
     anneal_steps: int = 1000
+    optimizer: str = "adam"
     lr: float = 3e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = 0.9
     weight_decay: float = 1e-3
+    warmup: int = 0
     complexity_weight: float = 0.0
+    complexity_metric: Any = "params"
+    complexity_form: str = "linear"
+    complexity_table: Any = None
     report_every: int = 10
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> DartsOptions:
         """Check `options` (the `darts:` mapping) and fill in the defaults."""
-        s = _section(options, "darts", {"order", "sampler", "temperature", "anneal_steps", "optimizer",
-                                        "complexity", "report_every"})
-        temperature = s.get("temperature", [5.0, 0.1])
-        if (not isinstance(temperature, (list, tuple)) or len(temperature) != 2
-                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in temperature)):
-            raise ConfigError(f"expected [start, end], two positive numbers, got {temperature!r}",
-                              "darts.temperature")
-        opt = _section(s.get("optimizer"), "darts.optimizer", {"lr", "betas", "weight_decay"})
+        s = _section(options, "darts", {"order", "sampler", "per_example", "temperature", "anneal_steps",
+                                        "optimizer", "warmup", "complexity", "report_every"})
+        schedule, start, end, epochs = _temperature(s.get("temperature", [5.0, 0.1]))
+        opt = _section(s.get("optimizer"), "darts.optimizer", {"name", "lr", "betas", "momentum", "weight_decay"})
         betas = opt.get("betas", [0.5, 0.999])
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise ConfigError(f"expected [beta1, beta2] in [0, 1), got {betas!r}", "darts.optimizer.betas")
-        complexity = _section(s.get("complexity"), "darts.complexity", {"metric", "weight"})
-        if complexity:
-            _one_of(complexity, "darts.complexity", "metric", "params", ("params",))
+        complexity = _section(s.get("complexity"), "darts.complexity", {"metric", "weight", "form", "table"})
+        metric = complexity.get("metric", "params")
+        if not callable(metric) and not (isinstance(metric, str) and ":" in metric):
+            metric = _one_of(complexity, "darts.complexity", "metric", "params", ("params", "flops", "table"))
+        table = complexity.get("table")
+        if metric == "table" and not isinstance(table, Mapping):
+            raise ConfigError("metric 'table' needs table: {'<block>/<layer>' or '<key>': {label: cost}}",
+                              "darts.complexity.table")
+        per_example = s.get("per_example", False)
+        if not isinstance(per_example, bool):
+            raise ConfigError(f"expected true or false, got {per_example!r}", "darts.per_example")
         return cls(
             order=_one_of(s, "darts", "order", 1, (1, 2)),
             sampler=_one_of(s, "darts", "sampler", "softmax", ("softmax", "gumbel")),
-            temperature=(float(temperature[0]), float(temperature[1])),
+            per_example=per_example,
+            temperature=(start, end),
+            temperature_schedule=schedule,
+            temperature_epochs=epochs,
             anneal_steps=_number(s, "darts", "anneal_steps", 1000, 1, 10**12, integer=True),
+            optimizer=_one_of(opt, "darts.optimizer", "name", "adam", ("adam", "sgd")),
             lr=float(_number(opt, "darts.optimizer", "lr", 3e-4, 0, 10, open_low=True)),
             betas=(float(betas[0]), float(betas[1])),
+            momentum=float(_number(opt, "darts.optimizer", "momentum", 0.9, 0, 1)),
             weight_decay=float(_number(opt, "darts.optimizer", "weight_decay", 1e-3, 0, 10)),
+            warmup=_number(s, "darts", "warmup", 0, 0, 10**12, integer=True),
             complexity_weight=float(_number(complexity, "darts.complexity", "weight", 0.0, 0, float("inf"))),
+            complexity_metric=metric,
+            complexity_form=_one_of(complexity, "darts.complexity", "form", "linear", ("linear", "log")),
+            complexity_table=table,
             report_every=_number(s, "darts", "report_every", 10, 0, 10**12, integer=True),
         )
+
+    def temperature_at(self, step: int, epoch: int) -> float:
+        """The Gumbel temperature after `step` architecture steps in epoch `epoch` (0-based)."""
+        start, end = self.temperature
+        if self.temperature_schedule == "steps":
+            progress = min(step, self.anneal_steps) / self.anneal_steps
+            return start * (end / start) ** progress  # tau = start * (end/start)^(t/T)
+        if self.temperature_schedule == "decay":
+            return start * end ** epoch  # tau = start * decay^epoch
+        progress = min(epoch, self.temperature_epochs) / self.temperature_epochs
+        if self.temperature_schedule == "linear":
+            return start + (end - start) * progress  # tau = start + (end - start) * e/E
+        return start * (end / start) ** progress
 
 
 @dataclass(frozen=True)
@@ -98,12 +173,16 @@ class OneShotOptions:
     optimize_mode: str = "maximize"
     population: int = 10
     sample_size: int = 3
+    max_params: float | None = None
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> OneShotOptions:
         """Check `options` (the `oneshot:` mapping) and fill in the defaults."""
         s = _section(options, "oneshot", {"strategy", "r", "search", "budget", "optimize_mode", "population",
-                                          "sample_size"})
+                                          "sample_size", "max_params"})
+        max_params = s.get("max_params")
+        if max_params is not None and not _positive(max_params):
+            raise ConfigError(f"expected a positive number of parameters, got {max_params!r}", "oneshot.max_params")
         return cls(
             strategy=_one_of(s, "oneshot", "strategy", "dropout", ("dropout", "single_path")),
             r=float(_number(s, "oneshot", "r", 0.01, 0.0, 1.0, open_low=True)),
@@ -112,6 +191,7 @@ class OneShotOptions:
             optimize_mode=_one_of(s, "oneshot", "optimize_mode", "maximize", ("maximize", "minimize")),
             population=_number(s, "oneshot", "population", 10, 2, 10**6, integer=True),
             sample_size=_number(s, "oneshot", "sample_size", 3, 1, 10**6, integer=True),
+            max_params=None if max_params is None else float(max_params),
         )
 
 

@@ -60,10 +60,20 @@ class LayerSpec:
 
     block_key: str
     layer_key: str
-    labels: tuple[str, ...]
+    labels: tuple[Any, ...]
     input_labels: tuple[str, ...]
     input_low: int
     input_high: int
+    #: A relaxed variable (`nas.choice` feeding a `nas.nn` module): the architecture holds its value
+    #: under `block_key` (`layer_key` is ""), not a `{layer: {chosen_layer, chosen_inputs}}` block.
+    variable: bool = False
+
+    @classmethod
+    def of_value(cls, key: str, options: Sequence[Any]) -> LayerSpec:
+        """The spec of a relaxed `choice` variable `key` with `options` (its labels)."""
+        if not options:
+            raise ArchitectureError("a choice needs at least one option", key)
+        return cls(key, "", tuple(options), (), 0, 0, True)
 
     @classmethod
     def of_call(cls, block_key: str, layer_key: str, labels: Sequence[str], input_labels: Sequence[str],
@@ -77,8 +87,8 @@ class LayerSpec:
 
     @property
     def where(self) -> str:
-        """The layer's key as error messages name it: `<block>/<layer>`."""
-        return f"{self.block_key}/{self.layer_key}"
+        """The layer's key as error messages name it: `<block>/<layer>` (a variable: its key)."""
+        return self.block_key if self.variable else f"{self.block_key}/{self.layer_key}"
 
     @property
     def subsets(self) -> tuple[tuple[int, ...], ...]:
@@ -104,6 +114,12 @@ class LayerSpec:
 
         Input indices keep the architecture's order (classic mode passes them in that order).
         """
+        if self.variable:
+            value = architecture.get(self.block_key)
+            for index, label in enumerate(self.labels):
+                if value == label and not isinstance(value, bool):
+                    return index, ()
+            raise ArchitectureError(f"{value!r} is not one of the options {list(self.labels)}", self.block_key)
         block = architecture.get(self.block_key)
         if not isinstance(block, Mapping) or not isinstance(block.get(self.layer_key), Mapping):
             raise ArchitectureError(f"no choice for layer '{self.layer_key}'", self.block_key)
@@ -135,9 +151,19 @@ class LayerSpec:
             )
         return self.labels.index(label), tuple(self.input_labels.index(name) for name in inputs)
 
-    def choice(self, candidate: int, inputs: Sequence[int]) -> dict[str, Any]:
-        """This layer's entry of an architecture: `{"chosen_layer": ..., "chosen_inputs": [...]}`."""
+    def choice(self, candidate: int, inputs: Sequence[int]) -> Any:
+        """This layer's entry of an architecture: `{"chosen_layer": ..., "chosen_inputs": [...]}` (a
+        variable: its chosen value)."""
+        if self.variable:
+            return self.labels[candidate]
         return {"chosen_layer": self.labels[candidate], "chosen_inputs": [self.input_labels[i] for i in inputs]}
+
+    def put(self, architecture: Architecture, candidate: int, inputs: Sequence[int]) -> None:
+        """Write this layer's (or variable's) choice into `architecture`."""
+        if self.variable:
+            architecture[self.block_key] = self.choice(candidate, inputs)
+        else:
+            architecture.setdefault(self.block_key, {})[self.layer_key] = self.choice(candidate, inputs)
 
 
 def remember_spec(specs: MutableMapping[tuple[str, str], LayerSpec], spec: LayerSpec) -> bool:
@@ -176,7 +202,7 @@ def sample_architecture(specs: Sequence[LayerSpec], rng: random.Random) -> Archi
     for spec in specs:
         count = rng.randint(spec.input_low, spec.input_high)
         picked = sorted(rng.sample(range(len(spec.input_labels)), count))
-        arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(rng.randrange(len(spec.labels)), picked)
+        spec.put(arch, rng.randrange(len(spec.labels)), picked)
     return arch
 
 
@@ -186,7 +212,7 @@ def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: r
     The layer and what changes are drawn among the choices that have an alternative, so the child
     always differs from its parent (unless the space holds a single architecture).
     """
-    child = {block: {layer: dict(choice) for layer, choice in layers.items()} for block, layers in parent.items()}
+    child = json.loads(json.dumps(parent))
     mutable = [(spec, what) for spec in specs
                for what, count in (("layer", len(spec.labels)), ("inputs", len(spec.subsets))) if count > 1]
     if not mutable:
@@ -197,7 +223,7 @@ def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: r
         candidate = rng.choice([c for c in range(len(spec.labels)) if c != candidate])
     else:
         inputs = rng.choice([s for s in spec.subsets if s != tuple(sorted(inputs))])
-    child.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+    spec.put(child, candidate, inputs)
     return child
 
 
@@ -206,7 +232,7 @@ def all_architectures(specs: Sequence[LayerSpec]) -> Iterator[Architecture]:
     for picks in itertools.product(*(spec.subgraphs for spec in specs)):
         arch: Architecture = {}
         for spec, (candidate, inputs) in zip(specs, picks, strict=True):
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(candidate, inputs)
+            spec.put(arch, candidate, inputs)
         yield arch
 
 
@@ -227,6 +253,7 @@ def search_architecture(
     rng: random.Random,
     population: int = 10,
     sample_size: int = 3,
+    feasible: Callable[[Architecture], bool] | None = None,
 ) -> tuple[Architecture, float]:
     """The best architecture by `evaluate(arch)` (a number; the backend fixes `arch` while it runs).
 
@@ -236,8 +263,10 @@ def search_architecture(
       `budget - population` children, each a mutation of the best of `sample_size` random members,
       replacing the oldest member; an architecture seen before is not scored again.
 
-    Returns the best architecture and its score (higher is better unless `maximize=False`, in which
-    case the score is the negated value). Bad arguments and non-numeric scores are `TrialError`s.
+    With `feasible` (a budget such as `max_params`), only architectures it accepts are scored: the
+    samplers redraw (at most 100 times per draw) until one fits. Returns the best architecture and its
+    score (higher is better unless `maximize=False`, in which case the score is the negated value).
+    Bad arguments, non-numeric scores and a budget nothing fits are `TrialError`s.
     """
     if not specs:
         raise TrialError("oneshot mode: derive_architecture() was called before any mutable layer ran; "
@@ -248,6 +277,14 @@ def search_architecture(
         raise TrialError(f"derive_architecture(): search must be 'random' or 'evolution', got {search!r}")
     sign = 1.0 if maximize else -1.0
     scores: dict[str, tuple[Architecture, float]] = {}
+    fits = feasible or (lambda arch: True)
+
+    def draw(make: Callable[[], Architecture]) -> Architecture | None:
+        for _ in range(100):
+            arch = make()
+            if fits(arch):
+                return arch
+        return None
 
     def score(arch: Architecture) -> float:
         key = json.dumps(arch, sort_keys=True)
@@ -259,21 +296,34 @@ def search_architecture(
         size = math.prod(len(spec.subgraphs) for spec in specs)
         if size <= budget:
             for arch in all_architectures(specs):
-                score(arch)
+                if fits(arch):
+                    score(arch)
         else:
-            while len(scores) < budget:  # terminates: the space holds more than `budget`
-                score(sample_architecture(specs, rng))
+            for _ in range(100 * budget):  # `budget` distinct ones, unless few fit
+                if len(scores) >= budget:
+                    break
+                found = draw(lambda: sample_architecture(specs, rng))
+                if found is None:
+                    break
+                score(found)
     else:
         members: deque[Architecture] = deque()
         for step in range(budget):
-            if step < population:
-                child = sample_architecture(specs, rng)
+            if step < population or not members:
+                child = draw(lambda: sample_architecture(specs, rng))
             else:
                 contenders = rng.sample(list(members), min(sample_size, len(members)))
-                child = mutate_architecture(specs, max(contenders, key=score), rng)
-                members.popleft()
+                parent = max(contenders, key=score)
+                child = draw(lambda parent=parent: mutate_architecture(specs, parent, rng))
+                if child is not None:
+                    members.popleft()
+            if child is None:
+                continue
             score(child)
             members.append(child)
+    if not scores:
+        raise TrialError("derive_architecture(): no architecture fits the budget (max_params); raise it or "
+                         "add smaller options")
     return max(scores.values(), key=lambda item: item[1])
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from nasctl.runtime.errors import TrialError
+from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
+from nasctl.runtime.trial._value import MixedChoice, relaxed_choice
+
+from nasctl._searchspace import indexed_key, loop_mismatch, relaxable_options
 
 __all__ = [
     "candidates",
@@ -28,6 +31,7 @@ __all__ = [
     "get_sequence_id",
     "get_trial_id",
     "get_trial_seed",
+    "loop_key",
     "loguniform",
     "lognormal",
     "materialize",
@@ -130,6 +134,22 @@ def materialize(model: Any, *args: Any, **kwargs: Any) -> Any:
     return torch_materialize(model, *args, **kwargs)
 
 
+def loop_key(key: str, indices: Sequence[int], counts: Sequence[int]) -> str:
+    """The key of one iteration of a choice repeated over loops: `key[i]` (`[i][j]` for nested loops).
+
+    The compiler writes this for an annotation inside `for` loops; `counts` are the iterations the
+    search space holds per loop, and an iteration beyond them is an `ArchitectureError` naming the key
+    and both counts.
+
+    >>> loop_key("m/emb_dim/choice", (2,), (3,))
+    'm/emb_dim/choice[2]'
+    """
+    problem = loop_mismatch(key, list(indices), list(counts))
+    if problem is not None:
+        raise ArchitectureError(problem, key)
+    return indexed_key(key, indices)
+
+
 def _key(function: str, key: str | None, name: str | None) -> str:
     if key is not None and name is not None and key != name:
         raise TrialError(f"{function}(): key={key!r} and name={name!r} disagree; pass one of them")
@@ -139,24 +159,64 @@ def _key(function: str, key: str | None, name: str | None) -> str:
     return key
 
 
+def _check_repeat(key: str, repeat: int | None) -> None:
+    """A hand-written choice in a loop (`key=f"emb_dim/{i}"`, `repeat=N`): a key beyond the N the
+    search space holds is an error naming it and both counts."""
+    if repeat is None:
+        return
+    context = current_context()
+    if key not in context.current_parameters() and not context.platform.samples_missing:
+        raise ArchitectureError(f"the search space repeats this choice {repeat} times (repeat={repeat}), but the "
+                                "loop produced a key beyond them; make repeat= match the loop's iterations", key)
+
+
 def choice(*options: Any, key: str | None = None, name: str | None = None,
-           labels: Sequence[Any] | None = None) -> Any:
-    """One of `options`: the trial's architecture names it by its label (`labels`, else the option)."""
+           labels: Sequence[Any] | None = None, repeat: int | None = None, architectural: bool = False) -> Any:
+    """One of `options`: the trial's architecture names it by its label (`labels`, else the option).
+
+    In the one-shot modes a choice of distinct numbers comes back as an `IntChoice`/`FloatChoice`
+    that `nas.nn` modules relax, and with `architectural=True` a choice of functions comes back as a
+    `MixedChoice` that mixes them (darts) or runs the sampled one (runtime/trial/_value.py).
+    `repeat=N` is for the compiler (a choice in a loop whose count it cannot see, keyed by an f-string
+    of the loop variable); at run time it only words the error for a key beyond those N.
+    """
     key = _key("choice", key, name)
+    _check_repeat(key, repeat)
     if not options:
         raise TrialError(f"choice() for key '{key}' needs at least one option")
     if labels is None:
         labels = options
     elif len(labels) != len(options):
         raise TrialError(f"choice() for key '{key}': {len(labels)} labels for {len(options)} options")
-    value = current_context().variable(key, "choice", list(labels))
-    return options[choice_index(key, labels, value)]
+    context = current_context()
+    if context.mode == "classic":
+        return options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
+    if architectural and all(callable(option) for option in options):
+        parameters = context.current_parameters()
+        if key not in parameters and not context.platform.samples_missing:
+            parameters[key] = labels[0]  # the backend derives the value; this one stands in until then
+        context.variable(key, "choice", list(labels))  # checks a given value
+        return MixedChoice(key, options, labels)
+    relaxable = list(labels) == list(options) and relaxable_options(options)
+    if architectural and not relaxable:
+        raise TrialError(f"choice() for key '{key}': architectural=True needs functions (mixed in darts) or "
+                         "distinct numbers (sizes for nas.nn)")
+    if relaxable:
+        # nas.nn modules relax it (runtime/trial/_value.py). Without a value in the architecture (a
+        # tunerless darts or oneshot trial) it stands at its largest option, the size nas.nn modules output.
+        parameters = context.current_parameters()
+        if key not in parameters and not context.platform.samples_missing:
+            parameters[key] = max(options)
+        value = options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
+        return relaxed_choice(value, key, tuple(options))
+    return options[choice_index(key, labels, context.variable(key, "choice", list(labels)))]
 
 
 def function_choice(functions: Mapping[str, Callable[[], Any]], *, key: str | None = None,
-                    name: str | None = None) -> Any:
+                    name: str | None = None, repeat: int | None = None) -> Any:
     """Call the function the architecture chose among `functions` (label -> zero-argument callable)."""
     key = _key("function_choice", key, name)
+    _check_repeat(key, repeat)
     if not isinstance(functions, Mapping) or not functions:
         raise TrialError(f"function_choice() for key '{key}' needs a non-empty dict of label -> function")
     parameters = current_context().current_parameters()

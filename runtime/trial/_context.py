@@ -20,6 +20,7 @@ from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ArchitectureError, TrialError
 from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 from nasctl.runtime.modes._registry import backend_class, detect_framework
+from nasctl.runtime.modes._registry import normalize_mode as _mode_name
 from nasctl.runtime.trial._architecture import (
     check_layer_choice,
     check_variable,
@@ -74,8 +75,10 @@ class TrialContext:
     """One trial's state: its platform, current parameters, resolved layers and mode backends."""
 
     def __init__(self, platform: Platform, *, mode_config: Mapping[str, Any] | None = None,
-                 output_dir: str | None = None) -> None:
+                 output_dir: str | None = None, mode: str | None = None) -> None:
         self.platform = platform
+        # The trial's mode (NAS_MODE); without one, the mode of the first compiled layer call, else classic.
+        self._mode = _mode_name(mode) if mode else None
         self.mode_config: dict[str, Any] = dict(mode_config or {})
         self.output_dir = output_dir
         self.parameters: dict[str, Any] | None = None
@@ -104,7 +107,12 @@ class TrialContext:
         if not isinstance(mode_config, dict):
             raise TrialError(f"NAS_MODE_CONFIG must be a JSON object, got {text!r}")
         return cls(platform_from_environment(environ), mode_config=mode_config,
-                   output_dir=environ.get("NAS_OUTPUT_DIR") or None)
+                   output_dir=environ.get("NAS_OUTPUT_DIR") or None, mode=environ.get("NAS_MODE") or None)
+
+    @property
+    def mode(self) -> str:
+        """The trial's NAS mode: what `nas.choice` and `nas.nn` modules follow (classic when unknown)."""
+        return self._mode or "classic"
 
     def mode_options(self, mode: str) -> dict[str, Any]:
         """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` section, or the whole object when
@@ -277,6 +285,8 @@ class TrialContext:
         if not isinstance(optional_inputs, Mapping):
             raise TrialError(f"mutable_layer {block_key}/{layer_key}: optional_inputs must be a dict of "
                              f"label -> value, got {type(optional_inputs).__name__}")
+        if self._mode is None:
+            self._mode = _mode_name(mode)
         framework = detect_framework(owner, (entry[0] for entry in candidates.values()),
                                      chain(fixed_inputs, optional_inputs.values()))
         layer = LayerRequest(block_key, layer_key, candidates, fixed_inputs, optional_inputs,

@@ -174,6 +174,18 @@ def _patched(root: Path, script: Path, argv: Sequence[str], environ: Mapping[str
                 del sys.modules[name]
 
 
+def _mode_options() -> dict[str, Any]:
+    """The mode's options from `$NAS_MODE_CONFIG` (JSON), as an experiment's trial gets them."""
+    text = os.environ.get("NAS_MODE_CONFIG", "").strip() or "{}"
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TrialError(f"NAS_MODE_CONFIG is not valid JSON: {error}") from None
+    if not isinstance(options, dict):
+        raise TrialError(f"NAS_MODE_CONFIG must be a JSON object, got {text!r}")
+    return options
+
+
 def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "classic",
                architecture_file: str | Path | None = None, seed: int | None = None,
                key_style: str = "stable") -> int:
@@ -219,7 +231,7 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
         platform = _EnasPlatform.create(search_space, seed, architecture)
     else:
         platform = StandalonePlatform(architecture=architecture, search_space=search_space, seed=seed)
-    context = TrialContext(platform)
+    context = TrialContext(platform, mode=mode, mode_config=_mode_options())
     status = 0
     finder = _AnnotatedFinder(root, mode, key_style)
     provide_nni()  # trial code written for NNI: `import nni`

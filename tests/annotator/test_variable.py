@@ -144,7 +144,10 @@ def test_variable_in_a_loop_and_a_with_block(h) -> None:
                 batch_size = 50
         """
     )
-    assert '        batch_size = _nas.choice(50, 250, key="m/batch_size/choice")\n' in result.code
+    # inside a counted loop, one key per iteration (tests/annotator/test_loops.py)
+    assert ('        batch_size = _nas.choice(50, 250, key=_nas.loop_key("m/batch_size/choice", (step,), (3,)))\n'
+            in result.code)
+    assert list(result.search_space) == [f"m/batch_size/choice[{i}]" for i in range(3)]
 
 
 def test_annotation_sharing_a_line_with_its_target(h) -> None:

@@ -12,7 +12,7 @@ import nas
 API = {"get_next_parameter", "get_current_parameter", "report_intermediate_result", "report_final_result",
        "training_update", "get_experiment_id", "get_trial_id", "get_sequence_id", "get_trial_seed",
        "mutable_layer", "function_choice", "candidates", "report_architecture", "materialize",
-       "arch_parameters", "derive_architecture",
+       "arch_parameters", "derive_architecture", "loop_key",
        "choice", "randint", "uniform", "quniform", "loguniform", "qloguniform", "normal", "qnormal",
        "lognormal", "qlognormal"}
 

@@ -23,7 +23,9 @@ Where the architecture weights live, apart from the model's:
   `training_update(session=sess, loss=val_loss, feed_dict={...})` runs the architecture step on them
   only (the update op is built once per loss tensor).
 
-`darts: {order: 2}` is not offered by the TensorFlow backend.
+`darts: {order: 2}` is not offered by the TensorFlow backend, nor (yet) the options that came with
+`nas.nn` for PyTorch: `per_example`, a temperature per epoch, `optimizer.name: sgd`, `warmup`, and
+complexity metrics other than `params` or the `log` form; each is a `ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from nasctl.runtime.errors import ConfigError, TrialError
 from nasctl.runtime.modes._options import DartsOptions
-from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
+from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec, top_inputs
 from nasctl.runtime.modes.tensorflow._backend import (
     ARCH_COLLECTION,
     GRAPH,
@@ -80,6 +82,7 @@ class DartsBackend(TensorFlowBackend):
         self.config = DartsOptions.parse(options)
         if self.config.order != 1:
             raise ConfigError("the TensorFlow backend offers first-order darts only; use order: 1", "darts.order")
+        _check_torch_only(self.config)
         self._gumbel = self.config.sampler == "gumbel"
         self._optimizers: dict[Any, _Optimizer] = {}
         self._last_values: dict[Any, list[tuple[list[float], list[float]]]] = {}
@@ -120,6 +123,38 @@ class DartsBackend(TensorFlowBackend):
                                            collections=[v1.GraphKeys.GLOBAL_VARIABLES], use_resource=True)
             found = self._optimizers[context] = _Optimizer(step)
         return found
+
+    # -- relaxed variables (keras style) ------------------------------------------------------------
+
+    def value_choice(self, key: str, labels: Any) -> LayerSpec:
+        """Register the relaxed `choice` variable `key` (`architectural=True`): its own `alpha`."""
+        spec = LayerSpec.of_value(key, tuple(labels))
+        remember_spec(self.specs, spec)
+        state_key = (None, spec.block_key, spec.layer_key)
+        if state_key not in self.states:
+            if not v1.executing_eagerly_outside_functions():
+                raise TrialError(f"choice '{key}' (architectural=True): the TensorFlow backend relaxes "
+                                 "choices in Keras (eager) code, not in tf.compat.v1 graphs")
+            rng = np.random.default_rng(self.rng.randrange(2**32))
+            name = "".join(c if c.isalnum() else "_" for c in key)
+            alpha = self._variable(KERAS, f"{name}_alpha", 1e-3 * rng.standard_normal(len(spec.labels)))
+            self.states[state_key] = _DartsLayer(spec, KERAS, alpha, None, None)  # type: ignore[arg-type]
+        return spec
+
+    def value_weights(self, spec: LayerSpec, like: Any, training: bool | None) -> tf.Tensor:
+        """`softmax(alpha)` of a relaxed variable, or its Gumbel sample in a training call."""
+        state = self.states[(None, spec.block_key, spec.layer_key)]
+        sample = self._gumbel and (keras_training() if training is None else training)
+        return self._mix(state, None, sample)
+
+    @staticmethod
+    def mix_values(weights: tf.Tensor, outputs: list[Any]) -> Any:
+        """`sum_k w_k * outputs_k`."""
+        total: Any = None
+        for k, out in enumerate(outputs):
+            term = _scaled(weights[k], out)
+            total = term if total is None else total + term
+        return total
 
     # -- forward ------------------------------------------------------------------------------------
 
@@ -195,7 +230,8 @@ class DartsBackend(TensorFlowBackend):
         total = tf.zeros([])
         for state in self.keras_states() if states is None else states:
             if state.counts is None:
-                state.counts = [state.layer.parameter_count(i) for i in range(len(state.spec.labels))]
+                state.counts = ([0] * len(state.spec.labels) if state.spec.variable else
+                                [state.layer.parameter_count(i) for i in range(len(state.spec.labels))])
             total = total + tf.reduce_sum(tf.nn.softmax(state.alpha) * tf.constant(state.counts, tf.float32))
         return total
 
@@ -347,6 +383,10 @@ class DartsBackend(TensorFlowBackend):
         result: dict[str, Any] = {}
         for state, (probs, gates) in zip(states, values, strict=True):
             spec = state.spec
+            if spec.variable:
+                result[spec.block_key] = {"choice": {str(label): p for label, p in zip(spec.labels, probs,
+                                                                                        strict=True)}}
+                continue
             result.setdefault(spec.block_key, {})[spec.layer_key] = {
                 "layer": dict(zip(spec.labels, probs, strict=True)),
                 "inputs": dict(zip(spec.input_labels, gates, strict=False)),
@@ -368,7 +408,7 @@ class DartsBackend(TensorFlowBackend):
                 inputs = list(range(len(spec.input_labels))) if spec.input_high else []
             else:
                 inputs = top_inputs(spec, gates, 0.5)
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(best, inputs)
+            spec.put(arch, best, inputs)
         return arch
 
 
@@ -396,3 +436,18 @@ def _add(a: Any, b: Any) -> Any:
     if b is None:
         return a
     return a + b
+
+
+def _check_torch_only(config: DartsOptions) -> None:
+    """Refuse, by key, the darts options only the PyTorch backend implements."""
+    unsupported = [
+        (config.per_example, "darts.per_example"),
+        (config.temperature_schedule != "steps", "darts.temperature"),
+        (config.optimizer != "adam", "darts.optimizer.name"),
+        (config.warmup > 0, "darts.warmup"),
+        (config.complexity_metric != "params", "darts.complexity.metric"),
+        (config.complexity_form != "linear", "darts.complexity.form"),
+    ]
+    for used, key in unsupported:
+        if used:
+            raise ConfigError("the TensorFlow backend does not offer this darts option yet (PyTorch does)", key)

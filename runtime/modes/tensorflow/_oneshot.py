@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
-from nasctl.runtime.errors import TrialError
+from nasctl.runtime.errors import ConfigError, TrialError
 from nasctl.runtime.modes._options import OneShotOptions
 from nasctl.runtime.modes._spec import (
     Architecture,
@@ -61,6 +61,9 @@ class OneShotBackend(TensorFlowBackend):
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
         self.config = OneShotOptions.parse(options)
+        if self.config.max_params is not None:
+            raise ConfigError("the TensorFlow backend does not offer a parameter budget yet (PyTorch does)",
+                              "oneshot.max_params")
         self._derived: Architecture | None = None
         self._fixed_runs: tf.Variable | None = None
         super().__init__(options, seed=seed, architecture=architecture)

@@ -28,12 +28,13 @@ from typing import Any, ClassVar
 import torch
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
-from nasctl.runtime.modes.torch._layer import CandidateTable, LayerCandidates
+from nasctl.runtime.modes.torch._cost import CostTerm, count_flops
+from nasctl.runtime.modes.torch._layer import CandidateTable, LayerCandidates, first_tensor
 from torch import nn
 
 LayerCall = Callable[[list[Any], list[Any]], Any]
 
-_TRAINING_UPDATE_KEYS = frozenset({"loss", "train_loss", "model", "lr"})
+_TRAINING_UPDATE_KEYS = frozenset({"loss", "train_loss", "model", "lr", "epoch"})
 
 
 class TorchOneShotBackend:
@@ -51,6 +52,8 @@ class TorchOneShotBackend:
         self.report_architecture: Callable[[Architecture], None] | None = None
         self.fetch_parameters: Callable[[], Mapping[str, Any] | None] | None = None
         self.specs: dict[tuple[str, str], LayerSpec] = {}
+        self.costs: dict[str, CostTerm] = {}  # per layer / nas.nn module: its cost per choice (_cost.py)
+        self.count_flops = False  # count each candidate's FLOPs on its first forward (a flops cost model)
         self._owned: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, str], LayerCall]] = (
             weakref.WeakKeyDictionary()
         )
@@ -90,8 +93,58 @@ class TorchOneShotBackend:
         if call is None:
             built = self._build(block_key, layer_key, candidates, optional_inputs, optional_input_size, owner)
             forward = self._forward_impl
-            call = layers[(block_key, layer_key)] = lambda fixed, optional: forward(built, fixed, optional)
+            name = built.spec.where
+
+            def call(fixed: list[Any], optional: list[Any]) -> Any:
+                out = forward(built, fixed, optional)
+                if name not in self.costs:
+                    self._layer_cost(built, fixed, optional)
+                return out
+
+            layers[(block_key, layer_key)] = call
         return call
+
+    def _layer_cost(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> None:
+        """Record a layer's cost per candidate (parameters; FLOPs per example when a model needs them)."""
+        spec = layer.spec
+        chosen = list(optional[: spec.input_high])
+        layer.materialize(fixed, chosen)
+        params = torch.tensor(layer.parameter_counts(), dtype=torch.float64)
+        flops = None
+        if self.count_flops:
+            like = first_tensor(list(fixed) + chosen)
+            batch = int(like.shape[0]) if like is not None and like.dim() else 1
+            flops = torch.tensor([count_flops(lambda i=i: layer.call(i, fixed, chosen), batch)
+                                  for i in range(len(spec.labels))], dtype=torch.float64)
+        self.costs[spec.where] = CostTerm(((spec.block_key, spec.layer_key),), params, flops)
+
+    # -- relaxed variables (nas.nn) -------------------------------------------------------------------
+
+    def value_choice(self, key: str, options: Sequence[Any]) -> LayerSpec:
+        """Register the relaxed `choice` variable `key` (first use creates the mode's state); its spec."""
+        spec = LayerSpec.of_value(key, options)
+        if remember_spec(self.specs, spec):
+            self._new_layer_impl(spec)
+        return spec
+
+    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool | None) -> int | torch.Tensor:
+        """How a `nas.nn` module uses its choice `spec` on this call: an option index (run that size),
+        or a weight per option to mix (shape `[K]`, or `[batch, K]` per example). `training` None:
+        whether autograd records (a function choice has no module to ask)."""
+        raise NotImplementedError
+
+    def mix_values(self, weights: torch.Tensor, outputs: Sequence[Any]) -> Any:
+        """`sum_k w_k * outputs_k` (per-example weights `[batch, K]` scale each example)."""
+        total: Any = 0
+        for w, out in zip(weights.unbind(-1), outputs, strict=True):
+            if w.dim() and isinstance(out, torch.Tensor):
+                w = w.reshape(-1, *([1] * (out.dim() - 1)))
+            total = total + w * out
+        return total
+
+    def add_cost(self, name: str, term: CostTerm) -> None:
+        """Record the cost table of a `nas.nn` module (see `_cost.py`); once per module."""
+        self.costs.setdefault(name, term)
 
     def _build(
         self,

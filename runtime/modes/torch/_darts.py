@@ -14,6 +14,20 @@ choice, `beta` (one logit per optional input). Neither is registered on any modu
   is `sum_layers sum_i softmax(alpha)_i * params(op_i)`. The gradient is taken with
   `torch.autograd.grad` with respect to the architecture weights only: model weights' `.grad` is left
   untouched, and a tensor `loss` keeps its graph so the script may still call `loss.backward()`.
+- relaxed variables: a `choice` of sizes given to a `nas.nn` module (`nas.nn.Linear(16, nas.choice(8, 16,
+  32))`) gets its own `alpha`; the module runs its max-size weight once and mixes the options by
+  masks, `y = (x W^T) * sum_k softmax(alpha)_k * mask_k` (FBNet/DNAS), and the derived architecture
+  reports the argmax option as the variable's value.
+- `per_example: true` (with `sampler: gumbel`): a fresh Gumbel sample per example of the batch
+  (`[batch, K]` weights) instead of one per forward.
+- temperature: `[start, end]` anneals over `anneal_steps` steps; `{start, decay}` is
+  `start * decay ** epoch` and `{start, end, epochs, schedule: linear | exponential}` goes from start
+  to end over `epochs`, where the epoch is what the script passes as `training_update(epoch=e)`.
+- `optimizer: {name: adam | sgd, lr, betas, momentum, weight_decay}` for the architecture weights, and
+  `warmup: N`: the first N `training_update` calls leave them where they are.
+- `complexity: {metric, weight, form, table}`: the penalty `weight * E[cost]` (`form: linear`) or
+  `weight * log(E[cost])` (`form: log`), where `E[cost]` is exact under the current distributions
+  for `metric: params | flops | table | "module:function"` (`_cost.py`).
 - `order: 2`: the unrolled gradient of Liu et al. 2019, eq. 7-8. It needs the validation loss at other
   weights, so the script passes closures and the weights' learning rate:
   `training_update(loss=lambda: val_loss_fn(), train_loss=lambda: train_loss_fn(), model=model, lr=eta)`.
@@ -34,6 +48,7 @@ from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._options import DartsOptions
 from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
 from nasctl.runtime.modes.torch._backend import TorchOneShotBackend
+from nasctl.runtime.modes.torch._cost import CostModel
 from nasctl.runtime.modes.torch._layer import LayerCandidates, first_tensor
 
 LossArg = torch.Tensor | Callable[[], torch.Tensor]
@@ -45,7 +60,6 @@ class _ArchWeights:
     spec: LayerSpec
     alpha: torch.Tensor
     beta: torch.Tensor | None
-    counts: torch.Tensor | None = None
 
 
 class DartsBackend(TorchOneShotBackend):
@@ -57,9 +71,15 @@ class DartsBackend(TorchOneShotBackend):
         super().__init__(options, seed=seed)
         self.config = DartsOptions.parse(options)
         self.weights: dict[tuple[str, str], _ArchWeights] = {}
-        self.optimizer: torch.optim.Adam | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
         self.steps = 0
+        self.updates = 0  # training_update calls, warm-up included
+        self.epoch = 0
         self._gumbel = self.config.sampler == "gumbel"
+        c = self.config
+        self.cost_model = CostModel(c.complexity_metric, form=c.complexity_form, coef=c.complexity_weight,
+                                    table=c.complexity_table)
+        self.count_flops = self.cost_model.metric == "flops" and c.complexity_weight > 0
 
     # -- forward ------------------------------------------------------------------------------------
 
@@ -68,6 +88,9 @@ class DartsBackend(TorchOneShotBackend):
         beta = None
         if spec.input_high > 0 and spec.input_low < len(spec.input_labels):
             beta = (1e-3 * torch.randn(len(spec.input_labels), generator=self.generator)).requires_grad_()
+        if self.weights:  # new weights follow the device and dtype of the existing ones
+            existing = next(iter(self.weights.values())).alpha
+            alpha.data = alpha.data.to(existing.device, existing.dtype)
         self.weights[(spec.block_key, spec.layer_key)] = _ArchWeights(spec, alpha, beta)
         if self.optimizer is not None:
             self.optimizer.add_param_group({"params": [alpha] + ([beta] if beta is not None else [])})
@@ -82,44 +105,61 @@ class DartsBackend(TorchOneShotBackend):
             # tensor stays half.
             self._move_to(like.device, like.dtype if like.dtype in _FULL_PRECISION else state.alpha.dtype)
         sample = self._gumbel and layer.training()
+        batch = self._batch(like, sample)
         if spec.input_high == 0:
             chosen: list[Any] = []
         elif state.beta is None:
             chosen = optional
         else:
-            gates = self._gates(state.beta, sample)
-            chosen = [gate * x for gate, x in zip(gates, optional, strict=True)]
-        mix = self._mix(state.alpha, sample)
-        out = sum(w * layer.call(i, fixed, chosen) for i, w in enumerate(mix))
-        if state.counts is None:
-            state.counts = torch.tensor(layer.parameter_counts(), dtype=state.alpha.dtype,
-                                        device=state.alpha.device)
-        return out
+            gates = self._gates(state.beta, sample, batch)
+            chosen = [_scaled(gate, x) for gate, x in zip(gates.unbind(-1), optional, strict=True)]
+        mix = self._mix(state.alpha, sample, batch)
+        return sum(_scaled(w, layer.call(i, fixed, chosen)) for i, w in enumerate(mix.unbind(-1)))
+
+    def _batch(self, like: torch.Tensor | None, sample: bool) -> int | None:
+        """The batch size when each example draws its own Gumbel sample (`per_example`), else None."""
+        if sample and self.config.per_example and like is not None and like.dim() > 0:
+            return int(like.shape[0])
+        return None
+
+    def value_weights(self, spec: LayerSpec, like: torch.Tensor | None, training: bool | None) -> torch.Tensor:
+        """The mixing weights of a relaxed variable's options: `softmax(alpha)`, or a Gumbel-softmax
+        sample in training with `sampler: gumbel` (`[batch, K]` with `per_example`)."""
+        state = self.weights[(spec.block_key, spec.layer_key)]
+        if isinstance(like, torch.Tensor) and (state.alpha.device != like.device
+                                 or (like.dtype in _FULL_PRECISION and state.alpha.dtype != like.dtype)):
+            self._move_to(like.device, like.dtype if like.dtype in _FULL_PRECISION else state.alpha.dtype)
+        sample = self._gumbel and (torch.is_grad_enabled() if training is None else training)
+        if like is not None and not isinstance(like, torch.Tensor):
+            like = None
+        return self._mix(state.alpha, sample, self._batch(like, sample))
 
     def temperature(self) -> float:
-        """The Gumbel temperature at the current architecture step (annealed exponentially)."""
-        start, end = self.config.temperature
-        progress = min(self.steps, self.config.anneal_steps) / self.config.anneal_steps
-        return start * (end / start) ** progress
+        """The Gumbel temperature now: by architecture step or by epoch (`DartsOptions.temperature_at`)."""
+        return self.config.temperature_at(self.steps, self.epoch)
 
-    def _mix(self, alpha: torch.Tensor, sample: bool) -> torch.Tensor:
+    def _uniform(self, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator).clamp_(1e-10, 1.0 - 1e-7).to(device)
+
+    def _mix(self, alpha: torch.Tensor, sample: bool, batch: int | None = None) -> torch.Tensor:
         if not sample:
             return torch.softmax(alpha, dim=-1)
-        u = torch.rand(alpha.shape, generator=self.generator).clamp_(1e-10, 1.0 - 1e-7).to(alpha.device)
-        gumbel = -torch.log(-torch.log(u))  # g = -log(-log U)
+        shape = tuple(alpha.shape) if batch is None else (batch, *alpha.shape)
+        gumbel = -torch.log(-torch.log(self._uniform(shape, alpha.device)))  # g = -log(-log U)
         return torch.softmax((alpha + gumbel) / self.temperature(), dim=-1)  # softmax((alpha + g) / tau)
 
-    def _gates(self, beta: torch.Tensor, sample: bool) -> torch.Tensor:
+    def _gates(self, beta: torch.Tensor, sample: bool, batch: int | None = None) -> torch.Tensor:
         if not sample:
             return torch.sigmoid(beta)
-        u = torch.rand(beta.shape, generator=self.generator).clamp_(1e-10, 1.0 - 1e-7).to(beta.device)
+        shape = tuple(beta.shape) if batch is None else (batch, *beta.shape)
+        u = self._uniform(shape, beta.device)
         logistic = torch.log(u) - torch.log1p(-u)  # binary concrete: sigmoid((beta + L) / tau)
         return torch.sigmoid((beta + logistic) / self.temperature())
 
     def _move_to(self, device: torch.device, dtype: torch.dtype) -> None:
         """Follow the model to its device and floating dtype (the weights are not module parameters)."""
         for state in self.weights.values():
-            for tensor in (state.alpha, state.beta, state.counts):
+            for tensor in (state.alpha, state.beta):
                 if tensor is not None:
                     tensor.data = tensor.data.to(device=device, dtype=dtype)
         if self.optimizer is not None:
@@ -139,18 +179,26 @@ class DartsBackend(TorchOneShotBackend):
                 params.append(state.beta)
         return params
 
+    def probabilities(self) -> dict[tuple[str, str], torch.Tensor]:
+        """`softmax(alpha)` of every layer and relaxed variable, differentiable in `alpha`."""
+        return {key: torch.softmax(state.alpha, dim=-1) for key, state in self.weights.items()}
+
+    def expected_cost(self, model: CostModel | None = None) -> torch.Tensor:
+        """`E[cost]` under the current distributions (the configured cost model unless `model`)."""
+        model = model or self.cost_model
+        return model.expected(self.costs, self.specs, self.probabilities())
+
     def expected_parameters(self) -> torch.Tensor:
-        """`sum_layers sum_i softmax(alpha)_i * params(op_i)`: differentiable in `alpha`."""
-        total = torch.zeros(())
-        for state in self.weights.values():
-            if state.counts is not None:
-                total = total + (torch.softmax(state.alpha, dim=-1) * state.counts).sum()
-        return total
+        """`sum_layers sum_i softmax(alpha)_i * params(op_i)` (nas.nn modules: their exact expectation)."""
+        return self.expected_cost(CostModel("params")).to(self._dtype())
+
+    def _dtype(self) -> torch.dtype:
+        return next(iter(self.weights.values())).alpha.dtype if self.weights else torch.float32
 
     def _penalty(self) -> torch.Tensor | None:
         if self.config.complexity_weight == 0.0:
             return None
-        return self.config.complexity_weight * self.expected_parameters()
+        return self.cost_model.penalty(self.expected_cost()).to(self._dtype())
 
     def _training_update_impl(
         self,
@@ -158,13 +206,22 @@ class DartsBackend(TorchOneShotBackend):
         train_loss: Callable[[], torch.Tensor] | None = None,
         model: torch.nn.Module | None = None,
         lr: float | None = None,
+        epoch: int | None = None,
     ) -> None:
         if loss is None:
             raise TrialError("darts mode: training_update() needs loss=<validation loss> (a tensor or a closure)")
+        if epoch is not None:
+            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+                raise TrialError(f"darts mode: training_update(epoch=...) takes the epoch number (an int >= 0), "
+                                 f"got {epoch!r}")
+            self.epoch = epoch
         params = self.arch_parameters()
         if not params:
             raise TrialError("darts mode: training_update() was called before any mutable layer ran; "
                              "run one forward pass first")
+        self.updates += 1
+        if self.updates <= self.config.warmup:
+            return  # warm-up: the model's weights train first, the architecture weights stay
         if self.config.order == 2:
             value, grads = self._second_order(loss, train_loss, model, lr, params)
         else:
@@ -176,9 +233,11 @@ class DartsBackend(TorchOneShotBackend):
             extra = torch.autograd.grad(penalty, params, allow_unused=True)
             grads = [_add(g, e) for g, e in zip(grads, extra, strict=True)]
         if self.optimizer is None:
-            self.optimizer = torch.optim.Adam(
-                params, lr=self.config.lr, betas=self.config.betas, weight_decay=self.config.weight_decay
-            )
+            c = self.config
+            if c.optimizer == "sgd":
+                self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+            else:
+                self.optimizer = torch.optim.Adam(params, lr=c.lr, betas=c.betas, weight_decay=c.weight_decay)
         for p, g in zip(params, grads, strict=True):
             p.grad = torch.zeros_like(p) if g is None else g.detach()
         self.optimizer.step()
@@ -255,12 +314,17 @@ class DartsBackend(TorchOneShotBackend):
 
     # -- what the trial reports ---------------------------------------------------------------------
 
-    def arch_weight_values(self) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-        """`{block: {layer: {"layer": {label: softmax(alpha)}, "inputs": {label: sigmoid(beta)}}}}`."""
-        values: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    def arch_weight_values(self) -> dict[str, Any]:
+        """`{block: {layer: {"layer": {label: softmax(alpha)}, "inputs": {label: sigmoid(beta)}}}}`, and
+        `{key: {"choice": {label: softmax(alpha)}}}` for relaxed variables."""
+        values: dict[str, Any] = {}
         for state in self.weights.values():
             spec = state.spec
             probs = torch.softmax(state.alpha.detach(), dim=-1).tolist()
+            if spec.variable:  # a relaxed variable: {key: {"choice": {label: p}}}
+                values[spec.block_key] = {"choice": {str(label): p for label, p in zip(spec.labels, probs,
+                                                                                        strict=True)}}
+                continue
             gates = torch.sigmoid(state.beta.detach()).tolist() if state.beta is not None else []
             values.setdefault(spec.block_key, {})[spec.layer_key] = {
                 "layer": dict(zip(spec.labels, probs, strict=True)),
@@ -278,7 +342,7 @@ class DartsBackend(TorchOneShotBackend):
                 inputs = list(range(len(spec.input_labels))) if spec.input_high else []
             else:
                 inputs = top_inputs(spec, torch.sigmoid(state.beta.detach()).tolist(), 0.5)
-            arch.setdefault(spec.block_key, {})[spec.layer_key] = spec.choice(best, inputs)
+            spec.put(arch, best, inputs)
         return arch
 
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
@@ -288,12 +352,22 @@ class DartsBackend(TorchOneShotBackend):
 
         space: dict[str, Any] = {}
         for spec in self.specs.values():
+            if spec.variable:
+                space[spec.block_key] = {"_type": "choice", "_value": list(spec.labels)}
+                continue
             space.setdefault(spec.block_key, {"_type": "mutable_layer", "_value": {}})["_value"][spec.layer_key] = {
                 "layer_choice": list(spec.labels), "optional_inputs": list(spec.input_labels),
                 "optional_input_size": [spec.input_low, spec.input_high],
             }
         return sample_architectures(self.arch_weight_values(), space, count,
                                     self.rng.randrange(2**63) if seed is None else seed)
+
+
+def _scaled(weight: torch.Tensor, value: Any) -> Any:
+    """`weight * value`; a per-example weight (`[batch]`) scales each example of `value`."""
+    if weight.dim() == 0 or not isinstance(value, torch.Tensor):
+        return weight * value
+    return weight.reshape(-1, *([1] * (value.dim() - 1))) * value
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:

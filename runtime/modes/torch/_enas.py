@@ -70,6 +70,17 @@ class EnasBackend(TorchOneShotBackend):
         layer.materialize(fixed, chosen)
         return layer.call(index, fixed, chosen)
 
+    def value_weights(self, spec: Any, like: Any, training: bool) -> int:
+        """A relaxed variable: its option in the current subgraph (a slice of the shared weight)."""
+        key = (spec.block_key, spec.layer_key)
+        choice = self._choice.get(key)
+        if choice is None:
+            if self.current is None:
+                self._next()
+            assert self.current is not None
+            choice = self._choice[key] = spec.decode(self.current)
+        return choice[0]
+
     def _training_update_impl(self, loss: Any = None, **_ignored: Any) -> None:
         if loss is not None and self.report_reward is not None and self.current is not None:
             value = loss() if callable(loss) else loss

@@ -22,10 +22,26 @@ CandidateTable = Mapping[str, tuple[Any, Sequence[Any], Mapping[str, Any]]]
 candidate_attribute = candidate_key  # the `nas_candidates` key, shared with classic mode
 
 
-def _count_parameters(candidate: Any) -> int:
-    if not isinstance(candidate, nn.Module):
-        return 0
-    return sum(p.numel() for p in candidate.parameters() if not isinstance(p, nn.parameter.UninitializedParameter))
+def _count_parameters(modules: Sequence[Any]) -> int:
+    """The parameters of `modules` (each counted once, shared ones too)."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        if isinstance(module, nn.Module):
+            for p in module.parameters():
+                if not isinstance(p, nn.parameter.UninitializedParameter):
+                    seen[id(p)] = p.numel()
+    return sum(seen.values())
+
+
+def _bound_modules(callee: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[nn.Module]:
+    """The modules a function candidate uses through its arguments (or is, or is a method of)."""
+    found = [v for v in (*args, *kwargs.values()) if isinstance(v, nn.Module)]
+    if isinstance(callee, nn.Module):
+        found.append(callee)
+    owner = getattr(callee, "__self__", None)
+    if isinstance(owner, nn.Module):
+        found.append(owner)
+    return found
 
 
 class LayerCandidates:
@@ -42,6 +58,7 @@ class LayerCandidates:
         self._owner = weakref.ref(owner) if isinstance(owner, nn.Module) else None
         self._calls: list[Callable[[list[Any]], Any]] = []
         self.modules: list[nn.Module | None] = []
+        self.bound: list[list[nn.Module]] = []  # per candidate: the modules its parameters live in
         holder = _candidate_dict(owner, registry)
         for index, (callee, args, kwargs) in enumerate(table.values()):
             if isinstance(callee, type):
@@ -52,9 +69,11 @@ class LayerCandidates:
                     if isinstance(instance, nn.Module):
                         holder[name] = instance
                 self.modules.append(instance if isinstance(instance, nn.Module) else None)
+                self.bound.append([instance] if isinstance(instance, nn.Module) else [])
                 self._calls.append(instance)
             else:
                 self.modules.append(None)
+                self.bound.append(_bound_modules(callee, args, kwargs))
                 self._calls.append(_bind(callee, tuple(args), dict(kwargs)))
         self._param_counts: list[int] | None = None
         self._lazy = [i for i, m in enumerate(self.modules) if m is not None and _has_lazy(m)]
@@ -78,9 +97,10 @@ class LayerCandidates:
         return self._calls[index]([fixed, chosen])
 
     def parameter_counts(self) -> list[int]:
-        """Parameters of each candidate (0 for a function), counted once all have run."""
+        """Parameters of each candidate (a function: those of the modules among its arguments), counted
+        once all have run."""
         if self._param_counts is None:
-            self._param_counts = [_count_parameters(m) for m in self.modules]
+            self._param_counts = [_count_parameters(modules) for modules in self.bound]
         return self._param_counts
 
 

@@ -24,7 +24,10 @@
   the shared weights, and the best is returned. `search: random` scores `budget` distinct uniformly
   sampled subnets (all of them when there are no more than `budget`); `search: evolution` is
   regularized evolution (Real et al. 2019) with `population` and `sample_size`. Both are
-  `nasctl.runtime.modes._spec.search_architecture`, shared with the TensorFlow backend.
+  `nasctl.runtime.modes._spec.search_architecture`, shared with the TensorFlow backend. With
+  `max_params`, only subnets whose exact parameter count (`_cost.py`) is within it are scored.
+- relaxed variables (`nas.nn` sizes): one option drawn uniformly per training step, a slice of the
+  shared max-size weight; fixed subnets run their option; outside training the options' mean.
 """
 
 from __future__ import annotations
@@ -55,6 +58,22 @@ class OneShotBackend(TorchOneShotBackend):
     def _new_layer_impl(self, spec: LayerSpec) -> None:
         if self.fixed is not None:
             self._fixed_choice[(spec.block_key, spec.layer_key)] = spec.decode(self.fixed)
+
+    def value_weights(self, spec: LayerSpec, like: Any, training: bool | None) -> int | torch.Tensor:
+        """A relaxed variable: the fixed subnet's option; in training one option drawn uniformly per
+        step (the module runs that slice of its shared weight); outside training the mean of the options."""
+        if self.fixed is not None:
+            return self._fixed_choice[(spec.block_key, spec.layer_key)][0]
+        if torch.is_grad_enabled() if training is None else training:
+            return self.rng.randrange(len(spec.labels))
+        device = like.device if isinstance(like, torch.Tensor) else None
+        return torch.full((len(spec.labels),), 1.0 / len(spec.labels), device=device)
+
+    def parameters_of(self, architecture: Architecture) -> float:
+        """The exact parameter count of the subnet `architecture` (layers and `nas.nn` modules)."""
+        from nasctl.runtime.modes.torch._cost import CostModel
+
+        return CostModel("params").of_architecture(self.costs, self.specs, architecture)
 
     def drop_rate(self, k: int) -> float:
         """Per-path drop probability `r ** (1/k)`: all `k` paths are dropped with probability `r`."""
@@ -146,6 +165,8 @@ class OneShotBackend(TorchOneShotBackend):
                 search=self.config.search if search is None else search,
                 maximize=self.config.optimize_mode == "maximize" if maximize is None else maximize,
                 rng=self.rng, population=self.config.population, sample_size=self.config.sample_size,
+                feasible=None if self.config.max_params is None else (
+                    lambda arch: self.parameters_of(arch) <= self.config.max_params),
             )
         finally:
             self.fix(previous)

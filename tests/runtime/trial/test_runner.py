@@ -221,12 +221,18 @@ def scale(inputs, k):
     return inputs[0][0] * k
 
 
+def model(x):
+    # one layer, called at every step (an annotation in the counted loop below would be one per step)
+    """@nas.mutable_layers({layer_choice: [scale(1.0), scale(2.0), scale(3.0)], fixed_inputs: [x], layer_output: h})"""
+    return h
+
+
 torch.manual_seed(0)
 w = torch.nn.Parameter(torch.ones(1))
 optimizer = torch.optim.SGD([w], lr=0.01)
 for step in range(30):
     x = torch.randn(8)
-    """@nas.mutable_layers({layer_choice: [scale(1.0), scale(2.0), scale(3.0)], fixed_inputs: [x], layer_output: h})"""
+    h = model(x)
     loss = ((w * h - 2 * x) ** 2).mean()
     optimizer.zero_grad()
     loss.backward()
@@ -259,7 +265,7 @@ def test_enas_standalone_runs_the_controller_in_process(tmp_path, capsys):
 def test_enas_standalone_with_arch_trains_that_subgraph(tmp_path, capsys):
     pytest.importorskip("torch")
     (tmp_path / "trial.py").write_text(ENAS_SCRIPT)
-    arch = {"trial/h": {"h": {"chosen_layer": "scale(3.0)", "chosen_inputs": []}}}
+    arch = {"trial/model/h": {"h": {"chosen_layer": "scale(3.0)", "chosen_inputs": []}}}
     (tmp_path / "arch.json").write_text(json.dumps(arch))
     assert _run(tmp_path / "trial.py", "--mode", "enas", "--arch", tmp_path / "arch.json") == 0
     out = capsys.readouterr().out.splitlines()

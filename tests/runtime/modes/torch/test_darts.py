@@ -56,7 +56,7 @@ def test_large_complexity_weight_moves_darts_to_the_smallest_candidate(kit):
     backend, _ = train(kit, 0, {**FAST, "complexity": {"metric": "params", "weight": 1.0}}, steps=150)
     assert backend.derived_architecture()[kit.BLOCK]["h"]["chosen_layer"] == "Conv(1)"
     # Conv(3) and Conv(3, dilation=2) have 12 weights each, Conv(1) has 4.
-    assert backend.weights[(kit.BLOCK, "h")].counts.tolist() == [12.0, 12.0, 4.0]
+    assert backend.costs[f"{kit.BLOCK}/h"].params.tolist() == [12.0, 12.0, 4.0]
     assert float(backend.expected_parameters().detach()) < 5.0
 
 
@@ -250,8 +250,15 @@ def test_unknown_training_update_argument_is_named():
     ({"sampler": "hard"}, "darts.sampler"),
     ({"temperature": [5.0]}, "darts.temperature"),
     ({"optimizer": {"lr": -1}}, "darts.optimizer.lr"),
-    ({"optimizer": {"momentum": 0.9}}, "darts.optimizer.momentum"),
-    ({"complexity": {"metric": "flops", "weight": 1}}, "darts.complexity.metric"),
+    ({"optimizer": {"momentum": 1.5}}, "darts.optimizer.momentum"),
+    ({"optimizer": {"name": "rmsprop"}}, "darts.optimizer.name"),
+    ({"complexity": {"metric": "latency", "weight": 1}}, "darts.complexity.metric"),
+    ({"complexity": {"metric": "table", "weight": 1}}, "darts.complexity.table"),
+    ({"complexity": {"form": "square"}}, "darts.complexity.form"),
+    ({"temperature": {"start": 1.0, "decay": 1.5}}, "darts.temperature.decay"),
+    ({"temperature": {"start": 1.0, "end": 0.1}}, "darts.temperature.epochs"),
+    ({"warmup": -1}, "darts.warmup"),
+    ({"per_example": "yes"}, "darts.per_example"),
     ({"orders": 2}, "darts.orders"),
 ])
 def test_bad_options_name_the_key(options, key):
