@@ -1,9 +1,9 @@
 """A small cell network on scikit-learn's digits whose operations are searched under a parameter budget.
 
-A stem convolution, four searched layers (each one of: 3x3 conv, 5x5 conv, 3x3 separable conv, 3x3
-max pool, identity; 16 channels, 8x8 images), global average pooling and a linear head. The convs
-cost parameters (2.3k, 6.4k, 0.5k), pool and identity cost none: the needed capacity is planted,
-and the darts parameter penalty trades it for accuracy.
+A stem convolution, four searched residual layers `h = x + op(x)` (op one of: 3x3 conv, 5x5 conv,
+3x3 separable conv, 3x3 max pool; or `Skip()`, `h = x`; 16 channels, 8x8 images), global average pooling and a
+linear head. The convs cost parameters (2.3k, 6.4k, 0.4k), pool and none cost nothing: the darts
+parameter penalty trades capacity for accuracy.
 
 In darts mode with `darts.complexity.hypernet`, one search learns the architecture weights as a
 function of the penalty's coefficient, alpha(lambda) (DARTS-CC); `--derive 0,0.5,1` writes the
@@ -45,7 +45,7 @@ def _input(inputs: list[list[torch.Tensor]]) -> torch.Tensor:
 
 
 class ConvBN(nn.Module):
-    """conv(size) -> batch norm -> relu, `channels` in and out."""
+    """x + relu(bn(conv(size)(x))), `channels` in and out."""
 
     def __init__(self, channels: int, size: int) -> None:
         super().__init__()
@@ -53,11 +53,12 @@ class ConvBN(nn.Module):
                                   nn.BatchNorm2d(channels), nn.ReLU())
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
-        return self.body(_input(inputs))
+        x = _input(inputs)
+        return x + self.body(x)
 
 
 class SepConv(nn.Module):
-    """Depthwise conv(size) -> pointwise conv -> batch norm -> relu."""
+    """x + relu(bn(pointwise(depthwise conv(size)(x))))."""
 
     def __init__(self, channels: int, size: int) -> None:
         super().__init__()
@@ -65,25 +66,27 @@ class SepConv(nn.Module):
                                   nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
-        return self.body(_input(inputs))
+        x = _input(inputs)
+        return x + self.body(x)
 
 
 class Pool(nn.Module):
-    """3x3 max pool, stride 1 (no parameters)."""
+    """x + 3x3 max pool of x, stride 1 (no parameters)."""
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
-        return nn.functional.max_pool2d(_input(inputs), 3, stride=1, padding=1)
+        x = _input(inputs)
+        return x + nn.functional.max_pool2d(x, 3, stride=1, padding=1)
 
 
-class Identity(nn.Module):
-    """The input as it is (no parameters)."""
+class Skip(nn.Module):
+    """No operation: the layer passes its input through (no parameters)."""
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
         return _input(inputs)
 
 
 class Net(nn.Module):
-    """digits (1x8x8) -> stem -> four searched layers -> average pool -> 10 classes."""
+    """digits (1x8x8) -> stem -> four searched residual layers -> average pool -> 10 classes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,13 +97,13 @@ class Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h0 = self.stem(x)
         """@nas.mutable_layers(
-            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Identity()],
+            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Skip()],
              fixed_inputs: [h0], layer_output: h1},
-            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Identity()],
+            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Skip()],
              fixed_inputs: [h1], layer_output: h2},
-            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Identity()],
+            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Skip()],
              fixed_inputs: [h2], layer_output: h3},
-            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Identity()],
+            {layer_choice: [ConvBN(CHANNELS, 3), ConvBN(CHANNELS, 5), SepConv(CHANNELS, 3), Pool(), Skip()],
              fixed_inputs: [h3], layer_output: h4}
         )"""
         return self.head(h4.mean(dim=(2, 3)))
@@ -141,6 +144,7 @@ def main() -> None:
     model = Net()
     nas.materialize(model, x_train[:2])
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(args.seed)
     val_generator = torch.Generator().manual_seed(args.seed + 1)
@@ -158,6 +162,7 @@ def main() -> None:
             loss_fn(model(x_train[batch]), y_train[batch]).backward()
             optimizer.step()
             """@nas.training_update(loss=validation_loss, epoch=epoch)"""
+        schedule.step()
         test_acc = accuracy(model, x_test, y_test)
         """@nas.report_intermediate_result(test_acc)"""
     params = sum(p.numel() for p in model.parameters())
