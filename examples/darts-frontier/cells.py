@@ -14,7 +14,7 @@ reported. In classic mode the script trains the architecture it is given (a retr
 Data: the digits are split 80/20 into train and test; the last 256 training images are the
 validation split on which the architecture weights step. Accuracy is on the test split.
 
-    NAS_MODE_CONFIG='{"complexity": {"hypernet": {"knots": 8}, "lambda": [1e-6, 1e-3]}}' \\
+    NAS_MODE_CONFIG='{"complexity": {"hypernet": {"knots": 8}, "lambda": [1e-5, 1e-2]}}' \\
         nasctl trial run examples/darts-frontier/cells.py --mode darts -- --derive 0,0.5,1 --out derived.json
     nasctl trial run examples/darts-frontier/cells.py --arch frontier/lambda-0.5.json -- --epochs 30
 """
