@@ -140,7 +140,7 @@ def plot(path: Path, hyper: list[tuple[float, int, float]], separate: list[tuple
             ax.annotate(f"{t:g}", (params, acc), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xlabel("parameters (retrained model)")
     ax.set_ylabel("test accuracy after retraining")
-    ax.set_title("digits: frontier from one alpha(lambda) search vs fixed penalties")
+    ax.set_title("digits: one alpha(lambda) search vs fixed penalties", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
