@@ -40,6 +40,7 @@ from nasctl.annotator._compile import (
     expand_annotations,
     generate_search_space,
     inline_architecture,
+    is_environment,
     normalize_mode,
 )
 from nasctl.annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
@@ -56,5 +57,6 @@ __all__ = [
     "expand_annotations",
     "generate_search_space",
     "inline_architecture",
+    "is_environment",
     "normalize_mode",
 ]

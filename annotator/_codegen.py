@@ -26,6 +26,7 @@ IMPORT = "import nas as _nas"
 _SEMICOLON_AFTER = re.compile(r"[ \t]*;[ \t]*")
 _SEMICOLON_BEFORE = re.compile(r";[ \t]*$")
 _COMMENT_AFTER = re.compile(r"[ \t]*(?=#)")
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: an encoding declaration on line 1 or 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,28 @@ def replace_with(ir: ModuleIR, annotation: Annotation, statements: list[str]) ->
         return Edit(region.start, region.end, body + (tail if tail else ""), annotation)
     separator = ir.newline + annotation.indent if first_on_line(ir, annotation) else "; "
     return Edit(region.start, region.end, separator.join(statements), annotation)
+
+
+def replace_within(ir: ModuleIR, annotation: Annotation, statements: list[str]) -> Edit:
+    """Replace an annotation by statements on the lines it occupied: one statement per line, the
+    statements that do not fit joined by `; ` on its last line (`keep_line_numbers` pads the rest)."""
+    region = annotation.region
+    old = ir.text[region.start : region.end]
+    if annotation.form == "comment":
+        tail = old[len(old.rstrip("\r\n")) :]
+        lines = old.count("\n") - tail.count("\n") + 1
+        return Edit(region.start, region.end, _fit(statements, lines, ir.newline, annotation.indent, True) + tail,
+                    annotation)
+    if not first_on_line(ir, annotation):
+        return Edit(region.start, region.end, "; ".join(statements), annotation)
+    lines = old.count("\n") + 1
+    return Edit(region.start, region.end, _fit(statements, lines, ir.newline, annotation.indent, False), annotation)
+
+
+def _fit(statements: list[str], lines: int, newline: str, indent: str, indent_first: bool) -> str:
+    if len(statements) > lines:
+        statements = [*statements[: lines - 1], "; ".join(statements[lines - 1 :])]
+    return (indent if indent_first else "") + (newline + indent).join(statements)
 
 
 def remove(ir: ModuleIR, annotation: Annotation) -> Edit:
@@ -96,7 +119,9 @@ def _call_kwargs(kwargs: list[tuple[str | None, str]]) -> str:
 
 def candidate_tuple(candidate: Candidate) -> str:
     """`(callee, args, kwargs)` as the runtime's layer call takes it."""
-    return f"({candidate.callee}, {_call_args(candidate.args)}, {_call_kwargs(candidate.kwargs)})"
+    args = [one_line(arg) for arg in candidate.args]
+    kwargs = [(name, one_line(value)) for name, value in candidate.kwargs]
+    return f"({one_line(candidate.callee)}, {_call_args(args)}, {_call_kwargs(kwargs)})"
 
 
 def input_size_text(layer: Layer) -> str:
@@ -122,8 +147,8 @@ def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
     candidates = (
         "{" + ", ".join(f"{python_string(c.label)}: {candidate_tuple(c)}" for c in layer.candidates) + "}"
     )
-    fixed = "[" + ", ".join(layer.fixed_inputs) + "]"
-    optional = "{" + ", ".join(f"{python_string(text)}: {text}" for text in layer.optional_inputs) + "}"
+    fixed = "[" + ", ".join(one_line(text) for text in layer.fixed_inputs) + "]"
+    optional = "{" + ", ".join(f"{python_string(text)}: {one_line(text)}" for text in layer.optional_inputs) + "}"
     return (
         f"{layer.output} = _nas.mutable_layer({key_code(block, block.key)}, {python_string(layer.key)}, "
         f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {python_string(mode)}, "
@@ -137,7 +162,7 @@ def _label_code(label: object) -> str:
 
 
 def variable_call(variable: Variable) -> str:
-    options = ", ".join(option.text for option in variable.options)
+    options = ", ".join(one_line(option.text) for option in variable.options)
     labels = ""
     if variable.function == "choice" and not all(option.literal for option in variable.options):
         labels = ", labels=[" + ", ".join(_label_code(label) for label in variable.labels) + "]"
@@ -146,8 +171,74 @@ def variable_call(variable: Variable) -> str:
 
 
 def function_choice_call(choice: FunctionChoice) -> str:
-    table = ", ".join(f"{python_string(text)}: lambda: {text}" for text in choice.candidates)
+    table = ", ".join(f"{python_string(text)}: lambda: {one_line(text)}" for text in choice.candidates)
     return f"_nas.function_choice({{{table}}}, key={key_code(choice, choice.key)})"
+
+
+def import_in_place(ir: ModuleIR) -> Edit:
+    """`import nas as _nas` without a line of its own where the module allows it, so that every line
+    of the compiled code keeps its number: on a blank line, after the docstring or `__future__`
+    import, before a simple statement or a comment. Before a `def`/`class` on the first line there
+    is no such place, and the import gets a line."""
+    at, text = ir.insert_at, ir.text
+    end = text.find("\n", at)
+    line = text[at : len(text) if end < 0 else end].rstrip("\r")
+    if at < len(text) and not line.strip(" \t\f"):
+        return Edit(at, at + len(line), IMPORT)
+    before = text.rfind("\n", 0, max(at - 1, 0)) + 1 if at else at
+    if at and ir.import_after is None and not text[before:at].strip(" \t\f\r\n"):
+        return Edit(before, before + len(text[before:at].rstrip("\r\n")), IMPORT)
+    if ir.import_after is not None:
+        return Edit(ir.import_after, ir.import_after, "; " + IMPORT)
+    if ir.simple_at or any(a.region.start == at for a in ir.annotations):
+        return Edit(at, at, IMPORT + "; ")
+    if line.lstrip(" \t\f").startswith("#"):
+        return Edit(at, at, IMPORT + "  ")
+    previous = text[before:at].rstrip("\r\n")
+    first_lines = before == 0 or text.count("\n", 0, before) < 2
+    if at and ir.import_after is None and previous.startswith("#") and not (
+            first_lines and (previous.startswith("#!") or _CODING.match(previous))):
+        return Edit(before, before, IMPORT + "  ")  # before a comment line above the first statement
+    return import_edit(ir, [IMPORT])
+
+
+def one_line(code: str) -> str:
+    """An expression's source on one line (the same expression), so generated statements never
+    take more lines than the annotation they replace."""
+    if "\n" not in code and "\r" not in code:
+        return code
+    try:
+        return ast.unparse(ast.parse(code.strip(), mode="eval"))
+    except SyntaxError:
+        return " ".join(code.split())
+
+
+def keep_line_numbers(ir: ModuleIR, edits: list[Edit]) -> list[Edit]:
+    """Pad each edit whose new text has fewer lines than the text it replaces, so the code after it
+    keeps its line numbers: blank lines after its last line, else line breaks inside its last call."""
+    text = ir.text
+    out: list[Edit] = []
+    for edit in edits:
+        missing = text.count("\n", edit.start, edit.end) - edit.new.count("\n")
+        if missing <= 0:
+            out.append(edit)
+            continue
+        padding = ir.newline * missing
+        if edit.end == 0 or text[edit.end - 1] == "\n":  # it ends a line: blank lines follow it
+            out.append(Edit(edit.start, edit.end, edit.new + padding, edit.annotation))
+            continue
+        line_end = text.find("\n", edit.end)
+        line_end = len(text) if line_end < 0 else line_end
+        if text[line_end - 1 : line_end] == "\r":
+            line_end -= 1
+        rest = text[edit.end : line_end].split("#", 1)[0]
+        if line_end < len(text) and not any(char in rest for char in "\\'\"([{"):
+            out.extend([edit, Edit(line_end, line_end, padding)])  # blank lines after the rest of its line
+        elif edit.new.endswith(")"):
+            out.append(Edit(edit.start, edit.end, edit.new[:-1] + padding + ")", edit.annotation))
+        else:
+            out.append(edit)  # nowhere to pad: the lines after it move up
+    return out
 
 
 def import_edit(ir: ModuleIR, lines: list[str]) -> Edit:
@@ -242,17 +333,21 @@ def check(ir: ModuleIR, output: str, spans: list[tuple[int, int, Edit]]) -> None
 
 
 def compile_ir(ir: ModuleIR, mode: str, verify: bool = False) -> str:
-    """The module's code with every annotation expanded for `mode` (a normalized mode name)."""
+    """The module's code with every annotation expanded for `mode` (a normalized mode name).
+
+    Every line keeps its number (an expansion stays within the lines of its annotation), so a
+    traceback of the compiled code points at the user's line.
+    """
     if not ir.annotations:
         return ir.text
-    edits = [import_edit(ir, [IMPORT])]
+    edits = [import_in_place(ir)]
     for annotation in ir.annotations:
         if isinstance(annotation, LayerBlock):
             statements = [layer_statement(annotation, layer, mode) for layer in annotation.layers]
-            edits.append(replace_with(ir, annotation, statements))
+            edits.append(replace_within(ir, annotation, statements))
         elif isinstance(annotation, PlainCall):
-            call = f"_nas.{annotation.kind}({', '.join(annotation.arguments)})"
-            edits.append(replace_with(ir, annotation, [call]))
+            call = f"_nas.{annotation.kind}({', '.join(one_line(a) for a in annotation.arguments)})"
+            edits.append(replace_within(ir, annotation, [call]))
         elif isinstance(annotation, Variable):
             assert annotation.target is not None
             edits.append(remove(ir, annotation))
@@ -270,4 +365,18 @@ def compile_ir(ir: ModuleIR, mode: str, verify: bool = False) -> str:
                     annotation,
                 )
             )
-    return apply(ir, edits, verify)
+    return apply(ir, _import_into_removed_line(ir, keep_line_numbers(ir, edits)), verify)
+
+
+def _import_into_removed_line(ir: ModuleIR, edits: list[Edit]) -> list[Edit]:
+    """Put an import that precedes a removed annotation's lines in their place (`import nas as _nas`,
+    not `import nas as _nas; ` before an emptied line)."""
+    first = edits[0]
+    if first.start != first.end or first.new != IMPORT + "; ":
+        return edits
+    for index, edit in enumerate(edits[1:], 1):
+        whole_lines = edit.end == len(ir.text) or ir.text[edit.end - 1] == "\n"
+        if edit.start == first.start and edit.annotation is not None and not edit.new.strip() and whole_lines:
+            return [*edits[1:index], Edit(edit.start, edit.end, IMPORT + edit.new, edit.annotation),
+                    *edits[index + 1 :]]
+    return edits

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,7 @@ def compile_source(
 
     >>> result = compile_source("x = 1\\n'''@nas.report_final_result(x)'''\\n", "demo")
     >>> print(result.code, end="")
-    import nas as _nas
-    x = 1
+    import nas as _nas; x = 1
     _nas.report_final_result(x)
     """
     _check_key_style(key_style)
@@ -73,36 +72,73 @@ def _module_name(relative: Path) -> str:
     return ".".join(relative.with_suffix("").parts)
 
 
-def _python_files(root: Path, skip: Path | None) -> Iterator[tuple[Path, Path]]:
-    """(path, path relative to root) of every file under `root`, sorted; `.py` files and the rest."""
+def is_environment(folder: Path) -> bool:
+    """A folder that holds no trial code: hidden (`.git`, `.venv`), a virtualenv or conda
+    environment under any name, or `__pycache__`. Its files are never compiled or searched."""
+    name = folder.name
+    return (name.startswith(".") or name == "__pycache__" or (folder / "pyvenv.cfg").is_file()
+            or (folder / "conda-meta").is_dir())
+
+
+def _python_files(root: Path, skip: Path | None, environments: list[Path] | None = None) -> Iterator[tuple[Path, Path]]:
+    """(path, path relative to root) of every file under `root`, sorted; `.py` files and the rest.
+
+    Environments (`is_environment`) are not entered: they go to `environments` when it is given
+    (except `__pycache__`), and are walked as plain files to copy otherwise.
+    """
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        dirs[:] = sorted(
-            d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)
-        )
+        kept = []
+        for d in sorted(dirs):
+            if d == "__pycache__" or (skip is not None and (here / d).resolve() == skip):
+                continue
+            if environments is not None and is_environment(here / d):
+                environments.append((here / d).relative_to(root))
+                continue
+            kept.append(d)
+        dirs[:] = kept
         for name in sorted(files):
             yield here / name, (here / name).relative_to(root)
 
 
-def _searched(relative: Path) -> bool:
-    """Python files outside hidden folders are compiled; everything else is copied as it is."""
-    return relative.suffix == ".py" and not any(part.startswith(".") for part in relative.parts[:-1])
+def _searched(relative: Path, root: Path | None = None) -> bool:
+    """Python files outside environments (hidden folders, virtualenvs) are compiled; the rest is copied."""
+    if relative.suffix != ".py" or any(part.startswith(".") for part in relative.parts[:-1]):
+        return False
+    if root is None:
+        return True
+    folder = root
+    for part in relative.parts[:-1]:
+        folder = folder / part
+        if is_environment(folder):
+            return False
+    return True
 
 
 def _each_module(
-    src: Path, skip: Path | None, visit: Callable[[Path, Path, ModuleIR | None, str], None], key_style: str
+    src: Path,
+    skip: Path | None,
+    visit: Callable[[Path, Path, ModuleIR | None, str], None],
+    key_style: str,
+    environments: list[Path] | None = None,
+    only: set[Path] | None = None,
 ) -> None:
-    """Call `visit(path, relative, ir, encoding)` for every file (ir None: not Python); one error per bad file."""
+    """Call `visit(path, relative, ir, encoding)` for every file (ir None: not Python); one error per bad file.
+
+    With `only` (paths relative to `src`), the other files are neither parsed nor visited.
+    """
     errors: list[AnnotationError] = []
     if src.is_file():
         entries: Iterator[tuple[Path, Path]] = iter([(src, Path(src.name))])
     elif src.is_dir():
-        entries = _python_files(src, skip)
+        entries = _python_files(src, skip, environments)
     else:
         raise AnnotationError("no such file or directory", str(src), 0, 0)
     for path, relative in entries:
+        if only is not None and relative not in only:
+            continue
         shown = str(path)
-        if not _searched(relative) and not src.is_file():
+        if not _searched(relative, src) and not src.is_file():
             visit(path, relative, None, "")
             continue
         try:
@@ -165,10 +201,13 @@ def _transform_tree(
     transform: Callable[[ModuleIR], str],
     observe: Callable[[ModuleIR], None],
     after: Callable[[], None] | None = None,
+    compiled: list[Path] | None = None,
+    link_environments: bool = False,
 ) -> None:
     dst = _resolve_destination(src, dst)
     skip = dst.resolve() if src.is_dir() else None
     outputs: list[tuple[Path, Path, str | None, str]] = []
+    environments: list[Path] | None = [] if link_environments else None
 
     def visit(path: Path, relative: Path, ir: ModuleIR | None, encoding: str) -> None:
         if ir is not None:
@@ -177,8 +216,10 @@ def _transform_tree(
             outputs.append((path, relative, None, ""))
         else:
             outputs.append((path, relative, transform(ir), encoding))
+            if compiled is not None:
+                compiled.append(relative)
 
-    _each_module(src, skip, visit, key_style)
+    _each_module(src, skip, visit, key_style, environments)
     if after is not None:
         after()
 
@@ -188,6 +229,7 @@ def _transform_tree(
             here = Path(folder)
             dirs[:] = [
                 d for d in dirs if d != "__pycache__" and (skip is None or (here / d).resolve() != skip)
+                and (environments is None or here / d not in {src / e for e in environments})
             ]
             folders.append(here.relative_to(src))
 
@@ -209,32 +251,47 @@ def _transform_tree(
             else:
                 out.write_bytes(code.encode(encoding))
                 shutil.copymode(path, out)
+        for relative in environments or ():
+            if relative.name != "__pycache__":
+                (target / relative).symlink_to((src / relative).resolve(), target_is_directory=True)
 
     _replace_atomically(dst, build)
 
 
 def expand_annotations(
-    src: str | Path, dst: str | Path, mode: str = "classic", *, key_style: str = "stable"
+    src: str | Path,
+    dst: str | Path,
+    mode: str = "classic",
+    *,
+    key_style: str = "stable",
+    compiled: list[Path] | None = None,
+    link_environments: bool = False,
 ) -> dict[str, Any]:
     """Compile a file or a directory tree into `dst` and return the search space.
 
     Files without annotations and non-Python files are copied unchanged. Module names in keys are
     paths relative to `src`, dotted. All files are checked before anything is written; with errors,
     one `AnnotationError` per bad file is raised (an `AnnotationErrors` when there are several) and
-    `dst` is left as it was.
+    `dst` is left as it was. Hidden folders and virtualenvs are never compiled; with
+    `link_environments` they are linked into `dst` instead of copied (an experiment's code folder).
+    `compiled`, when given, receives the paths (relative to `src`) of the files that had annotations.
     """
     _check_key_style(key_style)
     canonical = normalize_mode(mode)
     builder = SpaceBuilder()
-    _transform_tree(Path(src), Path(dst), key_style, lambda ir: compile_ir(ir, canonical), builder.add_module)
+    _transform_tree(Path(src), Path(dst), key_style, lambda ir: compile_ir(ir, canonical), builder.add_module,
+                    compiled=compiled, link_environments=link_environments)
     return builder.space
 
 
-def generate_search_space(src: str | Path, *, key_style: str = "stable") -> dict[str, Any]:
+def generate_search_space(
+    src: str | Path, *, key_style: str = "stable", only: Iterable[str | Path] | None = None
+) -> dict[str, Any]:
     """The search space of a file or a directory tree, without writing anything.
 
     Annotations and hand-written calls (`nas.choice(..., key=...)`, `nni.choice(..., name=...)`,
-    `nas.mutable_layer(...)`) are both found.
+    `nas.mutable_layer(...)`) are both found. `only` (paths relative to the directory `src`)
+    restricts it to those files; hidden folders and virtualenvs are never searched.
     """
     _check_key_style(key_style)
     builder = SpaceBuilder()
@@ -243,7 +300,8 @@ def generate_search_space(src: str | Path, *, key_style: str = "stable") -> dict
         if ir is not None:
             builder.add_module(ir)
 
-    _each_module(Path(src), None, visit, key_style)
+    selected = None if only is None else {Path(path) for path in only}
+    _each_module(Path(src), None, visit, key_style, [], selected)
     return builder.space
 
 

@@ -196,6 +196,11 @@ class ModuleIR:
     annotations: list[Annotation] = field(default_factory=list)
     handwritten: list[HandWritten] = field(default_factory=list)
     insert_at: int = 0  # where `import nas as _nas` (or inline helpers) go
+    # Where the import can join a line instead of adding one: just after the statement that ends on
+    # the line before `insert_at` (the docstring, a `__future__` import), and whether a simple
+    # statement (not `def`, `class`, `if`, ...) starts at `insert_at`.
+    import_after: int | None = None
+    simple_at: bool = False
     newline: str = "\n"
     line_starts: list[int] = field(default_factory=list)
 

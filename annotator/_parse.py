@@ -125,6 +125,7 @@ class _Parser:
             self.tree, self.text, self.pos, self.module, self.ir.annotations, self.error
         )
         self.ir.insert_at = self._insert_point()
+        self._import_slots()
         return self.ir
 
     def _walk(self, body: list[ast.stmt], ctx: Context) -> None:
@@ -389,13 +390,37 @@ class _Parser:
         if index:
             point = self.pos.line_end(body[index - 1].end_lineno or body[index - 1].lineno)
         elif body:
-            point = self.starts[body[0].lineno - 1]
+            point = self.starts[_first_line(body[0]) - 1]
         else:
             point = len(self.text)
         if self.ir.annotations:
             first = min(a.region.start for a in self.ir.annotations)
             point = min(point, self.starts[bisect.bisect_right(self.starts, first) - 1])
         return point
+
+
+    def _import_slots(self) -> None:
+        """Where the import can join an existing line (codegen keeps every line number; `ModuleIR`)."""
+        assert self.tree is not None
+        point = self.ir.insert_at
+        for node in self.tree.body:
+            first = _first_line(node)
+            start = self.pos.offset(node.lineno, node.col_offset) if first == node.lineno else self.starts[first - 1]
+            simple = not isinstance(node, COMPOUND)
+            if start == point:
+                self.ir.simple_at = simple
+            end_line = node.end_lineno or node.lineno
+            end = self.pos.offset(end_line, node.end_col_offset or 0)
+            if simple and end <= point and self.pos.line_end(end_line) == point:
+                self.ir.import_after = end
+            if start >= point:
+                break
+
+
+def _first_line(node: ast.stmt) -> int:
+    """The line a statement starts on, its decorators included."""
+    decorators = getattr(node, "decorator_list", None)
+    return min([node.lineno, *(d.lineno for d in decorators)]) if decorators else node.lineno
 
 
 def _balanced(code: str) -> bool:

@@ -5,34 +5,5 @@ Imported on its own (`from nas import proxies`), so `import nas` stays free of t
 
 from __future__ import annotations
 
-from nasctl.runtime.proxies import (
-    PROXIES,
-    ProxyError,
-    compute,
-    fisher_rao,
-    grad_norm,
-    mean_abs_grad,
-    naswot,
-    params,
-    sigeo_score,
-    snip,
-    synflow,
-    train_loss,
-    zico,
-)
-
-__all__ = [
-    "PROXIES",
-    "ProxyError",
-    "compute",
-    "fisher_rao",
-    "grad_norm",
-    "mean_abs_grad",
-    "naswot",
-    "params",
-    "sigeo_score",
-    "snip",
-    "synflow",
-    "train_loss",
-    "zico",
-]
+from nasctl.runtime.proxies import *  # noqa: F403
+from nasctl.runtime.proxies import __all__  # noqa: F401

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as error:
+        return _system_error(error)
+
+
+def _system_error(error: OSError | sqlite3.Error) -> int:
+    """One line for a file-system failure: exit status 1 for a full disk, 2 for the rest (a bad path)."""
+    full = (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)) or (
+        isinstance(error, sqlite3.Error) and "full" in str(error))
+    if isinstance(error, OSError):
+        what = f"{error.filename}: {error.strerror}" if error.filename else (error.strerror or str(error))
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            what += " (a file stands where a folder is needed)"
+    else:
+        what = f"the experiment database: {error}"
+    if full:
+        print(f"error: no space left on the disk ({what}); free some and run the command again", file=sys.stderr)
+        return 1
+    print(f"error: {what}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from nasctl._nni_compat import provide_nni
@@ -14,6 +11,7 @@ from nasctl._nni_compat import provide_nni
 from ._base import Tuner
 from ._errors import TunerArgumentError, TunerError
 from ._nni import resolve_nni
+from ._plugin import check_class_arguments, load_class
 
 __all__ = ["create", "BUILTINS", "builtin_names"]
 
@@ -51,33 +49,10 @@ def _canonical(name: str) -> str | None:
 
 
 def _load(target: str, code_dir: str | os.PathLike[str] | None, name: str) -> type:
-    if ":" in target:
-        module_name, _, class_name = target.partition(":")
-    else:
-        module_name, _, class_name = target.rpartition(".")
-    if not module_name or not class_name:
-        raise TunerArgumentError(f"unknown tuner {name!r}; built-in tuners: {', '.join(BUILTINS)}; a custom tuner "
-                                 "is named 'module:Class' (or 'module.Class') with its code directory")
     if code_dir is not None:
         provide_nni()  # a tuner written for NNI imports `nni.tuner`, `nni.utils`
-        directory = str(Path(code_dir).resolve())
-        if not Path(directory).is_dir():
-            raise TunerArgumentError(f"tuner {name!r}: code directory {code_dir} does not exist")
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        where = f" in code directory {code_dir}" if code_dir is not None else " (no code directory given)"
-        raise TunerArgumentError(f"tuner {name!r}: cannot import module {module_name!r}{where}: {error}") from None
-    except Exception as error:  # the user's module failed while importing: say which and why
-        raise TunerError(f"tuner {name!r}: importing module {module_name!r} failed: "
-                         f"{type(error).__name__}: {error}") from error
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        classes = sorted(n for n, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__)
-        raise TunerArgumentError(f"tuner {name!r}: module {module_name!r} has no class {class_name!r}"
-                                 + (f"; its classes: {', '.join(classes)}" if classes else ""))
+    cls = load_class(target, code_dir, kind="tuner", name=name, builtins=BUILTINS, error=TunerArgumentError,
+                     import_error=TunerError)
     missing = [m for m in ("update_search_space", "generate_parameters", "receive_trial_result")
                if not callable(getattr(cls, m, None))]
     if missing or inspect.isabstract(cls):
@@ -114,31 +89,10 @@ def create(name: str, *, code_dir: str | os.PathLike[str] | None = None, **class
     else:
         raise TunerArgumentError(f"unknown tuner {name!r}; built-in tuners: {', '.join(BUILTINS)}; a custom tuner "
                                  "is named 'module:Class' with its code directory")
-    _check_arguments(cls, label, class_args)
+    check_class_arguments(cls, label, class_args, kind="tuner", error=TunerArgumentError)
     try:
         return cls(**class_args)
     except TunerError:
         raise
     except (TypeError, ValueError) as error:
         raise TunerArgumentError(f"tuner {label}: bad class arguments {class_args}: {error}") from error
-
-
-def _check_arguments(cls: type, label: str, class_args: dict[str, Any]) -> None:
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return
-    accepted = [p.name for p in signature.parameters.values()
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    try:
-        signature.bind(**class_args)
-    except TypeError:
-        unknown = [a for a in class_args if a not in accepted]
-        if unknown and not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
-            raise TunerArgumentError(f"tuner {label} takes no class argument {unknown[0]!r}; accepted: "
-                                     f"{', '.join(accepted) or '(none)'}") from None
-        missing = [p.name for p in signature.parameters.values()
-                   if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                   and p.name not in class_args]
-        raise TunerArgumentError(f"tuner {label} needs class argument(s) {', '.join(missing)}; accepted: "
-                                 f"{', '.join(accepted)}") from None

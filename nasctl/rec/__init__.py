@@ -8,6 +8,8 @@
 - `make_planted`: synthetic data from a DLRM-shaped teacher with a planted embedding rank and hash
   size per feature and an exactly known Bayes-optimal log loss (presets `ci`, `cpu`, `gpu`).
 - `train_epoch`, `predict`, `evaluate`.
+- `NASRecNet`: NASRec's block-wise search space (dense/sparse operators, dense connections) over a
+  one-shot backend; its operators for annotated scripts (`dense_candidates`, `sparse_candidates`).
 
 >>> from nasctl import rec
 >>> planted = rec.make_planted("ci", seed=0, rows=2000)
@@ -24,6 +26,17 @@ from nasctl.rec._criteo import NUM_DENSE, NUM_SPARSE, CriteoFormatError, read_cr
 from nasctl.rec._data import CTRData, day_split, day_split_rows, random_split, random_split_rows
 from nasctl.rec._metrics import accuracy, binary_entropy, ctr_metrics, log_loss, normalized_entropy, roc_auc
 from nasctl.rec._model import DLRM, bce_with_logits, mlp
+from nasctl.rec._nasrec import (
+    DenseDot,
+    DenseFC,
+    DenseGating,
+    NASRecNet,
+    NASRecStem,
+    SparseEFC,
+    SparseIdentity,
+    dense_candidates,
+    sparse_candidates,
+)
 from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
 from nasctl.rec._train import evaluate, predict, train_epoch
 
@@ -33,4 +46,7 @@ __all__ = [
     "accuracy", "bce_with_logits", "binary_entropy", "ctr_metrics", "day_split", "day_split_rows", "evaluate",
     "log_loss", "make_planted", "mlp", "normalized_entropy", "predict", "random_split", "random_split_rows",
     "read_criteo", "roc_auc", "train_epoch", "write_criteo",
+    # NASRec's block-wise space (nasctl.rec._nasrec)
+    "DenseDot", "DenseFC", "DenseGating", "NASRecNet", "NASRecStem", "SparseEFC", "SparseIdentity",
+    "dense_candidates", "sparse_candidates",
 ]

@@ -158,8 +158,7 @@ def _report_end(exp: Any, status: str) -> int:
         if exp.config.use_annotation:
             print(f"  its code: nasctl trial codegen {exp.id} --trial_id {best.trial_id} -o DIR", file=sys.stderr)
     if status == "DONE":
-        print(f"experiment {exp.id} done: {info.get('message')}", file=sys.stderr)
-        return 0
+        return _done_summary(exp, info)
     if status == "STOPPED":
         print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
         return 130
@@ -171,12 +170,35 @@ def _report_end(exp: Any, status: str) -> int:
     return 1
 
 
+def _done_summary(exp: Any, info: dict[str, Any]) -> int:
+    """The last line of a finished run; exit status 1 when no trial succeeded."""
+    from nasctl.runtime.manager._outcome import failure_summary
+
+    failed, finished, common = failure_summary(exp.trials(), exp.dir)
+    failures = f"{failed} of {finished} trials failed, most common error: {common}" if failed else ""
+    if not info["counts"]["SUCCEEDED"]:
+        why = failures or f"{finished} trials finished, none succeeded"
+        print(f"error: experiment {exp.id} ended ({info.get('message')}) but no trial succeeded: {why}",
+              file=sys.stderr)
+        return 1
+    print(f"experiment {exp.id} done: {info.get('message')}" + (f"; {failures}" if failures else ""),
+          file=sys.stderr)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from nasctl.runtime.manager._experiment import Experiment
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
+    _say_compiled(exp)
     return _foreground(exp, args.no_progress)
+
+
+def _say_compiled(exp: Any) -> None:
+    if exp.compiled_files:
+        print(f"compiled {len(exp.compiled_files)} file(s) with annotations from "
+              f"{exp.config.trial_code_directory}: {', '.join(exp.compiled_files)}", file=sys.stderr)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -189,6 +211,7 @@ def _create(args: argparse.Namespace) -> int:
 
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
+    _say_compiled(exp)
     env = dict(os.environ, NAS_HOME=str(exp.home))
     with open(exp.dir / "manager.out", "ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "resume", exp.id, "--no-progress"],
@@ -365,7 +388,7 @@ def _export(args: argparse.Namespace) -> int:
     records = [record.to_dict() for record in exp.trials()]
     text = json.dumps(records, indent=2) + "\n" if args.format == "json" else _csv(records, exp.supernet_keys())
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _output_path(args.output, folder=False).write_text(text, encoding="utf-8")
     else:
         _emit(text)
     return 0
@@ -378,7 +401,7 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(samples, indent=2) + "\n")
     else:
-        folder = Path(args.output)
+        folder = _output_path(args.output, folder=True)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ExperimentError(f"-o {folder}: with --sample, -o is a folder for one file per architecture, "
                                   "and it must be new or empty")
@@ -391,6 +414,21 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     print(f"{len(samples)} architectures sampled from trial {trial_id} of experiment {exp.id}{where}",
           file=sys.stderr)
     return 0
+
+
+def _output_path(value: str, *, folder: bool) -> Path:
+    """An `-o` path checked before anything is written: its parent is an existing folder, and it is
+    a folder (or new) when `folder`, a file (or new) otherwise."""
+    path = Path(value)
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a folder" if parent.exists() else "does not exist"
+        raise ExperimentError(f"-o {value}: {parent} {why}; create the folder first or choose another path")
+    if folder and path.exists() and not path.is_dir():
+        raise ExperimentError(f"-o {value}: is a file, expected a folder")
+    if not folder and path.is_dir():
+        raise ExperimentError(f"-o {value}: is a folder, expected a file name")
+    return path
 
 
 def _lambdas(text: str) -> list[float]:
@@ -428,7 +466,7 @@ def _export_budgets(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(records, indent=2) + "\n")
     else:
-        folder = Path(args.output)
+        folder = _output_path(args.output, folder=True)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ExperimentError(f"-o {folder}: with --lambdas/--frontier, -o is a folder for one file per "
                                   "architecture, and it must be new or empty")
@@ -483,7 +521,7 @@ def _trial_ls(args: argparse.Namespace) -> int:
 
 def _codegen(args: argparse.Namespace) -> int:
     exp = _experiment(args)
-    out = Path(args.output) if args.output else Path.cwd() / f"{exp.id}-{args.trial_id}"
+    out = _output_path(args.output, folder=True) if args.output else Path.cwd() / f"{exp.id}-{args.trial_id}"
     exp.codegen(args.trial_id, out)
     print(f"trial {args.trial_id}: code written to {out}; run it there with: {exp.config.trial_command}",
           file=sys.stderr)

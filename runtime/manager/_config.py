@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,11 @@ MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
 _TUNERLESS_MODES = ("oneshot", "darts")
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
+_MAX_SEED = 2**32 - 1
+# Limits on what a config file may hold: its size, its nesting and its values once aliases are expanded.
+_MAX_CONFIG_BYTES = 16 * 2**20
+_MAX_DEPTH = 64
+_MAX_VALUES = 1_000_000
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 # NNI v1 top-level keys -> v2 keys (those that only rename).
@@ -46,6 +52,8 @@ def parse_duration(value: Any, key: str = "duration") -> float:
     if isinstance(value, bool):
         raise ConfigError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}", key=key)
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ConfigError(f"a duration must be a finite number of seconds, got {value!r}", key=key)
         if value <= 0:
             raise ConfigError(f"a duration must be positive, got {value!r}", key=key)
         return float(value)
@@ -168,18 +176,31 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("config file not found", path=str(path)) from None
     except OSError as error:
         raise ConfigError(f"cannot read config file: {error.strerror}", path=str(path)) from None
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise ConfigError(f"a config file of {len(data)} bytes is too large (at most {_MAX_CONFIG_BYTES})",
+                          path=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8",
+                          path=f"{path}:{line}") from None
     try:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_nodes(node, str(path))
             document = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:
+        raise ConfigError(f"the document is nested too deeply (at most {_MAX_DEPTH} levels)", path=str(path)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -193,6 +214,48 @@ def load_config(path: str | Path) -> ExperimentConfig:
     lines: dict[str, int] = {}
     _key_lines(node, "", lines)
     return ExperimentConfig.from_dict(document, base_dir=path.resolve().parent, source=str(path), lines=lines)
+
+
+def _check_nodes(root: Any, path: str) -> None:
+    """Refuse what YAML allows but a config must not hold: duplicate keys, alias bombs, deep nesting.
+
+    Aliases are expanded by reference, so the walk visits each node once and counts how many values
+    the document would have if every alias were written out.
+    """
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, int, bool, str]] = [(root, 1, False, "")]
+    while stack:
+        node, depth, children_done, prefix = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [(child, f"{prefix}.{pair[0].value}".lstrip(".") if child is pair[1] else prefix)
+                        for pair in node.value for child in pair]
+        else:
+            children = [(child, prefix) for child in node.value] if isinstance(node, yaml.SequenceNode) else []
+        if not children_done:
+            if depth > _MAX_DEPTH:
+                raise ConfigError(f"the document is nested too deeply (at most {_MAX_DEPTH} levels)",
+                                  path=f"{path}:{node.start_mark.line + 1}")
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if isinstance(key_node, yaml.ScalarNode):
+                        key = (key_node.tag, key_node.value)
+                        if key in seen:
+                            name = f"{prefix}.{key_node.value}".lstrip(".")
+                            raise ConfigError(f"duplicate key '{name}' (first given at line {seen[key]}); keep one",
+                                              path=f"{path}:{key_node.start_mark.line + 1}")
+                        seen[key] = key_node.start_mark.line + 1
+            stack.append((node, depth, True, prefix))
+            stack.extend((child, depth + 1, False, name) for child, name in children if id(child) not in sizes)
+            continue
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child, _ in children)
+        if sizes[id(node)] > _MAX_VALUES:
+            raise ConfigError(f"the document expands to more than {_MAX_VALUES} values (YAML aliases "
+                              "repeated too often?)", path=f"{path}:{node.start_mark.line + 1}")
 
 
 def _key_lines(node: Any, prefix: str, out: dict[str, int]) -> None:
@@ -417,6 +480,17 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
     return detail, key
 
 
+def _check_mode_options(mode: str, options: Any, errors: _Errors) -> None:
+    """The mode section as the trials will read it: checked now, not once per failing trial."""
+    from nasctl.runtime.modes._options import check_mode_options
+
+    try:
+        check_mode_options(mode, options)
+    except ConfigError as error:
+        key = error.key or mode
+        errors.raise_(str(error).removeprefix(f"key '{key}': "), key)
+
+
 def _build(document: dict[str, Any], base_dir: Path, source: str | None,
            lines: dict[str, int]) -> ExperimentConfig:
     from nasctl import schemas
@@ -452,6 +526,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         json.dumps(mode_config)
     except (TypeError, ValueError):
         errors.raise_("mode options must be JSON values (numbers, strings, lists, mappings)", mode)
+    _check_mode_options(mode, mode_config, errors)
 
     use_annotation = bool(doc.get("useAnnotation", False))
     search_space_file = None
@@ -525,6 +600,18 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}",
                       "trialGpuNumber")
 
+    seed = doc.get("seed")
+    if seed is not None and seed > _MAX_SEED:
+        errors.raise_(f"expected an integer from 0 to {_MAX_SEED} (2**32 - 1), got {seed}", "seed")
+
+    durations: dict[str, float] = {}
+    for key in ("maxExperimentDuration", "maxTrialDuration"):
+        if key in doc:
+            try:
+                durations[key] = parse_duration(doc[key], key)
+            except ConfigError as error:
+                errors.raise_(str(error).removeprefix(f"key '{key}': "), key)
+
     working_directory = None
     if "experimentWorkingDirectory" in doc:
         working_directory = path_of(doc["experimentWorkingDirectory"])
@@ -542,11 +629,9 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         mode_config=dict(mode_config),
         trial_concurrency=doc.get("trialConcurrency", 1),
         max_trial_number=doc.get("maxTrialNumber", _default_trials(tuner, architecture)),
-        max_experiment_duration=(parse_duration(doc["maxExperimentDuration"], "maxExperimentDuration")
-                                 if "maxExperimentDuration" in doc else None),
-        max_trial_duration=(parse_duration(doc["maxTrialDuration"], "maxTrialDuration")
-                            if "maxTrialDuration" in doc else None),
-        seed=doc.get("seed"),
+        max_experiment_duration=durations.get("maxExperimentDuration"),
+        max_trial_duration=durations.get("maxTrialDuration"),
+        seed=seed,
         tuner=tuner,
         platform=service["platform"],
         gpu_indices=gpu_indices,

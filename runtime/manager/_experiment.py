@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.errors import ConfigError, ExperimentError, NasError
 from nasctl.runtime.manager._config import ExperimentConfig, load_config
 from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
@@ -68,6 +68,7 @@ class Experiment:
         self.id = id or _new_id(self.home)
         self.dir = self.home / self.id
         self._exists = False
+        self.compiled_files: list[str] = []  # files with annotations that create() compiled
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, id: str | None = None,
@@ -95,6 +96,7 @@ class Experiment:
         self.id = id
         self.dir = folder
         self._exists = True
+        self.compiled_files = []
         return self
 
     # -- creating and running -------------------------------------------------------------------------
@@ -136,8 +138,11 @@ class Experiment:
             from nasctl import annotator
 
             code_dir = self.dir / "code"
+            compiled: list[Path] = []
             search_space = annotator.expand_annotations(config.trial_code_directory, code_dir, config.nas_mode,
-                                                        key_style=config.key_style)
+                                                        key_style=config.key_style, compiled=compiled,
+                                                        link_environments=True)
+            self.compiled_files = [str(path) for path in compiled]
             if not search_space and config.tuner is not None:
                 raise ExperimentError(f"useAnnotation: no @nas annotations found in {config.trial_code_directory}")
         elif config.search_space_file is not None:
@@ -145,6 +150,11 @@ class Experiment:
                 search_space = json.loads(config.search_space_file.read_text(encoding="utf-8"))
             except json.JSONDecodeError as error:
                 raise ExperimentError(f"{config.search_space_file}:{error.lineno}: invalid JSON: {error.msg}") from None
+            except UnicodeDecodeError as error:
+                raise ExperimentError(f"{config.search_space_file}: not UTF-8 text ({error.reason} at byte "
+                                      f"{error.start}); save the file as UTF-8") from None
+            except RecursionError:
+                raise ExperimentError(f"{config.search_space_file}: the JSON is nested too deeply") from None
             schemas.validate("search_space", search_space, source=str(config.search_space_file))
         else:
             search_space = config.search_space or {}
@@ -155,6 +165,7 @@ class Experiment:
 
             architecture = resolve_architecture(config.architecture, search_space, [self.home, nas_home()])
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        _check_tuner(config, search_space, seed, architecture)
         class_args = config.tuner.class_args if config.tuner else {}
         storage = Storage(self.db_path, create=True)
         try:
@@ -378,6 +389,38 @@ class Experiment:
         annotator.inline_architecture(self.config.trial_code_directory, out, self.trial_architecture(trial_id),
                                       key_style=self.config.key_style)
         return out
+
+
+def _check_tuner(config: ExperimentConfig, search_space: dict[str, Any], seed: int,
+                 architecture: dict[str, Any] | None) -> None:
+    """Build the tuner as the manager will and give it the search space, so that a bad tuner name,
+    bad classArgs or a search space the tuner cannot take is an error before the experiment exists."""
+    from nasctl.runtime.manager._tuner import create_tuner
+    from nasctl.tuners import SearchSpace, TunerError
+
+    source = config.source
+    try:
+        SearchSpace(search_space)  # the ranges, whatever the tuner checks itself
+    except TunerError as error:
+        raise ConfigError(str(error), path=source) from None
+    try:
+        tuner = create_tuner(config.tuner, seed, mode=config.nas_mode, fixed=architecture)
+    except NasError:
+        raise
+    except TunerError as error:
+        raise ConfigError(str(error), key="tuner", path=source) from None
+    except Exception as error:  # a custom tuner's constructor
+        raise ConfigError(f"constructing the tuner failed: {type(error).__name__}: {error}",
+                          key="tuner", path=source) from None
+    try:
+        tuner.update_search_space(search_space)
+    except NasError:
+        raise
+    except TunerError as error:
+        raise ConfigError(str(error), path=source) from None
+    except Exception as error:
+        raise ConfigError(f"the tuner's update_search_space failed: {type(error).__name__}: {error}",
+                          key="tuner", path=source) from None
 
 
 def best_trial(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.trial._traceback import trim_traceback
 
-__all__ = ["LocalTrainingService", "TrialProcess", "kill_orphans", "visible_gpus"]
+__all__ = ["LocalTrainingService", "TrialProcess", "kill_marked", "kill_orphans", "trial_marks", "visible_gpus"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -65,11 +66,12 @@ class TrialProcess:
     kill_at: float | None = None
     timed_out: bool = False
     canceled: bool = False
+    marks: tuple[bytes, ...] = ()
     started: float = field(default_factory=time.monotonic)
 
 
 def stderr_tail(folder: Path) -> str:
-    """The last lines of a trial's stderr file."""
+    """The last lines of a trial's stderr file, nasctl's own traceback frames left out (NAS_DEBUG=1 keeps them)."""
     path = folder / STDERR_NAME
     try:
         with path.open("rb") as handle:
@@ -82,6 +84,7 @@ def stderr_tail(folder: Path) -> str:
     lines = data.decode("utf-8", "replace").splitlines()
     if size > _TAIL_BYTES and lines:
         lines = lines[1:]
+    lines = trim_traceback("\n".join(lines)).splitlines()
     return "\n".join(lines[-_TAIL_LINES:])
 
 
@@ -117,15 +120,57 @@ def _process_group_members(pgid: int) -> list[int]:
     return members
 
 
-def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
-    """SIGKILL the process group of a trial left running by a killed manager; True if it was found.
+def trial_marks(experiment_id: str, trial_id: str) -> tuple[bytes, bytes]:
+    """The environment entries that every process of a trial inherits, and only its processes."""
+    return f"NAS_EXPERIMENT_ID={experiment_id}".encode(), f"NAS_TRIAL_ID={trial_id}".encode()
 
-    Only a group whose members carry this trial's NAS_EXPERIMENT_ID and NAS_TRIAL_ID is killed, so a
-    reused process id is never hit.
+
+def kill_marked(marks: tuple[bytes, ...], rounds: int = 5) -> int:
+    """SIGKILL every process whose environment holds all of `marks`; returns how many were killed.
+
+    This finds the processes of a trial that left its process group (`setsid`, a daemonised server),
+    as long as they kept the environment they were started with. A few rounds catch processes forked
+    while the previous round was killing.
+    """
+    if not marks or not os.path.isdir("/proc"):
+        return 0
+    own = os.getpid()
+    killed = 0
+    for _ in range(rounds):
+        found = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == own:
+                continue
+            try:
+                environ = Path(entry.path, "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if all(mark in environ for mark in marks):
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    continue
+                found += 1
+        killed += found
+        if not found:
+            break
+    return killed
+
+
+def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
+    """SIGKILL the processes of a trial left running by a killed manager; True if any were found.
+
+    Only processes that carry this trial's NAS_EXPERIMENT_ID and NAS_TRIAL_ID are killed (the group
+    when one of its members does, and every other process that does), so a reused process id is
+    never hit.
     """
     if not os.path.isdir("/proc"):
         return False
-    marks = (f"NAS_EXPERIMENT_ID={experiment_id}".encode(), f"NAS_TRIAL_ID={trial_id}".encode())
+    marks = trial_marks(experiment_id, trial_id)
+    return _kill_group(pgid, marks) | bool(kill_marked(marks))
+
+
+def _kill_group(pgid: int, marks: tuple[bytes, bytes]) -> bool:
     for pid in _process_group_members(pgid):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -229,6 +274,8 @@ class LocalTrainingService:
                                            start_new_session=True, close_fds=True)
         deadline = time.monotonic() + self.max_trial_duration if self.max_trial_duration else None
         trial = TrialProcess(trial_id, process, folder, gpus, deadline)
+        if "NAS_EXPERIMENT_ID" in env:
+            trial.marks = trial_marks(env["NAS_EXPERIMENT_ID"], trial_id)
         if self._use_pidfd:
             try:
                 trial.pidfd = os.pidfd_open(process.pid)
@@ -247,8 +294,10 @@ class LocalTrainingService:
         self.on_exit(trial)
 
     def _release(self, trial: TrialProcess) -> None:
-        # A trial ends with its command; whatever it left in its process group goes with it.
+        # A trial ends with its command; whatever it left in its process group goes with it, and so
+        # does whatever left the group but kept the trial's environment.
         self._signal(trial, signal.SIGKILL)
+        kill_marked(trial.marks)
         self.running.pop(trial.trial_id, None)
         if trial.pidfd is not None:
             self.selector.unregister(trial.pidfd)

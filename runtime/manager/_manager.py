@@ -36,6 +36,7 @@ from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
 from nasctl.runtime.manager._channel import ChannelServer, Refused, printable
 from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
+from nasctl.runtime.manager._outcome import error_line, error_signature
 from nasctl.runtime.manager._storage import Storage
 from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
 from nasctl.runtime.manager._tuner import (
@@ -56,8 +57,10 @@ LOG_NAME = "manager.log"
 _TRIAL_ID_ALPHABET = string.ascii_letters + string.digits
 _HEARTBEAT = 1.0
 _CHECKPOINT_EVERY = 5.0
-# The run stops when this many trials of a session fail first, all in the same way.
+# The run stops when this many trials of a session fail first, all in the same way (their errors
+# compared without trial-specific parts), or when twice as many fail first in any ways at all.
 EARLY_FAILURES = 3
+EARLY_FAILURES_ANY = 6
 
 
 def manager_pid(experiment_dir: Path) -> int | None:
@@ -234,8 +237,11 @@ class Manager:
             self.selector.unregister(wake_r)
             wake_r.close()
             wake_w.close()
-            storage.heartbeat(self.session)
-            storage.set_meta(status=status, message=message, pid=None)
+            try:
+                storage.heartbeat(self.session)
+                storage.set_meta(status=status, message=message, pid=None)
+            except Exception as error:  # a full disk: the error that stopped the run is the one to report
+                log.error("experiment %s: could not record its status %s: %s", self.id, status, error)
             log.info("experiment %s: %s%s", self.id, status, f" ({message})" if message else "")
             self.selector.close()
         return status
@@ -445,7 +451,7 @@ class Manager:
             self.tuner.trial_end(parameter_id, status == "SUCCEEDED")
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
-        self._check_early_failures(status, code, tail)
+        self._check_early_failures(trial, status, code, tail)
         self._report_progress()
 
     # -- early stopping -----------------------------------------------------------------------------
@@ -485,30 +491,41 @@ class Manager:
             self.tuner.trial_end(parameter_id, False)
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, False)
-        self._check_early_failures("EARLY_STOPPED", code, tail)
+        self._check_early_failures(trial, "EARLY_STOPPED", code, tail)
         self._report_progress()
 
-    def _check_early_failures(self, status: str, code: int | None, tail: str) -> None:
+    def _check_early_failures(self, trial: TrialProcess, status: str, code: int | None, tail: str) -> None:
         if self.early_check_done:
             return
         if status != "FAILED":
             self.early_check_done = True  # one trial did not fail: never stop early
             return
-        last_line = tail.strip().splitlines()[-1] if tail.strip() else ""
-        self.session_failures.append((code, last_line))
+        line = error_line(tail, f"exit code {code}")
+        signature = error_signature(line, trial.folder, trial.trial_id)
+        self.session_failures.append((code, signature))
         if self.storage.counts()["SUCCEEDED"]:
-            return
-        if len(self.session_failures) == EARLY_FAILURES:
             self.early_check_done = True
-        if len(self.session_failures) == EARLY_FAILURES and len(set(self.session_failures)) == 1:
+            return
+        count = len(self.session_failures)
+        alike = len(set(self.session_failures)) == 1
+        if count == EARLY_FAILURES and alike:
             self.failure = (f"the first {EARLY_FAILURES} trials all failed with exit code {code}; "
                             f"stopping instead of spending the budget. Last trial's stderr:\n{tail}")
+        elif count == EARLY_FAILURES_ANY:
+            self.failure = (f"the first {EARLY_FAILURES_ANY} trials all failed and none succeeded; stopping "
+                            f"instead of spending the budget. Last trial's error: {line}")
+        if count >= EARLY_FAILURES_ANY:
+            self.early_check_done = True
 
     def _interrupt_running(self) -> None:
         """Stop running trials for a later resume: they go back to WAITING."""
         for trial in self.service.stop_all():
             self.live.pop(trial.trial_id, None)
-            self.storage.reset_trial(trial.trial_id)
+            try:
+                self.storage.reset_trial(trial.trial_id)
+            except Exception as error:  # a RUNNING trial is reset by the next resume anyway
+                log.error("trial %s: could not record its interruption: %s", trial.trial_id, error)
+                continue
             log.info("trial %s: interrupted; it will run again on resume", trial.trial_id)
 
     def _cancel_running(self) -> None:

@@ -161,7 +161,8 @@ class Storage:
         if not create and not self.path.is_file():
             raise ExperimentError(f"no experiment database at {self.path}")
         if readonly:
-            uri = f"file:{self.path}?mode=ro"
+            # A URI: `#`, `?` and `%` in the path must be escaped (NAS_HOME may hold them).
+            uri = self.path.resolve().as_uri() + "?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         else:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)

@@ -50,6 +50,7 @@ from nasctl.runtime.modes._registry import (
     register_backend,
     registered_modes,
 )
+from nasctl.runtime.modes._warmup import Warmup
 
 __all__ = [
     "FRAMEWORKS",
@@ -65,4 +66,5 @@ __all__ = [
     "normalize_mode",
     "register_backend",
     "registered_modes",
+    "Warmup",
 ]

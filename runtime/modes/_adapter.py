@@ -69,6 +69,11 @@ class ForeignBackend(LayerBackend):
     def on_final_result(self, value: Any) -> None:
         self.inner.on_final_result(value)
 
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
     def derive_architecture(self) -> dict[str, Any] | None:
         if self.mode == "classic" or not getattr(self.inner, "specs", None):
             return None

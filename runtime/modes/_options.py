@@ -11,6 +11,10 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError
 
+# dropout: Bender et al.'s path dropout; single_path: SPOS; any_path: NASRec's binomial sampling (each
+# candidate and optional input kept with probability `p`); full_path: every candidate on every input.
+ONESHOT_STRATEGIES = ("dropout", "single_path", "any_path", "full_path")
+
 
 def _number(section: Mapping[str, Any], mode: str, key: str, default: float, low: float, high: float,
             *, integer: bool = False, open_low: bool = False) -> Any:
@@ -188,18 +192,24 @@ class OneShotOptions:
     optimize_mode: str = "maximize"
     population: int = 10
     sample_size: int = 3
+    p: float = 0.5
+    warmup: WarmupBudget | None = None
+    evolution: EvolutionOptions | None = None
     max_params: float | None = None
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> OneShotOptions:
         """Check `options` (the `oneshot:` mapping) and fill in the defaults."""
         s = _section(options, "oneshot", {"strategy", "r", "search", "budget", "optimize_mode", "population",
-                                          "sample_size", "max_params"})
+                                          "sample_size", "max_params", "p", "warmup", "evolution"})
         max_params = s.get("max_params")
         if max_params is not None and not _positive(max_params):
             raise ConfigError(f"expected a positive number of parameters, got {max_params!r}", "oneshot.max_params")
         return cls(
-            strategy=_one_of(s, "oneshot", "strategy", "dropout", ("dropout", "single_path")),
+            strategy=_one_of(s, "oneshot", "strategy", "dropout", ONESHOT_STRATEGIES),
+            p=float(_number(s, "oneshot", "p", 0.5, 0.0, 1.0, open_low=True)),
+            warmup=WarmupBudget.parse(s.get("warmup")),
+            evolution=EvolutionOptions.parse(s["evolution"]) if "evolution" in s else None,
             r=float(_number(s, "oneshot", "r", 0.01, 0.0, 1.0, open_low=True)),
             search=_one_of(s, "oneshot", "search", "random", ("random", "evolution")),
             budget=_number(s, "oneshot", "budget", 50, 1, 10**9, integer=True),
@@ -225,3 +235,116 @@ class EnasOptions:
             optimize_mode=_one_of(s, "enas", "optimize_mode", "maximize", ("maximize", "minimize")),
             window=_number(s, "enas", "window", 50, 1, 10**9, integer=True),
         )
+
+
+@dataclass(frozen=True)
+class WarmupBudget:
+    """`oneshot.warmup`: how much the supernet trains before the search (SiGeo's warm-up level).
+
+    Exactly one of `{steps: N}` (optimizer steps), `{samples: N}` (training examples) or
+    `{epochs: F}` (a fraction of an epoch, F in (0, 1] for a partial warm-up, more for several epochs;
+    counted in samples once the script gives its epoch size). `nasctl.runtime.modes.Warmup` counts it.
+    """
+
+    steps: int | None = None
+    samples: int | None = None
+    epochs: float | None = None
+
+    @classmethod
+    def parse(cls, value: Any, where: str = "oneshot.warmup") -> WarmupBudget | None:
+        """Check a `warmup:` mapping; None when absent (no limit: the script trains as it likes)."""
+        if value is None:
+            return None
+        s = _section(value, where, {"steps", "samples", "epochs"})
+        if len(s) != 1:
+            raise ConfigError(f"expected exactly one of steps, samples, epochs, got {dict(s)!r}", where)
+        if "steps" in s:
+            return cls(steps=_number(s, where, "steps", 0, 0, 10**15, integer=True))
+        if "samples" in s:
+            return cls(samples=_number(s, where, "samples", 0, 0, 10**15, integer=True))
+        return cls(epochs=float(_number(s, where, "epochs", 0.0, 0.0, 10**6)))
+
+    def sample_limit(self, epoch_samples: int | None) -> int | None:
+        """The budget in samples (None: counted in steps); `epochs` needs the epoch size."""
+        if self.samples is not None:
+            return self.samples
+        if self.epochs is None:
+            return None
+        if isinstance(epoch_samples, bool) or not isinstance(epoch_samples, int) or epoch_samples < 1:
+            raise ConfigError(f"a warm-up in epochs ({self.epochs}) needs the epoch size in samples: pass "
+                              f"epoch_samples=len(training data), got {epoch_samples!r}", "oneshot.warmup.epochs")
+        return round(self.epochs * epoch_samples)
+
+
+SCORINGS = ("proxy", "finetune", "both")
+
+
+@dataclass(frozen=True)
+class EvolutionOptions:
+    """`oneshot.evolution`: proxy-scored regularized evolution over the supernet's subnets (SiGeo/NASRec).
+
+    `population` random valid subnets, then `generations` generations of `children` children, each a
+    mutation (of `mutations` choices) of the best of `sample_size` random members; each generation's
+    children replace the oldest members. `score`: `proxy` (SiGeo's combination of `weights` over
+    `proxy_batches` batches), `finetune` (validation loss after `finetune_steps` steps of SGD at
+    `finetune_lr`, the shared weights restored afterwards) or `both` (the proxies after the fine-tune).
+    `max_params`: a subnet with more parameters is invalid. `top_k`: how many subnets are exported.
+    `seconds`: a time budget; the search ends after the first generation that exceeds it.
+    """
+
+    population: int = 16
+    sample_size: int = 4
+    children: int = 4
+    generations: int = 8
+    mutations: int = 1
+    score: str = "proxy"
+    weights: tuple[tuple[str, float], ...] = (("zico", 1.0), ("fisher_rao", 1.0), ("loss", 0.0))
+    proxy_batches: int = 4
+    finetune_steps: int = 20
+    finetune_lr: float = 0.01
+    max_params: int | None = None
+    top_k: int = 3
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any] | None) -> EvolutionOptions:
+        """Check `options` (the `oneshot.evolution:` mapping) and fill in the defaults."""
+        where = "oneshot.evolution"
+        s = _section(options, where, {"population", "sample_size", "children", "generations", "mutations",
+                                      "score", "weights", "proxy_batches", "finetune_steps", "finetune_lr",
+                                      "max_params", "top_k", "seconds"})
+        w = _section(s.get("weights"), f"{where}.weights", {"zico", "fisher_rao", "loss"})
+        weights = tuple((name, float(_number(w, f"{where}.weights", name, default, -1e6, 1e6)))
+                        for name, default in cls.weights)
+        max_params = s.get("max_params")
+        seconds = s.get("seconds")
+        return cls(
+            population=_number(s, where, "population", 16, 1, 10**6, integer=True),
+            sample_size=_number(s, where, "sample_size", 4, 1, 10**6, integer=True),
+            children=_number(s, where, "children", 4, 1, 10**6, integer=True),
+            generations=_number(s, where, "generations", 8, 0, 10**6, integer=True),
+            mutations=_number(s, where, "mutations", 1, 1, 10**3, integer=True),
+            score=_one_of(s, where, "score", "proxy", SCORINGS),
+            weights=weights,
+            proxy_batches=_number(s, where, "proxy_batches", 4, 2, 10**4, integer=True),
+            finetune_steps=_number(s, where, "finetune_steps", 20, 0, 10**7, integer=True),
+            finetune_lr=float(_number(s, where, "finetune_lr", 0.01, 0.0, 10.0, open_low=True)),
+            max_params=None if max_params is None else _number(s, where, "max_params", 0, 1, 10**15, integer=True),
+            top_k=_number(s, where, "top_k", 3, 1, 10**6, integer=True),
+            seconds=None if seconds is None else float(_number(s, where, "seconds", 0, 0, 10**9, open_low=True)),
+        )
+
+
+_PARSERS: dict[str, Any] = {"darts": DartsOptions, "oneshot": OneShotOptions, "enas": EnasOptions}
+
+
+def check_mode_options(mode: str, options: Mapping[str, Any] | None) -> None:
+    """Check a mode's options (the experiment's `darts:`/`oneshot:`/`enas:` section) before any trial runs.
+
+    Classic mode takes no options; an error names the key (`darts.lr`).
+    """
+    parser = _PARSERS.get(mode)
+    if parser is not None:
+        parser.parse(options)
+    elif options:
+        raise ConfigError(f"{mode} mode takes no options, got {dict(options)!r}", mode)

@@ -9,6 +9,8 @@ backends (`nasctl.runtime.modes.tensorflow`) use the same definitions without lo
 - `top_inputs`, `sample_architecture`, `mutate_architecture`: darts' input choice, uniform sampling,
   regularized evolution's mutation;
 - `search_architecture`: oneshot's derivation, scoring subnets by random or evolutionary search;
+- `evolve_architectures`: the regularized evolution behind both (generations, children, several
+  mutations, a validity constraint), which SiGeo's proxy-scored search uses too;
 - `fetch_subgraph`, `RewardWindow`: enas' next subgraph and the architecture derived from its rewards.
 """
 
@@ -206,24 +208,27 @@ def sample_architecture(specs: Sequence[LayerSpec], rng: random.Random) -> Archi
     return arch
 
 
-def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: random.Random) -> Architecture:
-    """`parent` with one layer's candidate or input set changed to another one, chosen uniformly.
+def mutate_architecture(specs: Sequence[LayerSpec], parent: Architecture, rng: random.Random,
+                        count: int = 1) -> Architecture:
+    """`parent` with `count` choices (a layer's candidate or its input set) each changed to another one.
 
-    The layer and what changes are drawn among the choices that have an alternative, so the child
-    always differs from its parent (unless the space holds a single architecture).
+    The choices are drawn without repetition among those that have an alternative (all of them when
+    fewer than `count`), so the child always differs from its parent (unless the space holds a
+    single architecture).
     """
     child = json.loads(json.dumps(parent))
     mutable = [(spec, what) for spec in specs
-               for what, count in (("layer", len(spec.labels)), ("inputs", len(spec.subsets))) if count > 1]
+               for what, n in (("layer", len(spec.labels)), ("inputs", len(spec.subsets))) if n > 1]
     if not mutable:
         return child
-    spec, what = rng.choice(mutable)
-    candidate, inputs = spec.decode(parent)
-    if what == "layer":
-        candidate = rng.choice([c for c in range(len(spec.labels)) if c != candidate])
-    else:
-        inputs = rng.choice([s for s in spec.subsets if s != tuple(sorted(inputs))])
-    spec.put(child, candidate, inputs)
+    picked = [rng.choice(mutable)] if count <= 1 else rng.sample(mutable, min(count, len(mutable)))
+    for spec, what in picked:
+        candidate, inputs = spec.decode(child)
+        if what == "layer":
+            candidate = rng.choice([c for c in range(len(spec.labels)) if c != candidate])
+        else:
+            inputs = rng.choice([s for s in spec.subsets if s != tuple(sorted(inputs))])
+        spec.put(child, candidate, inputs)
     return child
 
 
@@ -307,24 +312,82 @@ def search_architecture(
                     break
                 score(found)
     else:
-        members: deque[Architecture] = deque()
-        for step in range(budget):
-            if step < population or not members:
-                child = draw(lambda: sample_architecture(specs, rng))
-            else:
-                contenders = rng.sample(list(members), min(sample_size, len(members)))
-                parent = max(contenders, key=score)
-                child = draw(lambda parent=parent: mutate_architecture(specs, parent, rng))
-                if child is not None:
-                    members.popleft()
-            if child is None:
-                continue
-            score(child)
-            members.append(child)
+        evolve_architectures(specs, score, rng=rng, population=min(population, budget), sample_size=sample_size,
+                             children=1, generations=budget - min(population, budget), valid=feasible,
+                             max_draws=100)
     if not scores:
         raise TrialError("derive_architecture(): no architecture fits the budget (max_params); raise it or "
                          "add smaller options")
     return max(scores.values(), key=lambda item: item[1])
+
+
+def evolve_architectures(
+    specs: Sequence[LayerSpec],
+    evaluate: Callable[[Architecture], Any],
+    *,
+    rng: random.Random,
+    population: int,
+    sample_size: int,
+    children: int = 1,
+    generations: int,
+    mutations: int = 1,
+    valid: Callable[[Architecture], bool] | None = None,
+    max_draws: int = 100,
+    stop: Callable[[], bool] | None = None,
+) -> list[tuple[Architecture, float]]:
+    """Regularized evolution (Real et al. 2019; NASRec's and SiGeo's search): every architecture scored,
+    best first, as `(architecture, score)` (higher is better).
+
+    `population` valid architectures drawn uniformly, then `generations` generations: each makes
+    `children` children, each a mutation (`mutations` choices) of the best of `sample_size` members
+    drawn at random (a tournament), then the children replace the `children` oldest members (ageing).
+    An architecture seen before is not scored again. `valid(arch)`, when given, is a constraint (a
+    cost budget): an invalid draw or child is redrawn, at most `max_draws` times, and then skipped
+    (an empty result: nothing met it). A child drawn while no member is left is drawn uniformly.
+    `stop()`, when given, is asked after each generation (a time budget): True ends the search early.
+    """
+    if valid is not None and not callable(valid):
+        raise TrialError(f"evolution: valid must be a function of an architecture, got {valid!r}")
+    scores: dict[str, tuple[Architecture, float]] = {}
+
+    def score(arch: Architecture) -> float:
+        key = json.dumps(arch, sort_keys=True)
+        if key not in scores:
+            scores[key] = (arch, checked_score(evaluate(arch)))
+        return scores[key][1]
+
+    def draw(make: Callable[[], Architecture]) -> Architecture | None:
+        for _ in range(max_draws):
+            arch = make()
+            if valid is None or valid(arch):
+                return arch
+        return None
+
+    members: deque[Architecture] = deque()
+    for _ in range(population):
+        child = draw(lambda: sample_architecture(specs, rng))
+        if child is not None:
+            score(child)
+            members.append(child)
+    for _ in range(generations):
+        born: list[tuple[Architecture, bool]] = []
+        for _ in range(children):
+            if not members:
+                child, mutated = draw(lambda: sample_architecture(specs, rng)), False
+            else:
+                contenders = rng.sample(list(members), min(sample_size, len(members)))
+                parent = max(contenders, key=score)
+                child, mutated = draw(lambda parent=parent: mutate_architecture(specs, parent, rng, mutations)), True
+            if child is not None:
+                score(child)
+                born.append((child, mutated))
+        for child, mutated in born:
+            if mutated and len(members) >= population:  # a child replaces the oldest member (ageing)
+                members.popleft()
+            members.append(child)
+        if stop is not None and stop():
+            break
+    return sorted(scores.values(), key=lambda item: -item[1])
 
 
 def fetch_subgraph(fetch: Callable[[], Mapping[str, Any] | None] | None,

@@ -7,7 +7,6 @@ before that forward would miss its parameters: its first `step()` raises a Trial
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import LayerRequest
 from nasctl.runtime.modes._classic import ClassicBackend
+from nasctl.runtime.modes._optimizer_check import OptimizerCheck
 from torch import nn
 
 __all__ = ["TorchClassicBackend", "materialize"]
@@ -34,11 +34,7 @@ class TorchClassicBackend(ClassicBackend):
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        # (owner, instance, layer name, label) for each candidate with parameters, as weak references.
-        self._tracked: list[tuple[Any, Any, str, str]] = []
-        self._generation = 0
-        self._checked: weakref.WeakKeyDictionary[torch.optim.Optimizer, int] = weakref.WeakKeyDictionary()
-        self._hook: Any = None
+        self._optimizer_check = OptimizerCheck()
         self._plain: dict[tuple[int, str, str, int], Any] = {}
 
     def holder(self, layer: LayerRequest) -> MutableMapping[str, Any]:
@@ -81,41 +77,10 @@ class TorchClassicBackend(ClassicBackend):
         return self._plain[key]
 
     def registered(self, layer: LayerRequest, index: int, instance: Any) -> None:
-        if not isinstance(instance, nn.Module) or not isinstance(layer.owner, nn.Module):
-            return
-        if next(instance.parameters(), None) is None:
-            return
-        self._tracked.append((weakref.ref(layer.owner), weakref.ref(instance), layer.where, layer.labels[index]))
-        self._generation += 1
-        if self._hook is None:
-            from torch.optim.optimizer import register_optimizer_step_pre_hook
-
-            self._hook = register_optimizer_step_pre_hook(self._check_optimizer)
-
-    def _check_optimizer(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        # An optimizer that holds an owner's own parameters but not those of its candidates was built
-        # before the forward pass that created them.
-        if self._checked.get(optimizer) == self._generation:
-            return
-        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        for owner_ref, instance_ref, where, label in self._tracked:
-            owner, instance = owner_ref(), instance_ref()
-            if owner is None or instance is None or any(id(p) in held for p in instance.parameters()):
-                continue
-            candidates = owner._modules.get("nas_candidates")
-            own = {id(p) for p in owner.parameters()} - {id(p) for p in candidates.parameters()}
-            if own & held:
-                raise TrialError(
-                    f"the optimizer was built before the first forward pass: it has parameters of "
-                    f"{type(owner).__name__} but not those of candidate {label!r} of layer {where}, which "
-                    "that forward created. Run one forward pass first (nas.materialize(model, batch)), "
-                    "then build the optimizer.")
-        self._checked[optimizer] = self._generation
+        self._optimizer_check.track(layer.owner, instance, layer.where, layer.labels[index])
 
     def close(self) -> None:
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
+        self._optimizer_check.close()
 
 
 def materialize(model: nn.Module, *args: Any, **kwargs: Any) -> Any:

@@ -30,8 +30,11 @@ from typing import Any
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.trial._architecture import load_architecture_file, validate_architecture
 from nasctl.runtime.trial._context import TrialContext, use_context
+from nasctl.runtime.trial._imports import local_modules
 from nasctl.runtime.trial._platform import StandalonePlatform
+from nasctl.runtime.trial._traceback import format_exception
 
+from nasctl._errors import NasctlError
 from nasctl._nni_compat import provide_nni
 
 __all__ = ["run_script"]
@@ -209,7 +212,8 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     if not has_mode(mode):
         raise TrialError(f"nas mode '{mode}' is not available yet (available: {', '.join(registered_modes())})")
     root = script.parent
-    search_space = annotator.generate_search_space(root, key_style=key_style)
+    modules = local_modules(script, root)
+    search_space = annotator.generate_search_space(root, key_style=key_style, only=modules)
     architecture = None
     if architecture_file is not None:
         architecture = load_architecture_file(architecture_file)
@@ -222,6 +226,9 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
             raise TrialError(f"NAS_TRIAL_SEED={text!r} is not an integer") from None
     code = compile(_compile(script.read_bytes(), script, root, mode, key_style), str(script), "exec",
                    dont_inherit=True)
+    annotated = [str(path) for path in modules if any(mark in (root / path).read_bytes() for mark in _MARKERS)]
+    print(f"compiled {', '.join(annotated) or script.name} (the script and the annotated modules it imports "
+          f"from {root})", file=sys.stderr, flush=True)
 
     environ = {"NAS_TRIAL_SEED": str(seed), "NAS_MODE": mode}
     if architecture_file is not None:
@@ -241,6 +248,12 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
                 exec(code, main.__dict__)
             except SystemExit as exit_:
                 status = _exit_status(exit_.code)
+            except NasctlError:
+                raise  # nasctl's own one-line error (exit status 2)
+            except Exception as error:  # the script's error, shown as Python would, without nasctl's frames
+                sys.stdout.flush()
+                sys.stderr.write(format_exception(error))
+                status = 1
             last = stdout.last_line()
     finally:
         context.close()

@@ -77,8 +77,11 @@ def compile_text(
 
 
 def body(code: str) -> str:
-    """The compiled code without the inserted import line."""
-    return code.replace("import nas as _nas\n", "", 1)
+    """The compiled code without the inserted import, on its own line or joined to another."""
+    for placement in ("import nas as _nas\n", "import nas as _nas; ", "; import nas as _nas", "import nas as _nas  "):
+        if placement in code:
+            return code.replace(placement, "", 1)
+    return code
 
 
 class Helpers:

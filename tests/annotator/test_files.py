@@ -33,7 +33,7 @@ def test_directory_tree_is_compiled_and_copied(tmp_path: Path) -> None:
     dst = tmp_path / "dst"
     assert sorted(space) == ["models.cnn/f/b", "train/x/choice"]
     assert (dst / "train.py").read_text(encoding="utf-8") == (
-        'import nas as _nas\nx = 1\nx = _nas.choice(1, 2, key="train/x/choice")\n'
+        'import nas as _nas; x = 1\n\nx = _nas.choice(1, 2, key="train/x/choice")\n'
     )
     assert '"models.cnn/f/b", "b",' in (dst / "models" / "cnn.py").read_text(encoding="utf-8")
     assert '"oneshot", None)' in (dst / "models" / "cnn.py").read_text(encoding="utf-8")
@@ -106,14 +106,14 @@ def test_declared_encoding_bom_and_crlf_are_kept(tmp_path: Path) -> None:
     )
     annotator.expand_annotations(latin, tmp_path / "latin_out.py")
     assert (tmp_path / "latin_out.py").read_bytes() == (
-        b"# -*- coding: latin-1 -*-\r\nimport nas as _nas\r\ns = '\xe9t\xe9'\r\n_nas.report_final_result(s)\r\n"
+        b"# -*- coding: latin-1 -*-\r\nimport nas as _nas; s = '\xe9t\xe9'\r\n_nas.report_final_result(s)\r\n"
     )
     bom = tmp_path / "bom.py"
     bom.write_bytes(b"\xef\xbb\xbfx = 1\n'''@nas.report_final_result(x)'''\n")
     annotator.expand_annotations(bom, tmp_path / "bom_out.py")
     assert (
         tmp_path / "bom_out.py"
-    ).read_bytes() == b"\xef\xbb\xbfimport nas as _nas\nx = 1\n_nas.report_final_result(x)\n"
+    ).read_bytes() == b"\xef\xbb\xbfimport nas as _nas; x = 1\n_nas.report_final_result(x)\n"
 
 
 def test_unparsable_python_file_is_an_error(tmp_path: Path) -> None:

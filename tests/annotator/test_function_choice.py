@@ -18,6 +18,7 @@ def test_string_function_choice_replaces_the_named_call(h, prefix: str) -> None:
     assert h.body(result.code) == h.dedent(
         """
         def f(h):
+
             h = _nas.function_choice({"max_pool(h, 2)": lambda: max_pool(h, 2), "avg_pool(h, 2)": lambda: avg_pool(h, 2)}, key="m/max_pool/function_choice")
             return h
         """
@@ -40,6 +41,8 @@ def test_comment_function_choice_inside_a_larger_expression(h) -> None:
     assert h.body(result.code) == h.dedent(
         """
         def f(x, w, b):
+
+
             y = 2 * _nas.function_choice({"tf.nn.relu(x @ w + b)": lambda: tf.nn.relu(x @ w + b), "tf.nn.sigmoid(x @ w + b)": lambda: tf.nn.sigmoid(x @ w + b)}, key="m/tf.nn.relu/function_choice") + 1  # scaled
             return y
         """

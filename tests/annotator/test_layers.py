@@ -60,7 +60,7 @@ def test_the_design_example_two_layers_one_block(h) -> None:
         class Net:
             def forward(self, x, skip1, skip2, c):
                 h1 = _nas.mutable_layer("mnist/Net.forward/h1", "h1", {"ops.conv(size=3, ch=c)": (ops.conv, (), {"size": 3, "ch": c}), "ops.conv(size=5, ch=c)": (ops.conv, (), {"size": 5, "ch": c}), "ops.max_pool(size=3)": (ops.max_pool, (), {"size": 3})}, [x], {"skip1": skip1, "skip2": skip2}, [0, 1], "classic", self)
-                h2 = _nas.mutable_layer("mnist/Net.forward/h1", "h2", {"ops.relu()": (ops.relu, (), {}), "ops.tanh()": (ops.tanh, (), {})}, [h1], {}, 0, "classic", self)
+                h2 = _nas.mutable_layer("mnist/Net.forward/h1", "h2", {"ops.relu()": (ops.relu, (), {}), "ops.tanh()": (ops.tanh, (), {})}, [h1], {}, 0, "classic", self)""" + "\n" * 8 + """
                 return h2
         """
     )
@@ -103,6 +103,9 @@ def test_comment_layer_over_several_lines(h, prefix: str) -> None:
         """
         def build(x, c):
             h = _nas.mutable_layer("m/build/h", "h", {"ops.conv(size=3, ch=c)": (ops.conv, (), {"size": 3, "ch": c}), "ops.pool(3)": (ops.pool, (3,), {})}, [x], {}, 0, "classic", None)
+
+
+
             return h
         """
     )

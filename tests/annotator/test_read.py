@@ -104,7 +104,7 @@ def test_trailing_comment_and_blank_line_inside_the_string_are_fine(h) -> None:
         '''
         """
     )
-    assert h.body(result.code) == "x = 1\n_nas.report_final_result(x)\n"
+    assert h.body(result.code) == "x = 1\n_nas.report_final_result(x)\n\n"
 
 
 @pytest.mark.parametrize(

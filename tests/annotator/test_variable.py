@@ -34,6 +34,7 @@ def test_string_variable_every_sampling_function(
     assert h.body(result.code) == h.dedent(
         f"""
         def train():
+
             rate = _nas.{function}({arguments}, key="m/rate/{function}")
             return rate
         """
@@ -71,6 +72,10 @@ def test_comment_variable_over_several_lines_keeps_the_trailing_comment(h) -> No
         """
         def f(args):
             x = 1
+
+
+
+
             args['batch'] = _nas.choice(16, 32, 64, key="m/args['batch']/choice")  # the batch size
             return x
         """

@@ -25,7 +25,7 @@ def test_compile_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     src = write(tmp_path / "train.py", GOOD)
     assert main(["compile", str(src), "-o", str(tmp_path / "out.py"), "--mode", "darts_mode"]) == 0
     assert (tmp_path / "out.py").read_text(encoding="utf-8") == (
-        'import nas as _nas\nx = 1\nx = _nas.choice(1, 2, key="train/x/choice")\n_nas.report_final_result(x)\n'
+        'import nas as _nas; x = 1\n\nx = _nas.choice(1, 2, key="train/x/choice")\n_nas.report_final_result(x)\n'
     )
     assert "1 search-space entries" in capsys.readouterr().err
 

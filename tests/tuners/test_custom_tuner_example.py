@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,3 +60,13 @@ def test_trial_runs_on_a_cpu_as_plain_python(example):
     result = subprocess.run([sys.executable, str(example / "trial.py")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.split()[-1]) > 0.8
+
+
+def test_the_conformance_kit_passes_on_the_example_as_its_author_runs_it(example, tmp_path):
+    """`pytest test_my_tuner.py` in examples/custom_tuner: every property of `nasctl.tuners.testing`, twice."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                             "--import-mode=importlib", str(example / "test_my_tuner.py")],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "24 passed" in result.stdout

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
+from .._plugin import check_class_arguments, load_class
 from ._base import Assessor, AssessorError
 
 __all__ = ["ASSESSORS", "create"]
@@ -35,51 +33,11 @@ def _canonical(name: str) -> str | None:
 
 
 def _load(target: str, code_dir: str | os.PathLike[str] | None, name: str) -> type:
-    module_name, _, class_name = target.partition(":") if ":" in target else target.rpartition(".")
-    if not module_name or not class_name:
-        raise AssessorError(f"unknown assessor {name!r}; built-in assessors: {', '.join(ASSESSORS)}; a custom "
-                            "assessor is named 'module:Class' with its code directory")
-    if code_dir is not None:
-        directory = str(Path(code_dir).resolve())
-        if not Path(directory).is_dir():
-            raise AssessorError(f"assessor {name!r}: code directory {code_dir} does not exist")
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        where = f" in code directory {code_dir}" if code_dir is not None else " (no code directory given)"
-        raise AssessorError(f"assessor {name!r}: cannot import module {module_name!r}{where}: {error}") from None
-    except Exception as error:  # the user's module failed while importing: say which and why
-        raise AssessorError(f"assessor {name!r}: importing module {module_name!r} failed: "
-                            f"{type(error).__name__}: {error}") from error
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise AssessorError(f"assessor {name!r}: module {module_name!r} has no class {class_name!r}")
+    cls = load_class(target, code_dir, kind="assessor", name=name, builtins=ASSESSORS, error=AssessorError)
     if not callable(getattr(cls, "assess_trial", None)) or cls.assess_trial is Assessor.assess_trial:
         raise AssessorError(f"assessor {name!r}: {cls.__name__} is not an assessor (subclass "
                             "nasctl.tuners.assessors.Assessor and implement assess_trial)")
     return cls
-
-
-def _check_arguments(cls: type, label: str, class_args: dict[str, Any]) -> None:
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return
-    parameters = signature.parameters.values()
-    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    try:
-        signature.bind(**class_args)
-    except TypeError:
-        unknown = [a for a in class_args if a not in accepted]
-        if unknown and not any(p.kind == p.VAR_KEYWORD for p in parameters):
-            raise AssessorError(f"assessor {label} takes no class argument {unknown[0]!r}; accepted: "
-                                f"{', '.join(accepted) or '(none)'}") from None
-        missing = [p.name for p in parameters if p.default is p.empty and p.name in accepted
-                   and p.name not in class_args]
-        raise AssessorError(f"assessor {label} needs class argument(s) {', '.join(missing)}; accepted: "
-                            f"{', '.join(accepted)}") from None
 
 
 def accepts(name: str, argument: str, *, code_dir: str | os.PathLike[str] | None = None) -> bool:
@@ -119,7 +77,7 @@ def create(name: str, *, code_dir: str | os.PathLike[str] | None = None, **class
     cls = _resolve(name, code_dir)
     builtin = _canonical(name) if ":" not in name else None
     label = builtin or name
-    _check_arguments(cls, label, class_args)
+    check_class_arguments(cls, label, class_args, kind="assessor", error=AssessorError)
     try:
         return cls(**class_args)
     except AssessorError:

@@ -61,6 +61,9 @@ class OneShotBackend(TensorFlowBackend):
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
         self.config = OneShotOptions.parse(options)
+        if self.config.strategy not in ("dropout", "single_path"):
+            raise ConfigError(f"strategy {self.config.strategy!r} is implemented for PyTorch only; TensorFlow "
+                              "trials use 'dropout' or 'single_path'", "oneshot.strategy")
         if self.config.max_params is not None:
             raise ConfigError("the TensorFlow backend does not offer a parameter budget yet (PyTorch does)",
                               "oneshot.max_params")

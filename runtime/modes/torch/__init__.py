@@ -27,6 +27,7 @@ _LAZY = {
     "LayerSpec": "nasctl.runtime.modes._spec",
     "candidate_attribute": "_layer",
     "OneShotBackend": "_oneshot",
+    "supernet": "nasctl.runtime.modes.torch._supernet",
     "InProcessTunerPlatform": "_inprocess",
     "DartsOptions": "nasctl.runtime.modes._options",
     "EnasOptions": "nasctl.runtime.modes._options",
@@ -49,6 +50,7 @@ __all__ = [
     "candidate_attribute",
     "derive_architecture",
     "sample_architectures",
+    "supernet",
 ]
 
 
@@ -56,6 +58,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "supernet":  # the module itself: `from nasctl.runtime.modes.torch import supernet`
+        value = importlib.import_module(module)
+        globals()[name] = value
+        return value
     value = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import torch
 from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._optimizer_check import OptimizerCheck
 from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
 from nasctl.runtime.modes.torch._cost import CostTerm, count_flops
 from nasctl.runtime.modes.torch._layer import CandidateTable, LayerCandidates, first_tensor
@@ -58,6 +59,7 @@ class TorchOneShotBackend:
             weakref.WeakKeyDictionary()
         )
         self._unowned: dict[tuple[str, str], LayerCall] = {}
+        self.optimizer_check = OptimizerCheck()
 
     # -- the layer call -----------------------------------------------------------------------------
 
@@ -159,7 +161,10 @@ class TorchOneShotBackend:
                                  optional_input_size)
         if remember_spec(self.specs, spec):
             self._new_layer_impl(spec)
-        return LayerCandidates(spec, candidates, owner, self.registry)
+        built = LayerCandidates(spec, candidates, owner, self.registry)
+        for label, module in zip(candidates, built.modules, strict=True):
+            self.optimizer_check.track(owner, module, f"{block_key}/{layer_key}", label)
+        return built
 
     def _new_layer_impl(self, spec: LayerSpec) -> None:
         """Create the mode's state of a layer seen for the first time (any owner)."""
@@ -193,6 +198,10 @@ class TorchOneShotBackend:
     def derived_architecture(self) -> Architecture | None:
         """The architecture this trial derived so far, in the format of DESIGN.md §3 (None: none yet)."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """The trial is ending: remove the optimizer check's hook."""
+        self.optimizer_check.close()
 
     def finish(self) -> Architecture | None:
         """Derive the architecture and send it through `report_architecture`; returns it (None if none)."""

@@ -1,4 +1,4 @@
-"""oneshot mode for PyTorch: the full graph trained through path dropout, or single-path (SPOS).
+"""oneshot mode for PyTorch: the full graph trained through path dropout, single-path (SPOS), any-path or full-path.
 
 - `strategy: dropout` (Bender et al. 2018, NNI's oneshot_mode): during training every optional input
   and every candidate output of a layer is dropped independently with probability `rate = r ** (1/k)`
@@ -19,6 +19,16 @@
   per layer: a candidate, an input count uniform in the size range, then that many inputs uniformly;
   the candidate gets exactly the chosen inputs, as in classic mode. Outside training the full graph
   runs at its expectation: the mean of the candidates, each input scaled by its chance of being chosen.
+- `strategy: any_path` (NASRec's "binomial" any-path sampling, Zhang et al. 2023): each training step
+  keeps each candidate of a layer with probability `p` (at least one: when none is kept, one drawn
+  uniformly runs) and each optional input with probability `p` (the count then fitted to the size
+  range); the kept candidates' outputs are averaged, so a step trains a random subnet family at the
+  scale of one subnet. Outside training: the mean of the candidates, each input scaled by its chance.
+- `strategy: full_path`: every candidate on the first `input_high` optional inputs, averaged, at every
+  step (and outside training).
+- warm-up (`warmup: {steps|samples|epochs}`): how far the script trains the supernet, counted by
+  `nasctl.runtime.modes.Warmup`; the supernet checkpoint and the proxy-scored evolution over its
+  subnets are `nasctl.runtime.modes.torch.supernet` (`nas.supernet`).
 - derivation (`derive(evaluate)`): subnets are fixed one at a time (`fixed` architecture: every layer
   runs its chosen candidate on its chosen inputs, as in classic mode), `evaluate()` scores each with
   the shared weights, and the best is returned. `search: random` scores `budget` distinct uniformly
@@ -89,6 +99,10 @@ class OneShotBackend(TorchOneShotBackend):
             return self._expected(layer, fixed, optional)
         if self.config.strategy == "single_path":
             return self._single_path(layer, fixed, optional)
+        if self.config.strategy == "any_path":
+            return self._any_path(layer, fixed, optional)
+        if self.config.strategy == "full_path":
+            return self._full_path(layer, fixed, optional)
         return self._dropout(layer, fixed, optional)
 
     def _expected(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
@@ -103,7 +117,12 @@ class OneShotBackend(TorchOneShotBackend):
         if self.config.strategy == "dropout":
             chosen = list(optional) if spec.input_high else []
             return _sum(layer.call(i, fixed, chosen) for i in range(n))
-        keep_input = (spec.input_low + spec.input_high) / 2 / len(optional) if optional else 0.0
+        if self.config.strategy == "full_path":
+            return self._full_path(layer, fixed, optional)
+        if self.config.strategy == "any_path" and optional:
+            keep_input = min(max(self.config.p * len(optional), spec.input_low), spec.input_high) / len(optional)
+        else:
+            keep_input = (spec.input_low + spec.input_high) / 2 / len(optional) if optional else 0.0
         chosen = [keep_input * x for x in optional] if spec.input_high else []
         return (1.0 / n) * _sum(layer.call(i, fixed, chosen) for i in range(n))
 
@@ -127,6 +146,39 @@ class OneShotBackend(TorchOneShotBackend):
         count = self.rng.randint(spec.input_low, spec.input_high)
         inputs = sorted(self.rng.sample(range(len(optional)), count))
         return layer.call(index, fixed, [optional[i] for i in inputs])
+
+    def any_path_choice(self, spec: LayerSpec) -> tuple[list[int], list[int]]:
+        """any_path's draw for one layer: the kept candidates and the kept optional inputs (indices).
+
+        Each candidate is kept with probability `p` (NASRec's "binomial" sampling); when none is, one
+        drawn uniformly runs, so a step always trains a subnet. Each optional input is kept with
+        probability `p`, then inputs drawn uniformly are added or removed to fit the size range.
+        """
+        p = self.config.p
+        kept = [i for i in range(len(spec.labels)) if self.rng.random() < p]
+        if not kept:
+            kept = [self.rng.randrange(len(spec.labels))]
+        n = len(spec.input_labels)
+        inputs = [i for i in range(n) if self.rng.random() < p]
+        if len(inputs) < spec.input_low:
+            inputs = sorted(inputs + self.rng.sample([i for i in range(n) if i not in inputs],
+                                                     spec.input_low - len(inputs)))
+        elif len(inputs) > spec.input_high:
+            inputs = sorted(self.rng.sample(inputs, spec.input_high))
+        return kept, inputs
+
+    def _any_path(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
+        """The mean of the kept candidates on the kept inputs: one candidate runs at the scale of a subnet."""
+        kept, inputs = self.any_path_choice(layer.spec)
+        chosen = [optional[i] for i in inputs]
+        return (1.0 / len(kept)) * _sum(layer.call(i, fixed, chosen) for i in kept)
+
+    def _full_path(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
+        """The mean of every candidate on the most optional inputs the range allows (all, in code order)."""
+        spec = layer.spec
+        chosen = list(optional[: spec.input_high])
+        n = len(spec.labels)
+        return (1.0 / n) * _sum(layer.call(i, fixed, chosen) for i in range(n))
 
     # -- derivation ---------------------------------------------------------------------------------
 

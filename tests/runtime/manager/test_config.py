@@ -98,10 +98,10 @@ def test_mode_options_and_darts_without_tuner(tmp_path: Path) -> None:
         trialCommand: python3 t.py
         useAnnotation: true
         nasMode: darts_mode
-        darts: {unrolled: false, arch_lr: 0.0003}
+        darts: {order: 2, optimizer: {lr: 0.0003}}
     """))
     assert config.nas_mode == "darts"
-    assert config.mode_config == {"unrolled": False, "arch_lr": 0.0003}
+    assert config.mode_config == {"order": 2, "optimizer": {"lr": 0.0003}}
     assert config.tuner is None and config.max_trial_number == 1
 
 

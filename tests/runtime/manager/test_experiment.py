@@ -155,7 +155,7 @@ time.sleep(0.2)
 request("metric", kind="final", value=1, parameter_id=reply["parameter_id"])
 """)
     exp = _experiment(project, helpers, maxTrialNumber=4, useAnnotation=False, nasMode="enas_mode",
-                      enas={"steps": 3}, trainingService={"platform": "local", "gpuIndices": [3, 5]})
+                      enas={"window": 3}, trainingService={"platform": "local", "gpuIndices": [3, 5]})
     assert exp.run() == "DONE"
     seen = set()
     for t in exp.trials():
@@ -163,7 +163,7 @@ request("metric", kind="final", value=1, parameter_id=reply["parameter_id"])
         env = json.loads((folder / "env.json").read_text())
         assert env["NAS_PLATFORM"] == "local" and env["NAS_TRIAL_ID"] == t.trial_id
         assert env["NAS_EXPERIMENT_ID"] == exp.id and env["NAS_MODE"] == "enas"
-        assert json.loads(env["NAS_MODE_CONFIG"]) == {"steps": 3}
+        assert json.loads(env["NAS_MODE_CONFIG"]) == {"window": 3}
         assert env["NAS_TRIAL_SEED"] == str(derive_trial_seed(7, t.sequence))
         assert env["NAS_CHANNEL"].startswith("unix:") and len(env["NAS_TOKEN"]) >= 32
         assert Path(env["cwd"]).resolve() == folder.resolve() and (folder / "trial.py").is_symlink()

@@ -68,3 +68,17 @@ def test_readonly_open_cannot_write_and_missing_db_is_an_error(tmp_path: Path) -
     reader.close()
     with pytest.raises(ExperimentError, match="no experiment database"):
         Storage(tmp_path / "absent.db")
+
+
+@pytest.mark.parametrize("folder", ["home#1", "what?mode=rwc", "100%25", "a b%"])
+def test_readonly_open_escapes_uri_characters_in_the_path(tmp_path: Path, folder: str) -> None:
+    path = tmp_path / folder / "e.db"
+    path.parent.mkdir()
+    writer = Storage(path, create=True)
+    writer.set_meta(status="DONE")
+    writer.close()
+    reader = Storage(path, readonly=True)
+    assert reader.meta("status") == "DONE"
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.set_meta(status="X")
+    reader.close()

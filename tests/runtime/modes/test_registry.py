@@ -84,6 +84,8 @@ def test_a_missing_backend_names_mode_and_framework():
 
 def test_every_mode_has_a_backend_for_torch_and_tensorflow():
     for framework in ("torch", "tensorflow"):
+        if framework == "tensorflow":
+            pytest.importorskip("tensorflow")  # the optional [tf] extra: its backends import it
         for mode in ("classic", "enas", "oneshot", "darts"):
             assert issubclass(backend_class(framework, mode), LayerBackend)
 

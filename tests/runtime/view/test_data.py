@@ -15,6 +15,10 @@ def _files(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+# A valid space: an experiment is created only when its tuner takes its search space.
+SPACE = {"x": {"_type": "choice", "_value": [1, 2]}}
+
+
 def test_the_list_summarises_each_experiment(finished: Any) -> None:
     (listed,) = experiment_list(finished.home)
     assert listed["id"] == finished.id and listed["status"] == "DONE"
@@ -84,7 +88,7 @@ def test_a_running_trial_shows_its_latest_result_and_time_so_far(tmp_path: Path)
     from nasctl.runtime.manager import Experiment
     from nasctl.runtime.manager._storage import Storage
 
-    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": {},
+    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": SPACE,
               "tuner": {"name": "Random"}, "maxTrialNumber": 3}
     exp = Experiment(config, id="live", nas_home=tmp_path / "home")
     exp.create()
@@ -117,7 +121,7 @@ def test_the_list_reads_an_experiment_again_only_when_it_changed(tmp_path: Path)
     from nasctl.runtime.manager import Experiment
     from nasctl.runtime.manager._storage import Storage
 
-    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": {},
+    config = {"trialCommand": "true", "trialCodeDirectory": str(tmp_path), "searchSpace": SPACE,
               "tuner": {"name": "Random"}, "maxTrialNumber": 3}
     exp = Experiment(config, id="cached", nas_home=tmp_path / "home")
     exp.create()

@@ -1,184 +1,48 @@
-"""The synthetic "one candidate is right" task of the torch tests, in Keras and in graph mode.
+"""The synthetic "one candidate is right" task of the backend kit, in Keras and in graph mode.
 
 The layer `h` has three candidates, `tanh(conv(x + chosen))` with kernel 3 (dilation 1), kernel 3
 (dilation 2) and kernel 1, and the optional inputs `s1`, `s2` (`optional_input_size` `[0, 1]`). The
 target is the first candidate with a fixed kernel applied to `x + s2`: no other candidate can express
 that kernel (different taps) and `s1` only adds noise, so each mode must find `conv3` and `s2`.
-Tensors are channels-last, `(batch, length, channels)`.
+Tensors are channels-last, `(batch, length, channels)`. Every test module here is skipped where
+TensorFlow is not installed (it is the optional `tf` extra).
 """
 
 from __future__ import annotations
 
-import random
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
-import keras
-import numpy as np
 import pytest
-import tensorflow as tf
+from nasctl.runtime.modes.testing import task_module
 
-BLOCK = "task/Net.call/h"
-CHANNELS = 2
-LENGTH = 12
-LABELS = ("Conv(3)", "Conv(3, dilation=2)", "Conv(1)")
-TARGET = {BLOCK: {"h": {"chosen_layer": "Conv(3)", "chosen_inputs": ["s2"]}}}
-# (out, in, taps) as in the torch task; Keras kernels are (taps, in, out).
-KERNEL = np.array([[[0.8, -1.2, 0.6], [0.3, 0.9, -0.7]],
-                   [[-0.5, 0.4, 1.1], [1.0, -0.6, 0.2]]], dtype="float32").transpose(2, 1, 0)
-
-v1 = tf.compat.v1
+try:
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+except ImportError:
+    MISSING = "TensorFlow is not installed (the optional [tf] extra: pip install nasctl[tf])"
+else:
+    MISSING = None
 
 
-class Conv(keras.layers.Layer):
-    """`tanh(conv(sum of fixed and chosen inputs))`, a Keras candidate in NNI's calling convention."""
-
-    def __init__(self, kernel: int, dilation: int = 1) -> None:
-        super().__init__()
-        self.conv = keras.layers.Conv1D(CHANNELS, kernel, dilation_rate=dilation, padding="same", use_bias=False)
-
-    def call(self, inputs: list[list[tf.Tensor]]) -> tf.Tensor:
-        fixed, chosen = inputs
-        h = fixed[0]
-        for x in chosen:
-            h = h + x
-        return tf.tanh(self.conv(h))
+class _WithoutTensorFlow(pytest.Module):
+    def collect(self):
+        pytest.skip(MISSING, allow_module_level=True)
 
 
-KERAS_CANDIDATES = {
-    "Conv(3)": (Conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (Conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (Conv, (), {"kernel": 1}),
-}
-
-
-def graph_conv(inputs: list[list[tf.Tensor]], kernel: int, dilation: int = 1) -> tf.Tensor:
-    """The same candidate as a graph-mode function that creates its weight with `get_variable`."""
-    fixed, chosen = inputs
-    h = fixed[0]
-    for x in chosen:
-        h = h + x
-    w = v1.get_variable("w", [kernel, CHANNELS, CHANNELS], initializer=v1.glorot_uniform_initializer())
-    return tf.tanh(tf.nn.convolution(h, w, padding="SAME", dilations=dilation))
-
-
-GRAPH_CANDIDATES = {
-    "Conv(3)": (graph_conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (graph_conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (graph_conv, (), {"kernel": 1}),
-}
-
-
-class Net(keras.Model):
-    """What the compiler makes of a one-layer Keras model: the layer call with `self` as the owner."""
-
-    def __init__(self, backend: Any) -> None:
-        super().__init__()
-        self.backend = backend
-        self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
-
-    def call(self, inputs: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
-        x, s1, s2 = inputs
-        h = self.backend.layer(BLOCK, "h", KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
-        return self.scale * h
-
-
-class Task:
-    """Seeded data: `batch()` draws a training batch from a pool, `val` is a fixed validation batch."""
-
-    def __init__(self, seed: int, batch: int = 32, pool: int = 2048) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.batch_size = batch
-        self.val = self._make(256)
-        self.pool = self._make(pool)
-
-    @staticmethod
-    def target(x: np.ndarray, s2: np.ndarray) -> np.ndarray:
-        return np.tanh(tf.nn.conv1d(x + s2, KERNEL, stride=1, padding="SAME").numpy())
-
-    def _make(self, n: int) -> tuple[np.ndarray, ...]:
-        x, s1, s2 = (self.rng.standard_normal((n, LENGTH, CHANNELS)).astype("float32") for _ in range(3))
-        return x, s1, s2, self.target(x, s2).astype("float32")
-
-    def batch(self) -> tuple[np.ndarray, ...]:
-        index = self.rng.integers(0, len(self.pool[0]), self.batch_size)
-        return tuple(part[index] for part in self.pool)
-
-
-def mse(model: keras.Model, data: tuple[Any, ...]) -> tf.Tensor:
-    x, s1, s2, y = data
-    return tf.reduce_mean((model((x, s1, s2)) - y) ** 2)
-
-
-def keras_train(backend: Any, seed: int, steps: int, *, arch_step: Any = None, lr: float = 0.03) -> tuple[Net, Task]:
-    """Train the Keras net on the task: a weight step (`tf.function`), then `arch_step(model, task)`."""
-    tf.random.set_seed(seed)
-    keras.utils.set_random_seed(seed)
-    task = Task(seed)
-    model = Net(backend)
-    model(task.batch()[:3])  # candidates exist after the first forward
-    optimizer = keras.optimizers.Adam(lr)
-
-    @tf.function
-    def weight_step(x: tf.Tensor, s1: tf.Tensor, s2: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = mse(model, (x, s1, s2, y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables, strict=True) if g is not None])
-        return loss
-
-    for _ in range(steps):
-        weight_step(*task.batch())
-        if arch_step is not None:
-            arch_step(model, task)
-    return model, task
-
-
-class GraphNet:
-    """An NNI v1-style graph: placeholders, the layer, a loss and a weight optimizer, in its own graph."""
-
-    def __init__(self, backend: Any, seed: int, lr: float = 0.03) -> None:
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            v1.set_random_seed(seed)
-            self.x, self.s1, self.s2, self.y = (
-                v1.placeholder(tf.float32, [None, LENGTH, CHANNELS], name=n) for n in ("x", "s1", "s2", "y")
-            )
-            self.out = backend.layer(BLOCK, "h", GRAPH_CANDIDATES, [self.x], {"s1": self.s1, "s2": self.s2},
-                                     [0, 1], self)
-            self.loss = tf.reduce_mean((self.out - self.y) ** 2)
-            self.train_op = v1.train.AdamOptimizer(lr).minimize(self.loss)
-            self.session = v1.Session(graph=self.graph)
-            self.session.run(v1.global_variables_initializer())
-
-    def feed(self, data: tuple[np.ndarray, ...]) -> dict[Any, np.ndarray]:
-        return dict(zip((self.x, self.s1, self.s2, self.y), data, strict=True))
-
-    def train(self, task: Task, steps: int, arch_step: Any = None) -> None:
-        for _ in range(steps):
-            self.session.run(self.train_op, self.feed(task.batch()))
-            if arch_step is not None:
-                arch_step(self, task)
-
-    def val_loss(self, task: Task) -> float:
-        return float(self.session.run(self.loss, self.feed(task.val)))
-
-
-def uniform_fetch(seed: int) -> Any:
-    """A stand-in controller for enas: sends uniformly sampled subgraphs of the task's layer."""
-    rng = random.Random(seed)
-
-    def fetch() -> dict[str, Any]:
-        return {BLOCK: {"h": {"chosen_layer": rng.choice(LABELS), "chosen_inputs": rng.choice([[], ["s1"], ["s2"]])}}}
-
-    return fetch
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Without TensorFlow each test module here is reported as skipped, however pytest is invoked (an
+    `importorskip` in this file would be an error when the folder is named on the command line)."""
+    return _WithoutTensorFlow.from_parent(parent, path=module_path) if MISSING else None
 
 
 @pytest.fixture
 def kit() -> SimpleNamespace:
     """The task's pieces, for tests (pytest's importlib mode does not let them import this file)."""
+    _task = task_module("tensorflow")
     return SimpleNamespace(
-        BLOCK=BLOCK, LABELS=LABELS, TARGET=TARGET, Conv=Conv, KERAS_CANDIDATES=KERAS_CANDIDATES,
-        GRAPH_CANDIDATES=GRAPH_CANDIDATES, graph_conv=graph_conv, Net=Net, Task=Task, mse=mse,
-        keras_train=keras_train, GraphNet=GraphNet, uniform_fetch=uniform_fetch,
+        BLOCK=_task.BLOCK, LABELS=_task.LABELS, TARGET=_task.TARGET, Conv=_task.Conv,
+        KERAS_CANDIDATES=_task.KERAS_CANDIDATES, GRAPH_CANDIDATES=_task.GRAPH_CANDIDATES,
+        graph_conv=_task.graph_conv, Net=_task.Net, Task=_task.Task, mse=_task.mse, keras_train=_task.keras_train,
+        GraphNet=_task.GraphNet, uniform_fetch=_task.uniform_fetch,
     )

@@ -80,6 +80,7 @@ def test_log_penalty_pulls_towards_the_cheap_candidate(kit):
                             "optimizer": {"lr": 0.05}}, seed=0)
     model = kit.Net(backend)
     task = kit.Task(0)
+    model(*task.batch()[:3])                 # candidates exist after the first forward
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     for _ in range(100):
         optimizer.zero_grad()

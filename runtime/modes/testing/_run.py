@@ -1,0 +1,67 @@
+"""What a framework's task module hands back after one search, and the checks every framework shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasctl.tuners.testing import TunerConformanceError, check_proposal
+
+from ._errors import BackendConformanceError
+
+__all__ = ["Run", "BackendFactory", "verify"]
+
+BackendFactory = Callable[..., Any]
+"""`factory(options, seed=seed)` -> a one-shot backend (`layer(...)`, `training_update`, ...)."""
+
+
+@dataclass
+class Run:
+    """One search on the synthetic task: what the backend derived and what its candidates were.
+
+    `candidates_before`/`candidates_after` map a candidate's key to the object the owner held after
+    the first forward and at the end; `initial_weights` holds copies of each candidate's weights after
+    the first forward, `final_weights` the same weights at the end (as numpy arrays), `weight_ids`
+    their `id`s at the end; `trainable` is the set of `id`s of the weights the user's optimizer updates; `problems` are the mode's own
+    findings (a darts weight on the wrong candidate, ...)."""
+
+    derived: Any
+    candidates_before: dict[str, Any]
+    candidates_after: dict[str, Any]
+    initial_weights: dict[str, list[Any]]
+    final_weights: dict[str, list[Any]]
+    weight_ids: dict[str, list[int]]
+    trainable: set[int]
+    problems: list[str] = field(default_factory=list)
+
+
+def verify(framework: str, mode: str, run: Run, target: dict[str, Any], search_space: dict[str, Any],
+           labels: list[str]) -> None:
+    """Raise `BackendConformanceError` listing every property `run` breaks."""
+    problems = list(run.problems)
+    try:
+        check_proposal(search_space, run.derived, "derived_architecture()")
+    except TunerConformanceError as error:
+        problems.append(f"the derived architecture is not an architecture of the task: {error}")
+    else:
+        if run.derived != target:
+            problems.append(f"derived {run.derived} instead of the right candidate and input {target}")
+    if len(run.candidates_before) != len(labels):
+        problems.append(f"{len(run.candidates_before)} candidates were built on the first forward; expected "
+                        f"{len(labels)}, one per label ({', '.join(labels)})")
+    rebuilt = [k for k in run.candidates_before if run.candidates_after.get(k) is not run.candidates_before[k]]
+    if rebuilt or set(run.candidates_after) != set(run.candidates_before):
+        problems.append(f"the candidates were built again during the search ({', '.join(rebuilt) or 'new keys'}): "
+                        "their weights are not shared across steps")
+    for key, ids in run.weight_ids.items():
+        if not set(ids) <= run.trainable:
+            problems.append(f"candidate {key}'s weights are not among the model's trainable weights")
+        initial, final = run.initial_weights[key], run.final_weights[key]
+        if not final:
+            problems.append(f"candidate {key} has no weights after the search: it never ran")
+        # a lazily built layer (Keras) that did not run on the first forward has no initial weights
+        elif len(initial) == len(final) and all((a == b).all() for a, b in zip(initial, final, strict=True)):
+            problems.append(f"candidate {key}'s weights never changed: the steps did not train the shared weights")
+    if problems:
+        raise BackendConformanceError(f"{framework} {mode}: " + "; ".join(problems))
