@@ -173,3 +173,23 @@ def test_options_name_the_key(complexity, key, message):
     with pytest.raises(ConfigError, match=message) as info:
         DartsBackend({"complexity": complexity})
     assert info.value.key == key
+
+
+def test_a_table_cost_is_penalised_and_exported(kit):
+    table = {f"{kit.BLOCK}/h": {"Conv(3)": 5.0, "Conv(3, dilation=2)": 7.0, "Conv(1)": 1.0}}
+    backend = _backend(complexity={"metric": "table", "table": table})
+    model = kit.Net(backend)
+    model(*kit.Task(0).batch()[:3])
+    backend._move_to(torch.device("cpu"), torch.float64)
+    theta = backend.arch_parameters()[0]
+    with torch.no_grad():
+        theta.add_(0.5 * torch.randn(theta.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64))
+    backend.t = 0.8
+    grad, fd = _penalty_and_fd(backend, theta)
+    assert grad.abs().max() > 1e-6 and grad.tolist() == pytest.approx(fd.tolist(), rel=1e-5, abs=1e-8)
+    state = backend.hypernet_state()
+    assert state["metric"] == "table" and state["costs"]["table"] == [{"axes": [0], "table": [5.0, 7.0, 1.0]}]
+    found = _hypernet.derive(state, 0.8)
+    assert found.expected_cost == pytest.approx(float(backend.expected_cost(t=0.8).detach()))
+    assert found.params == {"Conv(3)": 12, "Conv(3, dilation=2)": 12, "Conv(1)": 4}[
+        found.architecture[kit.BLOCK]["h"]["chosen_layer"]]
