@@ -475,10 +475,11 @@ def _export_budgets(exp: Any, args: argparse.Namespace) -> int:
             (folder / name).write_text(json.dumps(d.architecture, indent=2) + "\n", encoding="utf-8")
         costs = [{key: value for key, value in record.items() if key != "architecture"} for record in records]
         (folder / "costs.json").write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
-    rows = [["FILE", "LAMBDA (0-1)", "LAMBDA", f"E[{state.get('metric', 'params')}]",
-             str(state.get("metric", "params")).upper(), "PARAMS"]]
-    rows += [[name, f"{d.t:g}", f"{d.lam:.4g}", f"{d.expected_cost:.6g}", f"{d.cost:.6g}", f"{d.params:.6g}"]
-             for name, d in zip(names, found, strict=True)]
+    metric = str(state.get("metric", "params"))
+    other = metric != "params"  # the cost column, when the search penalised another metric than params
+    rows = [["FILE", "LAMBDA (0-1)", "LAMBDA", f"E[{metric}]", *([metric.upper()] if other else []), "PARAMS"]]
+    rows += [[name, f"{d.t:g}", f"{d.lam:.4g}", f"{d.expected_cost:.6g}", *([f"{d.cost:.6g}"] if other else []),
+              f"{d.params:.6g}"] for name, d in zip(names, found, strict=True)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=sys.stderr)
