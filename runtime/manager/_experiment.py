@@ -130,9 +130,6 @@ class Experiment:
         from nasctl import schemas
 
         config = self.config
-        if config.platform != "local":
-            raise ExperimentError(f"trainingService.platform '{config.platform}' is not available yet; "
-                                  "use platform: local")
         code_dir = config.trial_code_directory
         if config.use_annotation:
             from nasctl import annotator
