@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nasctl.runtime._numbers import number_problem
+from nasctl.runtime.errors import ExperimentError
 
 __all__ = ["ChannelServer", "ChannelSession", "Refused", "printable"]
 
@@ -330,6 +331,7 @@ class ChannelServer:
             path = Path(self._fallback_dir) / "channel.sock"
         self.path = path
         self._listeners: list[socket.socket] = []
+        self.tcp_address: str | None = None
         self._sessions: set[ChannelSession] = set()
         self._sockets: dict[ChannelSession, _SocketConnection] = {}
         self._spare_fd: int | None = None
@@ -373,6 +375,26 @@ class ChannelServer:
             self._spare_fd = os.open(os.devnull, os.O_RDONLY)
         self._listeners.append(listener)
         self.selector.register(listener, selectors.EVENT_READ, lambda _mask, s=listener: self._accept(s))
+
+    def listen_tcp(self, host: str, advertised: str | None = None, port: int = 0) -> str:
+        """Also serve trials over TCP on `host` (port 0: any free one); returns `tcp:host:port` for NAS_CHANNEL.
+
+        `advertised` is the host trials connect to where `host` is a wildcard such as 0.0.0.0.
+        """
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+        except OSError as error:
+            listener.close()
+            raise ExperimentError(f"cannot listen for trials on {host}:{port}: {error.strerror or error} "
+                                  "(set trainingService.channelHost to an address of this machine)") from None
+        self.listen(listener)
+        shown = advertised or host
+        bound = listener.getsockname()[1]
+        self.tcp_address = f"tcp:[{shown}]:{bound}" if ":" in shown else f"tcp:{shown}:{bound}"
+        return self.tcp_address
 
     def open_session(self, close_transport: Callable[[], None]) -> ChannelSession | None:
         """A session for a new connection; None past the connection cap (refuse the connection)."""

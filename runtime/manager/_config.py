@@ -17,7 +17,8 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError
 
-__all__ = ["ArchitectureSpec", "AssessorSpec", "ExperimentConfig", "TunerSpec", "load_config", "parse_duration", "MODES"]
+__all__ = ["ArchitectureSpec", "AssessorSpec", "ExperimentConfig", "TrialResources", "TunerSpec", "load_config",
+           "parse_duration", "parse_memory", "MODES"]
 
 MODES = ("classic", "enas", "oneshot", "darts")
 # Modes whose trials train a supernet and need no tuner to propose architectures.
@@ -29,6 +30,11 @@ _MAX_CONFIG_BYTES = 16 * 2**20
 _MAX_DEPTH = 64
 _MAX_VALUES = 1_000_000
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE)
+_MEMORY_POWER = {"k": 1, "m": 2, "g": 3, "t": 4}
+# trainingService keys that only one platform understands.
+_LOCAL_ONLY = ("gpuIndices", "maxTrialNumberPerGpu", "useActiveGpu")
+_RAY_ONLY = ("address", "channelHost")
 
 # NNI v1 top-level keys -> v2 keys (those that only rename).
 _V1_RENAMES = {
@@ -66,6 +72,21 @@ def parse_duration(value: Any, key: str = "duration") -> float:
     return seconds
 
 
+def parse_memory(value: Any, key: str = "memory") -> int:
+    """Bytes in a memory size: a number of bytes or a string like `512MB`, `2GiB` (MB = 10**6, MiB = 2**20)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _MEMORY.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(f"expected a memory size like 512MB, 2GiB or a number of bytes, got {value!r}", key=key)
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    size = int(float(number) * base ** _MEMORY_POWER[unit.lower()]) if unit else int(float(number))
+    if size <= 0:
+        raise ConfigError(f"a memory size must be positive, got {value!r}", key=key)
+    return size
+
+
 def _gpu_list(value: Any) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,)
@@ -88,6 +109,15 @@ class TunerSpec:
 
 
 @dataclass(frozen=True)
+class TrialResources:
+    """`resourcesPerTrial`: what Ray reserves for one trial (None: Ray's default)."""
+
+    cpu: float | None = None
+    gpu: float | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True)
 class AssessorSpec:
     """Which assessor stops hopeless trials: a built-in name or `module:Class` in a code directory.
 
@@ -100,9 +130,20 @@ class AssessorSpec:
     where: str | None = None
 
 
+def _default_trials(tuner: TunerSpec | None, architecture: ArchitectureSpec | None) -> int | None:
+    """maxTrialNumber when not given: unlimited with a tuner; else 1, or one per file of a retrained folder."""
+    if tuner is not None:
+        return None
+    if architecture is not None and architecture.file is not None and architecture.file.is_dir():
+        from nasctl.runtime.manager._retrain import architecture_files
+
+        return max(1, len(architecture_files(architecture.file)))
+    return 1
+
+
 @dataclass(frozen=True)
 class ArchitectureSpec:
-    """A retrain's `architecture:` key: a JSON file, or a trial of a stored experiment.
+    """A retrain's `architecture:` key: a JSON file (or a folder of them), or a trial of a stored experiment.
 
     `where` is the config file and line of the key (for errors found when it is resolved).
     """
@@ -148,6 +189,9 @@ class ExperimentConfig:
     #: search-space keys of the compiled trial code: "stable" or NNI's "nni" (`keyStyle`)
     key_style: str = "stable"
     assessor: AssessorSpec | None = None
+    resources: TrialResources = field(default_factory=TrialResources)
+    ray_address: str | None = None
+    channel_host: str | None = None
 
     @classmethod
     def from_dict(cls, document: dict[str, Any], *, base_dir: str | Path | None = None,
@@ -462,6 +506,8 @@ def _schema_message(detail: str, key: str) -> tuple[str, str]:
     if required:
         name = required.group(1)
         return "missing required key", f"{key}.{name}" if key else name
+    if key == "resourcesPerTrial.memory":
+        return "expected a memory size like 512MB, 2GiB or a number of bytes", key
     if key.endswith("Duration"):
         return f"expected a duration like 30s, 10m, 2h or 1d ({detail})", key
     if key == "architecture" and "is not valid under any" in detail:
@@ -582,12 +628,37 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     assessor = _assessor_spec(doc, errors, path_of)
 
     service = doc.setdefault("trainingService", {"platform": "local"})
+    platform = service["platform"]
+    for key in _RAY_ONLY if platform == "local" else _LOCAL_ONLY:
+        if key in service:
+            other = "ray" if platform == "local" else "local"
+            hint = "" if platform == "local" else "; Ray assigns GPUs (set trialGpuNumber or resourcesPerTrial.gpu)"
+            errors.raise_(f"this key is for trainingService.platform {other}, not {platform}{hint}",
+                          f"trainingService.{key}")
     gpu_indices = _gpu_list(service["gpuIndices"]) if "gpuIndices" in service else None
     gpu_number = doc.get("trialGpuNumber")
+    resources = TrialResources()
+    if "resourcesPerTrial" in doc:
+        wanted = doc["resourcesPerTrial"]
+        gpu = wanted.get("gpu")
+        if gpu is not None and gpu_number is not None and gpu != gpu_number:
+            errors.raise_(f"resourcesPerTrial.gpu is {gpu} but trialGpuNumber is {gpu_number}; keep one",
+                          "resourcesPerTrial.gpu")
+        if gpu is not None and platform == "local":
+            if gpu != int(gpu):
+                errors.raise_(f"a local trial takes whole GPUs, got {gpu} (fractions are for platform ray)",
+                              "resourcesPerTrial.gpu")
+            gpu_number = int(gpu)
+        memory = wanted.get("memory")
+        resources = TrialResources(cpu=wanted.get("cpu"), gpu=gpu,
+                                   memory=parse_memory(memory, "resourcesPerTrial.memory") if memory is not None
+                                   else None)
+    if platform == "ray" and resources.gpu is None and gpu_number is not None:
+        resources = TrialResources(cpu=resources.cpu, gpu=gpu_number, memory=resources.memory)
+    gpu_key = "trialGpuNumber" if "trialGpuNumber" in doc else "resourcesPerTrial.gpu"
     # trialGpuNumber without gpuIndices (NNI v1's gpuNum): the visible GPUs, found when trials start.
     if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
-        errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}",
-                      "trialGpuNumber")
+        errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}", gpu_key)
 
     seed = doc.get("seed")
     if seed is not None and seed > _MAX_SEED:
@@ -617,7 +688,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         nas_mode=mode,
         mode_config=dict(mode_config),
         trial_concurrency=doc.get("trialConcurrency", 1),
-        max_trial_number=doc.get("maxTrialNumber", 1 if tuner is None else None),
+        max_trial_number=doc.get("maxTrialNumber", _default_trials(tuner, architecture)),
         max_experiment_duration=durations.get("maxExperimentDuration"),
         max_trial_duration=durations.get("maxTrialDuration"),
         seed=seed,
@@ -631,4 +702,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         architecture=architecture,
         key_style=doc.get("keyStyle", "stable"),
         assessor=assessor,
+        resources=resources,
+        ray_address=service.get("address", "local") if platform == "ray" else None,
+        channel_host=service.get("channelHost"),
     )

@@ -67,6 +67,7 @@ class TrialProcess:
     timed_out: bool = False
     canceled: bool = False
     marks: tuple[bytes, ...] = ()
+    failure: str | None = None  # why it failed, where its exit code cannot say (a Ray trial's lost node)
     started: float = field(default_factory=time.monotonic)
 
 

@@ -37,6 +37,7 @@ from nasctl.runtime.manager._channel import ChannelServer, Refused, printable
 from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._outcome import error_line, error_signature
+from nasctl.runtime.manager._ray import RayTrainingService, RayTrial
 from nasctl.runtime.manager._storage import Storage
 from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
 from nasctl.runtime.manager._tuner import (
@@ -206,12 +207,8 @@ class Manager:
         self._start_assessor()
 
         self.channel = ChannelServer(self.dir / SOCKET_NAME, self.selector, self._handle, self._token_of)
-        self.service = LocalTrainingService(
-            experiment_dir=self.dir, code_dir=self.code_dir, command=self.config.trial_command,
-            concurrency=self.config.trial_concurrency, selector=self.selector, on_exit=self._trial_exited,
-            max_trial_duration=self.config.max_trial_duration, gpu_indices=self.config.gpu_indices,
-            trial_gpu_number=self.config.trial_gpu_number,
-            max_trial_number_per_gpu=self.config.max_trial_number_per_gpu, grace_period=self.grace_period)
+        self.channel_address = self.channel.address
+        self.service = self._training_service()
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
@@ -221,6 +218,12 @@ class Manager:
         message: str | None = None
         try:
             self.channel.start()
+            if isinstance(self.service, RayTrainingService):
+                self.service.connect()
+                # ray.init installs a SIGTERM handler that exits at once; the manager's must be the one.
+                self._install_signals(wake_w)
+                self.channel_address = self.channel.listen_tcp(*self.service.channel_host(self.config.channel_host))
+                log.info("Ray at %s; trials reach the manager at %s", self.service.address, self.channel_address)
             status, message = self._loop()
             # Not after an exception: the tuner may have failed half-way through a call.
             self._maybe_checkpoint()
@@ -232,6 +235,8 @@ class Manager:
             restore_signals()
             with contextlib.suppress(Exception):
                 self.channel.close()
+            if isinstance(self.service, RayTrainingService):
+                self.service.close()
             if self.assessor is not None:
                 self.assessor.close()
             self.selector.unregister(wake_r)
@@ -245,6 +250,21 @@ class Manager:
             log.info("experiment %s: %s%s", self.id, status, f" ({message})" if message else "")
             self.selector.close()
         return status
+
+    def _training_service(self) -> LocalTrainingService | RayTrainingService:
+        config = self.config
+        if config.platform == "ray":
+            return RayTrainingService(
+                experiment_id=self.id, experiment_dir=self.dir, code_dir=self.code_dir, command=config.trial_command,
+                concurrency=config.trial_concurrency, selector=self.selector, on_exit=self._trial_exited,
+                on_placed=self._trial_placed, address=config.ray_address or "local", resources=config.resources,
+                max_trial_duration=config.max_trial_duration, grace_period=self.grace_period)
+        return LocalTrainingService(
+            experiment_dir=self.dir, code_dir=self.code_dir, command=config.trial_command,
+            concurrency=config.trial_concurrency, selector=self.selector, on_exit=self._trial_exited,
+            max_trial_duration=config.max_trial_duration, gpu_indices=config.gpu_indices,
+            trial_gpu_number=config.trial_gpu_number,
+            max_trial_number_per_gpu=config.max_trial_number_per_gpu, grace_period=self.grace_period)
 
     def _install_signals(self, wake_w: socket.socket) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
@@ -415,7 +435,7 @@ class Manager:
         # Each attempt of each trial gets its own token: no trial can speak for another.
         token = secrets.token_hex(16)
         env = trial_environment(
-            platform="local", experiment_id=self.id, trial_id=trial_id, channel=self.channel.address,
+            platform=self.config.platform, experiment_id=self.id, trial_id=trial_id, channel=self.channel_address,
             token=token, seed=derive_trial_seed(self.seed, sequence), sequence=sequence, mode=self.config.nas_mode,
             mode_config=self.config.mode_config, output_dir=str(folder),
             cuda_visible_devices=self.service.cuda_visible_devices(gpus))
@@ -423,10 +443,20 @@ class Manager:
         self.live[trial_id] = _Live(trial_id, sequence, phases, token)
         process = self.service.start(trial_id, env, gpus)
         storage.set_pgid(trial_id, process.process.pid)
-        log.info("trial %s (#%d): started, pid %d", trial_id, sequence, process.process.pid)
+        if process.process.pid is None:
+            log.info("trial %s (#%d): submitted to Ray", trial_id, sequence)
+        else:
+            log.info("trial %s (#%d): started, pid %d", trial_id, sequence, process.process.pid)
         self._report_progress()
 
-    def _trial_exited(self, trial: TrialProcess) -> None:
+    def _trial_placed(self, trial: RayTrial) -> None:
+        """A Ray trial has started on a node: where, with which GPUs, is stored."""
+        gpus = ",".join(trial.gpus) or None
+        self.storage.set_placement(trial.trial_id, gpus, trial.process.pid)
+        log.info("trial %s: running on node %s (id %s), pid %s, folder %s, GPUs %s", trial.trial_id, trial.node,
+                 trial.node_id, trial.process.pid, trial.node_folder, gpus or "none")
+
+    def _trial_exited(self, trial: TrialProcess | RayTrial) -> None:
         self.channel.drain(trial.trial_id)
         self.channel.close_trial(trial.trial_id)
         live = self.live.pop(trial.trial_id, None)
@@ -444,7 +474,10 @@ class Manager:
             status, message = "SUCCEEDED", None
         else:
             status = "FAILED"
-            message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
+            if trial.failure is not None:
+                message = trial.failure
+            else:
+                message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
         self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
         for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):

@@ -267,6 +267,11 @@ class Storage:
         with self.transaction() as db:
             db.execute("UPDATE trials SET pgid = ? WHERE trial_id = ?", (pgid, trial_id))
 
+    def set_placement(self, trial_id: str, gpus: str | None, pgid: int | None) -> None:
+        """Where a trial runs, once its training service knows: its GPUs and its process group."""
+        with self.transaction() as db:
+            db.execute("UPDATE trials SET gpus = ?, pgid = ? WHERE trial_id = ?", (gpus, pgid, trial_id))
+
     def finish_trial(self, trial_id: str, status: str, *, exit_code: int | None, stderr_tail: str | None,
                      message: str | None = None, tuner_end: bool = True) -> None:
         """Record a trial's end (and, with `tuner_end`, the tuner's `end` event for each parameter)."""
