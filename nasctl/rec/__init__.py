@@ -8,6 +8,9 @@
 - `make_planted`: synthetic data from a DLRM-shaped teacher with a planted embedding rank and hash
   size per feature and an exactly known Bayes-optimal log loss (presets `ci`, `cpu`, `gpu`).
 - `train_epoch`, `predict`, `evaluate`.
+- What the DNAS trials of `examples/dnas-ctr/` share: `load_splits` (cached planted splits), `darts_fit`
+  (weights on 80% of the training data, architecture steps on the other 20% after a warm-up epoch),
+  `retrain_fit`, `model_size` (parameters, FLOPs), `run_trial`, `dot_interaction`.
 - `NASRecNet`: NASRec's block-wise search space (dense/sparse operators, dense connections) over a
   one-shot backend; its operators for annotated scripts (`dense_candidates`, `sparse_candidates`).
 
@@ -38,14 +41,27 @@ from nasctl.rec._nasrec import (
     sparse_candidates,
 )
 from nasctl.rec._planted import PRESETS, PlantedCTR, PlantedPreset, PlantedTruth, make_planted
+from nasctl.rec._search import (
+    CTRSplits,
+    darts_fit,
+    dot_interaction,
+    interaction_dim,
+    load_splits,
+    model_size,
+    retrain_fit,
+    run_trial,
+    trial_arguments,
+    uniform_embedding_init,
+)
 from nasctl.rec._train import evaluate, predict, train_epoch
 
 __all__ = [
     "DLRM", "NUM_DENSE", "NUM_SPARSE", "PRESETS",
-    "CTRData", "CriteoFormatError", "PlantedCTR", "PlantedPreset", "PlantedTruth",
-    "accuracy", "bce_with_logits", "binary_entropy", "ctr_metrics", "day_split", "day_split_rows", "evaluate",
-    "log_loss", "make_planted", "mlp", "normalized_entropy", "predict", "random_split", "random_split_rows",
-    "read_criteo", "roc_auc", "train_epoch", "write_criteo",
+    "CTRData", "CTRSplits", "CriteoFormatError", "PlantedCTR", "PlantedPreset", "PlantedTruth",
+    "accuracy", "bce_with_logits", "binary_entropy", "ctr_metrics", "darts_fit", "day_split", "day_split_rows",
+    "dot_interaction", "evaluate", "interaction_dim", "load_splits", "log_loss", "make_planted", "mlp", "model_size",
+    "normalized_entropy", "predict", "random_split", "random_split_rows", "read_criteo", "retrain_fit", "roc_auc",
+    "run_trial", "train_epoch", "trial_arguments", "uniform_embedding_init", "write_criteo",
     # NASRec's block-wise space (nasctl.rec._nasrec)
     "DenseDot", "DenseFC", "DenseGating", "NASRecNet", "NASRecStem", "SparseEFC", "SparseIdentity",
     "dense_candidates", "sparse_candidates",

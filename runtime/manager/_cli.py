@@ -24,7 +24,7 @@ __all__ = ["register"]
 def register(commands: argparse._SubParsersAction, trial_commands: argparse._SubParsersAction) -> None:
     """Add the manager's sub-commands to `nasctl` and to its `trial` group."""
     run = commands.add_parser("run", help="run an experiment in the foreground, with a progress bar")
-    run.add_argument("config", metavar="CONFIG", help="experiment YAML file")
+    run.add_argument("config", metavar="CONFIG", help="experiment YAML file (or a pipeline: config)")
     run.add_argument("--id", help="experiment id (default: a new random one)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     create.add_argument("--id", help="experiment id (default: a new random one)")
     create.set_defaults(func=_create)
 
-    resume = commands.add_parser("resume", help="carry on with a stopped or interrupted experiment")
+    resume = commands.add_parser("resume", help="carry on with a stopped or interrupted experiment or pipeline")
     resume.add_argument("id", metavar="ID")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.set_defaults(func=_resume)
@@ -56,7 +56,10 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
         description="Export an experiment's trials (--format), the best trial's code (--code DIR), or K "
                     "architectures drawn from a darts trial's learned distribution (--sample K: a JSON list on "
                     "stdout, or with -o DIR one file per architecture, DIR/arch-0.json ..., each usable as "
-                    "`architecture: DIR/arch-0.json` in a retrain config).")
+                    "`architecture: DIR/arch-0.json` in a retrain config). A darts search with "
+                    "complexity.hypernet gives the architecture at budgets (--lambdas 0,0.5,1: DIR/lambda-0.5.json "
+                    "...) or the distinct architectures along its frontier (--frontier N: DIR/frontier-0.json ...), "
+                    "with their costs in DIR/costs.json.")
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", metavar="FILE",
@@ -65,8 +68,13 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     export.add_argument("--sample", type=int, metavar="K",
                         help="draw K architectures from a darts trial's final architecture weights")
     export.add_argument("--trial", metavar="T",
-                        help="with --sample: the trial whose weights to use (default: the best one that has them)")
+                        help="with --sample, --lambdas or --frontier: the trial whose weights to use (default: the best one that has them)")
     export.add_argument("--seed", type=int, default=0, help="with --sample: the sampling seed (default 0)")
+    export.add_argument("--lambdas", metavar="T,T,...",
+                        help="darts with complexity.hypernet: the architecture at each normalised complexity "
+                             "parameter (0: the low end of darts.complexity.lambda, 1: the high end)")
+    export.add_argument("--frontier", type=int, metavar="N",
+                        help="darts with complexity.hypernet: the N distinct architectures along alpha(lambda)")
     export.set_defaults(func=_export)
     register_experiment(sub)
 
@@ -180,7 +188,10 @@ def _done_summary(exp: Any, info: dict[str, Any]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from nasctl.runtime.manager._experiment import Experiment
+    from nasctl.runtime.manager._pipeline import Pipeline, is_pipeline_config
 
+    if is_pipeline_config(args.config):
+        return _run_pipeline(Pipeline.from_yaml(args.config, id=args.id), args.no_progress)
     exp = Experiment.from_yaml(args.config, id=args.id)
     exp.create()
     _say_compiled(exp)
@@ -194,7 +205,42 @@ def _say_compiled(exp: Any) -> None:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from nasctl.runtime.manager._pipeline import Pipeline, is_pipeline
+
+    if is_pipeline(args.id):
+        return _run_pipeline(Pipeline.load(args.id), args.no_progress)
     return _foreground(_experiment(args), args.no_progress)
+
+
+def _run_pipeline(pipeline: Any, no_progress: bool) -> int:
+    """Run a pipeline's stages in the foreground (`pipeline:` configs; see `_pipeline.py`)."""
+    print(f"pipeline {pipeline.id} in {pipeline.dir}\n  stop: Ctrl-C; resume: nasctl resume {pipeline.id}",
+          file=sys.stderr)
+    bars: list[_ProgressBar] = []
+
+    def progress(stage: str, exp: Any) -> Any:
+        for bar in bars:
+            bar.close()
+        bars.clear()
+        print(f"stage {stage}", file=sys.stderr)
+        if no_progress:
+            return None
+        bars.append(_ProgressBar())
+        return bars[-1]
+
+    try:
+        status = pipeline.run(progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    if status == "DONE":
+        return 0
+    message = pipeline.record.get("message")
+    if status in ("STOPPED", "INTERRUPTED"):
+        print(f"pipeline {pipeline.id} stopped ({message}); resume with: nasctl resume {pipeline.id}", file=sys.stderr)
+        return 130
+    print(f"error: pipeline {pipeline.id} failed: {message}", file=sys.stderr)
+    return 1
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -370,10 +416,12 @@ def _json_array(records: list[dict[str, Any]]) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     exp = _experiment(args)
+    if args.lambdas is not None or args.frontier is not None:
+        return _export_budgets(exp, args)
     if args.sample is not None:
         return _export_samples(exp, args)
     if args.trial is not None:
-        raise ExperimentError("--trial selects the trial of --sample K; give --sample too")
+        raise ExperimentError("--trial selects the trial of --sample, --lambdas or --frontier; give one of them too")
     if args.code:
         best = exp.best()
         if best is None:
@@ -426,6 +474,65 @@ def _output_path(value: str, *, folder: bool) -> Path:
     if not folder and path.is_dir():
         raise ExperimentError(f"-o {value}: is a folder, expected a file name")
     return path
+
+
+def _lambdas(text: str) -> list[float]:
+    values = []
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:
+            raise ExperimentError(f"--lambdas: {item.strip()!r} is not a normalised lambda, a number in [0, 1] "
+                                  "(0: the low end of darts.complexity.lambda, 1: the high end)")
+        values.append(value)
+    return values
+
+
+def _export_budgets(exp: Any, args: argparse.Namespace) -> int:
+    """`--lambdas` / `--frontier`: architectures of a darts hypernet search at given budgets."""
+    from nasctl.runtime.modes._hypernet import derive, frontier
+
+    given = [name for name, value in (("--lambdas", args.lambdas), ("--frontier", args.frontier),
+                                      ("--sample", args.sample), ("--code", args.code)) if value is not None]
+    if len(given) > 1:
+        raise ExperimentError(f"{given[0]} and {given[1]} export different things; give one of them")
+    trial_id, state = exp.hypernet_state(args.trial)
+    if args.lambdas is not None:
+        found = [derive(state, t) for t in _lambdas(args.lambdas)]
+        names = [f"lambda-{d.t:g}.json" for d in found]
+    else:
+        found = frontier(state, args.frontier)
+        width = len(str(len(found) - 1))
+        names = [f"frontier-{i:0{width}d}.json" for i in range(len(found))]
+    records = [{"file": name, **d.summary(), "architecture": d.architecture}
+               for name, d in zip(names, found, strict=True)]
+    if not args.output:
+        _emit(json.dumps(records, indent=2) + "\n")
+    else:
+        folder = _output_path(args.output, folder=True)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ExperimentError(f"-o {folder}: with --lambdas/--frontier, -o is a folder for one file per "
+                                  "architecture, and it must be new or empty")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, d in zip(names, found, strict=True):
+            (folder / name).write_text(json.dumps(d.architecture, indent=2) + "\n", encoding="utf-8")
+        costs = [{key: value for key, value in record.items() if key != "architecture"} for record in records]
+        (folder / "costs.json").write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
+    metric = str(state.get("metric", "params"))
+    other = metric != "params"  # the cost column, when the search penalised another metric than params
+    rows = [["FILE", "LAMBDA (0-1)", "LAMBDA", f"E[{metric}]", *([metric.upper()] if other else []), "PARAMS"]]
+    rows += [[name, f"{d.t:g}", f"{d.lam:.4g}", f"{d.expected_cost:.6g}", *([f"{d.cost:.6g}"] if other else []),
+              f"{d.params:.6g}"] for name, d in zip(names, found, strict=True)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=sys.stderr)
+    distinct = len({json.dumps(d.architecture, sort_keys=True) for d in found})
+    where = f" to {args.output}" if args.output else ""
+    print(f"{len(found)} architectures ({distinct} distinct) from alpha(lambda) of trial {trial_id} of experiment "
+          f"{exp.id}{where}", file=sys.stderr)
+    return 0
 
 
 def _trial_ls(args: argparse.Namespace) -> int:

@@ -130,9 +130,20 @@ class AssessorSpec:
     where: str | None = None
 
 
+def _default_trials(tuner: TunerSpec | None, architecture: ArchitectureSpec | None) -> int | None:
+    """maxTrialNumber when not given: unlimited with a tuner; else 1, or one per file of a retrained folder."""
+    if tuner is not None:
+        return None
+    if architecture is not None and architecture.file is not None and architecture.file.is_dir():
+        from nasctl.runtime.manager._retrain import architecture_files
+
+        return max(1, len(architecture_files(architecture.file)))
+    return 1
+
+
 @dataclass(frozen=True)
 class ArchitectureSpec:
-    """A retrain's `architecture:` key: a JSON file, or a trial of a stored experiment.
+    """A retrain's `architecture:` key: a JSON file (or a folder of them), or a trial of a stored experiment.
 
     `where` is the config file and line of the key (for errors found when it is resolved).
     """
@@ -682,7 +693,7 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
         nas_mode=mode,
         mode_config=dict(mode_config),
         trial_concurrency=doc.get("trialConcurrency", 1),
-        max_trial_number=doc.get("maxTrialNumber", 1 if tuner is None else None),
+        max_trial_number=doc.get("maxTrialNumber", _default_trials(tuner, architecture)),
         max_experiment_duration=durations.get("maxExperimentDuration"),
         max_trial_duration=durations.get("maxTrialDuration"),
         seed=seed,

@@ -350,6 +350,28 @@ class Experiment:
         space = self.info().get("search_space") or {}
         return chosen, sample_architectures(weighted[chosen], space, count, seed)
 
+    def hypernet_state(self, trial_id: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The last alpha(lambda) a darts trial with `complexity.hypernet` reported (`_hypernet.py`).
+
+        The trial is `trial_id`, else the best succeeded trial that reported one, else the last one
+        that did. Returns `(trial_id, state)`.
+        """
+        states = {t.trial_id: state for t in self.trials() if (state := _last_hypernet(t)) is not None}
+        if trial_id is not None:
+            record = self.trial(trial_id)
+            if record.trial_id not in states:
+                raise ExperimentError(
+                    f"experiment {self.id}: trial {trial_id} reported no alpha(lambda) (status {record.status}); "
+                    "--lambdas/--frontier need a darts trial with complexity.hypernet and report_every > 0")
+            return trial_id, states[trial_id]
+        if not states:
+            raise ExperimentError(
+                f"experiment {self.id} ({self.config.nas_mode} mode) has no trial that reported alpha(lambda): "
+                "--lambdas/--frontier need a darts experiment with darts.complexity.hypernet (and report_every > 0)")
+        best = self.best()
+        chosen = best.trial_id if best is not None and best.trial_id in states else list(states)[-1]
+        return chosen, states[chosen]
+
     def codegen(self, trial_id: str, out_dir: str | Path) -> Path:
         """Write a trial's code with its architecture inlined: plain Python that runs without nasctl."""
         from nasctl import annotator
@@ -412,6 +434,14 @@ def _last_arch_weights(record: TrialRecord) -> dict[str, Any] | None:
     for value in reversed([*record.intermediate, *record.arch_weights]):
         if isinstance(value, dict) and isinstance(value.get("arch_weights"), dict) and value["arch_weights"]:
             return value["arch_weights"]
+    return None
+
+
+def _last_hypernet(record: TrialRecord) -> dict[str, Any] | None:
+    """The last alpha(lambda) state (`"hypernet"` in its `arch_weights` metrics) a darts trial reported."""
+    for value in reversed(record.arch_weights):
+        if isinstance(value, dict) and isinstance(value.get("hypernet"), dict):
+            return value["hypernet"]
     return None
 
 

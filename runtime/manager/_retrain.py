@@ -1,7 +1,8 @@
 """Retraining a fixed architecture: the `architecture:` key, and a tuner that searches only what is left.
 
 A retrain experiment (`architecture: {experiment: ID, trial: T}` or `architecture: arch.json`) runs in
-classic mode. `{experiment, trial}` takes the trial's derived architecture (enas/oneshot/darts: its
+classic mode; `architecture: DIR/` (a folder of architecture files, as `nasctl experiment export
+--lambdas/--frontier/--sample -o DIR` writes) retrains each of them, trial k the (k mod n)-th file. `{experiment, trial}` takes the trial's derived architecture (enas/oneshot/darts: its
 `mutable_layer` blocks, plus the function choices the trial was given) or, for a classic trial, its
 parameters. The architecture is resolved once, when the experiment is created, validated against
 the experiment's search space and stored with it (`nasctl experiment show` prints it). Its keys (and,
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,14 @@ class PartialSpaceTuner:
     ['m/b']
     """
 
-    def __init__(self, factory: Callable[[], Any], fixed: Mapping[str, Any] | None = None, *,
-                 layers_fixed: bool = False) -> None:
+    def __init__(self, factory: Callable[[], Any], fixed: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+                 *, layers_fixed: bool = False) -> None:
         self._factory = factory
-        self.fixed = dict(fixed or {})
+        # Several architectures (a retrain of a folder): the k-th proposal fixes the (k mod n)-th one.
+        # A resume replays the proposals in order, so the count comes back with them.
+        self.fixed_list = [dict(a) for a in fixed] if isinstance(fixed, Sequence) else [dict(fixed or {})]
+        self.fixed = self.fixed_list[0]
+        self.proposals = 0
         self.layers_fixed = layers_fixed
         self.space: dict[str, Any] = {}
         self.inner: Any = None
@@ -129,7 +134,10 @@ class PartialSpaceTuner:
         self.inner.update_search_space(dict(self.space))
 
     def generate_parameters(self, parameter_id: int, **kw: Any) -> dict[str, Any]:
-        return merge_architecture(self.fixed, self.inner.generate_parameters(parameter_id, **kw))
+        proposed = self.inner.generate_parameters(parameter_id, **kw)
+        fixed = self.fixed_list[self.proposals % len(self.fixed_list)]
+        self.proposals += 1
+        return merge_architecture(fixed, proposed)
 
     def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any, **kw: Any) -> None:
         self.inner.receive_trial_result(parameter_id, _restrict(parameters, self.space), value, **kw)
@@ -150,14 +158,34 @@ class PartialSpaceTuner:
         return getattr(inner, name)
 
 
+def architecture_files(folder: Path) -> list[Path]:
+    """The architecture files of a folder given as `architecture:`: every `*.json` in name order,
+    except `costs.json` (the summary `nasctl experiment export --lambdas/--frontier` writes beside them)."""
+    return sorted(p for p in folder.glob("*.json") if p.name != "costs.json" and p.is_file())
+
+
 def resolve_architecture(spec: ArchitectureSpec, search_space: Mapping[str, Any],
-                         homes: list[Path]) -> dict[str, Any]:
+                         homes: list[Path]) -> dict[str, Any] | list[dict[str, Any]]:
     """The architecture `spec` names, checked against `search_space`; ConfigError naming the key.
 
     `homes` are the folders searched for `{experiment: ID}`, in order (the retrain's own, $NAS_HOME).
+    A folder gives the list of its architectures (`architecture_files`), which must fix the same keys.
     """
     from nasctl.runtime.trial import validate_architecture
 
+    if spec.file is not None and spec.file.is_dir():
+        files = architecture_files(spec.file)
+        if not files:
+            raise ConfigError(f"architecture folder {spec.file} holds no architecture (*.json) file",
+                              key="architecture", path=spec.where)
+        found = [resolve_architecture(ArchitectureSpec(file=file, where=spec.where), search_space, homes)
+                 for file in files]
+        for file, architecture in zip(files, found, strict=True):
+            if _fixed_keys(architecture) != _fixed_keys(found[0]):
+                raise ConfigError(f"{file} fixes other keys than {files[0]}; the architectures of one retrain "
+                                  "must fix the same keys (the tuner searches the rest)", key="architecture",
+                                  path=spec.where)
+        return found  # type: ignore[return-value]
     if spec.file is not None:
         architecture = _from_file(spec.file, spec.where)
         what = f"architecture file {spec.file}"
@@ -172,6 +200,11 @@ def resolve_architecture(spec: ArchitectureSpec, search_space: Mapping[str, Any]
         raise ConfigError(f"{what} does not fit this experiment's search space: {error}", key="architecture",
                           path=spec.where) from None
     return architecture
+
+
+def _fixed_keys(architecture: Any) -> set[tuple[str, str]]:
+    return {(key, layer) for key, value in architecture.items()
+            for layer in (value if isinstance(value, Mapping) else [""])}
 
 
 def _from_file(file: Path, where: str | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def is_no_more_trials(error: BaseException) -> bool:
 
 
 def create_tuner(spec: TunerSpec | None, seed: int, *, mode: str = "classic",
-                 fixed: dict[str, Any] | None = None) -> Any:
+                 fixed: dict[str, Any] | list[dict[str, Any]] | None = None) -> Any:
     """A new tuner for `spec`; built-ins get the experiment `seed` unless classArgs set one.
 
     With `fixed` (a retrain's architecture) the tuner searches only the keys it leaves open, `Random`

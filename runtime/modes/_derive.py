@@ -49,6 +49,7 @@ def derive_architecture(
     search: str | None = None,
     *,
     maximize: bool | None = None,
+    lam: float | None = None,
     context: Any = None,
 ) -> dict[str, Any]:
     """The architecture this trial derives, in the format of DESIGN.md §3, variables included.
@@ -59,6 +60,9 @@ def derive_architecture(
     - darts: the argmax of the architecture weights; enas: the best-rewarded subgraph
       (`evaluate` is not needed and not called).
     - classic: the trial's current architecture, so one script runs in every mode.
+    - darts with `complexity.hypernet`: `lam`, the normalised complexity parameter in [0, 1] (0: the
+      low end of `darts.complexity.lambda`, 1: the high end), picks the budget: the argmax of
+      alpha(lambda) there (default 0.5). The last `lam` given is also what the trial reports.
 
     The result is also what the trial reports as its derived architecture with its final result, so
     call this before `report_final_result`.
@@ -67,7 +71,11 @@ def derive_architecture(
 
     ctx = _context(context)
     derived: dict[str, Any] = {}
-    for engine in _engines(ctx):
+    engines = list(_engines(ctx))
+    if lam is not None and not any(getattr(engine, "hypernet", None) is not None for engine in engines):
+        raise TrialError("derive_architecture(lam=...) derives at a complexity budget, which needs darts mode "
+                         "with darts.complexity.hypernet (alpha as a function of lambda)")
+    for engine in engines:
         derive = getattr(engine, "derive", None)
         if callable(derive):
             if evaluate is None or not callable(evaluate):
@@ -76,7 +84,8 @@ def derive_architecture(
             with use_context(ctx):  # evaluate() runs the model's layers in this trial's context
                 derived.update(derive(evaluate, budget, search, maximize=maximize))
         elif getattr(engine, "specs", None):
-            found = engine.derived_architecture()
+            found = (engine.derived_architecture(lam=lam) if getattr(engine, "hypernet", None) is not None
+                     else engine.derived_architecture())
             if found:
                 derived.update(found)
     parameters = ctx.current_parameters()

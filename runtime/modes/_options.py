@@ -107,6 +107,8 @@ class DartsOptions:
     complexity_metric: Any = "params"
     complexity_form: str = "linear"
     complexity_table: Any = None
+    #: `complexity.hypernet` + `complexity.lambda`: alpha(lambda) (`_hypernet.py`), or None
+    hypernet: Any = None
     report_every: int = 10
 
     @classmethod
@@ -120,7 +122,19 @@ class DartsOptions:
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
                 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
             raise ConfigError(f"expected [beta1, beta2] in [0, 1), got {betas!r}", "darts.optimizer.betas")
-        complexity = _section(s.get("complexity"), "darts.complexity", {"metric", "weight", "form", "table"})
+        complexity = _section(s.get("complexity"), "darts.complexity",
+                              {"metric", "weight", "form", "table", "hypernet", "lambda"})
+        hypernet = None
+        if "hypernet" in complexity or "lambda" in complexity:
+            from nasctl.runtime.modes._hypernet import HypernetOptions
+
+            if "hypernet" not in complexity:
+                raise ConfigError("lambda is the range of the hypernet's complexity parameter; add hypernet: "
+                                  "{knots: K} (or remove lambda and give weight)", "darts.complexity.hypernet")
+            if "weight" in complexity:
+                raise ConfigError("with hypernet the penalty's coefficient is lambda, drawn in "
+                                  "darts.complexity.lambda each step; remove weight", "darts.complexity.weight")
+            hypernet = HypernetOptions.parse(complexity["hypernet"], complexity.get("lambda"))
         metric = complexity.get("metric", "params")
         if not callable(metric) and not (isinstance(metric, str) and ":" in metric):
             metric = _one_of(complexity, "darts.complexity", "metric", "params", ("params", "flops", "table"))
@@ -149,6 +163,7 @@ class DartsOptions:
             complexity_metric=metric,
             complexity_form=_one_of(complexity, "darts.complexity", "form", "linear", ("linear", "log")),
             complexity_table=table,
+            hypernet=hypernet,
             report_every=_number(s, "darts", "report_every", 10, 0, 10**12, integer=True),
         )
 

@@ -25,7 +25,8 @@ Where the architecture weights live, apart from the model's:
 
 `darts: {order: 2}` is not offered by the TensorFlow backend, nor (yet) the options that came with
 `nas.nn` for PyTorch: `per_example`, a temperature per epoch, `optimizer.name: sgd`, `warmup`, and
-complexity metrics other than `params` or the `log` form; each is a `ConfigError` naming the key.
+complexity metrics other than `params` or the `log` form, alpha(lambda) (`complexity.hypernet`); each is
+a `ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -447,6 +448,7 @@ def _check_torch_only(config: DartsOptions) -> None:
         (config.warmup > 0, "darts.warmup"),
         (config.complexity_metric != "params", "darts.complexity.metric"),
         (config.complexity_form != "linear", "darts.complexity.form"),
+        (config.hypernet is not None, "darts.complexity.hypernet"),
     ]
     for used, key in unsupported:
         if used:

@@ -32,6 +32,15 @@ choice, `beta` (one logit per optional input). Neither is registered on any modu
   weights, so the script passes closures and the weights' learning rate:
   `training_update(loss=lambda: val_loss_fn(), train_loss=lambda: train_loss_fn(), model=model, lr=eta)`.
   The virtual step is plain SGD, `w' = w - eta * dL_train/dw` (eq. 6: no momentum, no weight decay).
+- `complexity: {hypernet: {knots: K} | {mlp: H}, lambda: [low, high]}` (DARTS-CC, seed 003): each
+  layer's `alpha` (and `beta`) is a function of the normalised complexity parameter `t` in [0, 1]
+  (`_hypernet.py`: piecewise linear over K knots, or a small MLP), its parameters `theta` standing where
+  `alpha` stands. Each architecture step draws `t ~ U(0, 1)`, i.e. `lambda = low * (high/low)^t`
+  log-uniform; the model's forward passes until the next architecture step (the weight step) and that
+  step itself use it, and the penalty is `lambda * E[cost]` (`form: log`: `lambda * log E[cost]`) under
+  `softmax(alpha(t))`. `derived_architecture(lam=t)` is the architecture at a budget; reports carry
+  `theta` and the cost tables (`"hypernet"`) so `nasctl experiment export --lambdas/--frontier` derives
+  after the run.
 - derived architecture: the argmax of `alpha` per layer; the inputs whose gate `sigmoid(beta_j)` is
   above 0.5, ranked by gate and clamped to `optional_input_size` (so within a range `[low, high]` the
   count is learned from the weights; for an int `k` it is exactly the top `k`).
@@ -45,10 +54,13 @@ from typing import Any
 
 import torch
 from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._hypernet import check_t
 from nasctl.runtime.modes._options import DartsOptions
 from nasctl.runtime.modes._spec import Architecture, LayerSpec, top_inputs
 from nasctl.runtime.modes.torch._backend import TorchOneShotBackend
 from nasctl.runtime.modes.torch._cost import CostModel
+from nasctl.runtime.modes.torch._hypernet import evaluate as hypernet_alpha
+from nasctl.runtime.modes.torch._hypernet import init_theta
 from nasctl.runtime.modes.torch._layer import LayerCandidates, first_tensor
 
 LossArg = torch.Tensor | Callable[[], torch.Tensor]
@@ -77,23 +89,57 @@ class DartsBackend(TorchOneShotBackend):
         self.epoch = 0
         self._gumbel = self.config.sampler == "gumbel"
         c = self.config
-        self.cost_model = CostModel(c.complexity_metric, form=c.complexity_form, coef=c.complexity_weight,
+        self.hypernet = c.hypernet
+        coef = 1.0 if self.hypernet is not None else c.complexity_weight
+        self.cost_model = CostModel(c.complexity_metric, form=c.complexity_form, coef=coef,
                                     table=c.complexity_table)
-        self.count_flops = self.cost_model.metric == "flops" and c.complexity_weight > 0
+        self.count_flops = self.cost_model.metric == "flops" and coef > 0
+        #: hypernet: the normalised complexity parameter of this step, `t ~ U(0, 1)` (see the docstring)
+        self.t = self.rng.random()
+        #: hypernet: where `derived_architecture()` derives when not told (`nas.derive_architecture(lam=)` sets it)
+        self.derive_t = 0.5
+        self._reported_step: int | None = None
+        self._arch_loss = 0.0
 
     # -- forward ------------------------------------------------------------------------------------
 
     def _new_layer_impl(self, spec: LayerSpec) -> None:
-        alpha = (1e-3 * torch.randn(len(spec.labels), generator=self.generator)).requires_grad_()
+        alpha = self._new_weights(len(spec.labels))
         beta = None
         if spec.input_high > 0 and spec.input_low < len(spec.input_labels):
-            beta = (1e-3 * torch.randn(len(spec.input_labels), generator=self.generator)).requires_grad_()
+            beta = self._new_weights(len(spec.input_labels))
         if self.weights:  # new weights follow the device and dtype of the existing ones
             existing = next(iter(self.weights.values())).alpha
             alpha.data = alpha.data.to(existing.device, existing.dtype)
+            if beta is not None:
+                beta.data = beta.data.to(existing.device, existing.dtype)
         self.weights[(spec.block_key, spec.layer_key)] = _ArchWeights(spec, alpha, beta)
         if self.optimizer is not None:
             self.optimizer.add_param_group({"params": [alpha] + ([beta] if beta is not None else [])})
+
+    def _new_weights(self, n: int) -> torch.Tensor:
+        """One layer's logits, or with a hypernet the parameters `theta` of its function alpha(t)."""
+        if self.hypernet is not None:
+            return init_theta(self.hypernet, n, self.generator).requires_grad_()
+        return (1e-3 * torch.randn(n, generator=self.generator)).requires_grad_()
+
+    def logits(self, weights: torch.Tensor, n: int, t: float | None = None) -> torch.Tensor:
+        """`alpha` itself, or with a hypernet alpha(t) (`t`: this step's unless given)."""
+        if self.hypernet is None:
+            return weights
+        return hypernet_alpha(self.hypernet, weights, n, self.t if t is None else t)
+
+    def _alpha(self, state: _ArchWeights, t: float | None = None) -> torch.Tensor:
+        return self.logits(state.alpha, len(state.spec.labels), t)
+
+    def _beta(self, state: _ArchWeights, t: float | None = None) -> torch.Tensor:
+        assert state.beta is not None
+        return self.logits(state.beta, len(state.spec.input_labels), t)
+
+    @property
+    def lam(self) -> float | None:
+        """hypernet: this step's complexity parameter, `low * (high/low)^t`; None without a hypernet."""
+        return None if self.hypernet is None else self.hypernet.lam(self.t)
 
     def _forward_impl(self, layer: LayerCandidates, fixed: list[Any], optional: list[Any]) -> Any:
         spec = layer.spec
@@ -111,9 +157,9 @@ class DartsBackend(TorchOneShotBackend):
         elif state.beta is None:
             chosen = optional
         else:
-            gates = self._gates(state.beta, sample, batch)
+            gates = self._gates(self._beta(state), sample, batch)
             chosen = [_scaled(gate, x) for gate, x in zip(gates.unbind(-1), optional, strict=True)]
-        mix = self._mix(state.alpha, sample, batch)
+        mix = self._mix(self._alpha(state), sample, batch)
         return sum(_scaled(w, layer.call(i, fixed, chosen)) for i, w in enumerate(mix.unbind(-1)))
 
     def _batch(self, like: torch.Tensor | None, sample: bool) -> int | None:
@@ -132,7 +178,7 @@ class DartsBackend(TorchOneShotBackend):
         sample = self._gumbel and (torch.is_grad_enabled() if training is None else training)
         if like is not None and not isinstance(like, torch.Tensor):
             like = None
-        return self._mix(state.alpha, sample, self._batch(like, sample))
+        return self._mix(self._alpha(state), sample, self._batch(like, sample))
 
     def temperature(self) -> float:
         """The Gumbel temperature now: by architecture step or by epoch (`DartsOptions.temperature_at`)."""
@@ -179,14 +225,15 @@ class DartsBackend(TorchOneShotBackend):
                 params.append(state.beta)
         return params
 
-    def probabilities(self) -> dict[tuple[str, str], torch.Tensor]:
-        """`softmax(alpha)` of every layer and relaxed variable, differentiable in `alpha`."""
-        return {key: torch.softmax(state.alpha, dim=-1) for key, state in self.weights.items()}
+    def probabilities(self, t: float | None = None) -> dict[tuple[str, str], torch.Tensor]:
+        """`softmax(alpha)` of every layer and relaxed variable, differentiable in `alpha` (hypernet:
+        `softmax(alpha(t))`, differentiable in `theta`)."""
+        return {key: torch.softmax(self._alpha(state, t), dim=-1) for key, state in self.weights.items()}
 
-    def expected_cost(self, model: CostModel | None = None) -> torch.Tensor:
+    def expected_cost(self, model: CostModel | None = None, t: float | None = None) -> torch.Tensor:
         """`E[cost]` under the current distributions (the configured cost model unless `model`)."""
         model = model or self.cost_model
-        return model.expected(self.costs, self.specs, self.probabilities())
+        return model.expected(self.costs, self.specs, self.probabilities(t))
 
     def expected_parameters(self) -> torch.Tensor:
         """`sum_layers sum_i softmax(alpha)_i * params(op_i)` (nas.nn modules: their exact expectation)."""
@@ -196,6 +243,8 @@ class DartsBackend(TorchOneShotBackend):
         return next(iter(self.weights.values())).alpha.dtype if self.weights else torch.float32
 
     def _penalty(self) -> torch.Tensor | None:
+        if self.hypernet is not None:  # lambda * E[cost] (log: lambda * log E[cost]) at this step's lambda
+            return (self.hypernet.lam(self.t) * self.cost_model.penalty(self.expected_cost())).to(self._dtype())
         if self.config.complexity_weight == 0.0:
             return None
         return self.cost_model.penalty(self.expected_cost()).to(self._dtype())
@@ -221,6 +270,7 @@ class DartsBackend(TorchOneShotBackend):
                              "run one forward pass first")
         self.updates += 1
         if self.updates <= self.config.warmup:
+            self._next_lambda()
             return  # warm-up: the model's weights train first, the architecture weights stay
         if self.config.order == 2:
             value, grads = self._second_order(loss, train_loss, model, lr, params)
@@ -245,7 +295,17 @@ class DartsBackend(TorchOneShotBackend):
         every = self.config.report_every
         if self.reporter is not None and every and self.steps % every == 0:
             arch_loss = float(value.detach()) + (float(penalty.detach()) if penalty is not None else 0.0)
-            self.reporter({"default": arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps})
+            self._arch_loss = arch_loss
+            report = {"default": arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps}
+            if self.hypernet is not None:
+                report["hypernet"] = self.hypernet_state()
+                self._reported_step = self.steps
+            self.reporter(report)
+        self._next_lambda()
+
+    def _next_lambda(self) -> None:
+        if self.hypernet is not None:
+            self.t = self.rng.random()  # t ~ U(0, 1): lambda log-uniform in [low, high]
 
     def unrolled_gradient(
         self,
@@ -314,36 +374,90 @@ class DartsBackend(TorchOneShotBackend):
 
     # -- what the trial reports ---------------------------------------------------------------------
 
-    def arch_weight_values(self) -> dict[str, Any]:
+    def arch_weight_values(self, t: float | None = None) -> dict[str, Any]:
         """`{block: {layer: {"layer": {label: softmax(alpha)}, "inputs": {label: sigmoid(beta)}}}}`, and
-        `{key: {"choice": {label: softmax(alpha)}}}` for relaxed variables."""
+        `{key: {"choice": {label: softmax(alpha)}}}` for relaxed variables (hypernet: at `t`, by default
+        where `derived_architecture()` derives)."""
+        t = self.derive_t if t is None else t
         values: dict[str, Any] = {}
         for state in self.weights.values():
             spec = state.spec
-            probs = torch.softmax(state.alpha.detach(), dim=-1).tolist()
+            probs = torch.softmax(self._alpha(state, t).detach(), dim=-1).tolist()
             if spec.variable:  # a relaxed variable: {key: {"choice": {label: p}}}
                 values[spec.block_key] = {"choice": {str(label): p for label, p in zip(spec.labels, probs,
                                                                                         strict=True)}}
                 continue
-            gates = torch.sigmoid(state.beta.detach()).tolist() if state.beta is not None else []
+            gates = torch.sigmoid(self._beta(state, t).detach()).tolist() if state.beta is not None else []
             values.setdefault(spec.block_key, {})[spec.layer_key] = {
                 "layer": dict(zip(spec.labels, probs, strict=True)),
                 "inputs": dict(zip(spec.input_labels, gates, strict=False)),
             }
         return values
 
-    def derived_architecture(self) -> Architecture:
-        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range."""
+    def derived_architecture(self, lam: float | None = None) -> Architecture:
+        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range.
+
+        With a hypernet, at the normalised complexity parameter `lam` in [0, 1] (0: the low end of
+        `complexity.lambda`), which later calls without `lam` keep (0.5 until set); the trial's last
+        alpha(lambda) is then reported too, for `nasctl experiment export --lambdas/--frontier`.
+        """
+        if lam is not None:
+            if self.hypernet is None:
+                raise TrialError("derive_architecture(lam=...) derives at a complexity budget, which needs darts "
+                                 "with darts.complexity.hypernet (alpha as a function of lambda)")
+            self.derive_t = check_t(lam)
+        if self.hypernet is not None and self.reporter is not None and self.config.report_every \
+                and self._reported_step != self.steps:
+            self._reported_step = self.steps
+            self.reporter({"default": self._arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps,
+                           "hypernet": self.hypernet_state()})
         arch: Architecture = {}
         for state in self.weights.values():
             spec = state.spec
-            best = int(torch.argmax(state.alpha.detach()))
+            best = int(torch.argmax(self._alpha(state, self.derive_t).detach()))
             if state.beta is None:
                 inputs = list(range(len(spec.input_labels))) if spec.input_high else []
             else:
-                inputs = top_inputs(spec, torch.sigmoid(state.beta.detach()).tolist(), 0.5)
+                inputs = top_inputs(spec, torch.sigmoid(self._beta(state, self.derive_t).detach()).tolist(), 0.5)
             spec.put(arch, best, inputs)
         return arch
+
+    def hypernet_state(self) -> dict[str, Any]:
+        """alpha(lambda) as plain JSON (`nasctl.runtime.modes._hypernet`): each layer's spec and `theta`,
+        and the cost tables of `params` and of the configured metric, axes by layer index."""
+        assert self.hypernet is not None
+        h = self.hypernet
+        keys = list(self.weights)
+        index = {key: i for i, key in enumerate(keys)}
+        layers = []
+        for key in keys:
+            state = self.weights[key]
+            spec = state.spec
+            layers.append({
+                "spec": {"block_key": spec.block_key, "layer_key": spec.layer_key, "labels": list(spec.labels),
+                         "input_labels": list(spec.input_labels), "input_low": spec.input_low,
+                         "input_high": spec.input_high, "variable": spec.variable},
+                "alpha": state.alpha.detach().double().cpu().tolist(),
+                "beta": None if state.beta is None else state.beta.detach().double().cpu().tolist(),
+            })
+        costs = {"params": self._cost_terms("params", index)}
+        metric = self.cost_model.metric
+        if metric != "params":
+            costs[metric] = self._cost_terms(metric, index)
+        return {"lambda": [h.low, h.high], "kind": h.kind, "size": h.size, "metric": metric,
+                "form": self.cost_model.form, "layers": layers, "costs": costs}
+
+    def _cost_terms(self, metric: str, index: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
+        if metric in ("table", "callable"):  # one cost per option of each listed choice
+            terms = []
+            for key, spec in self.specs.items():
+                costs = self.cost_model._label_costs(spec)
+                if costs is not None and key in index:
+                    terms.append({"axes": [index[key]], "table": costs})
+            return terms
+        return [{"axes": [index[axis] for axis in term.axes],
+                 "table": term.table(metric).detach().double().cpu().tolist()}
+                for term in self.costs.values() if all(axis in index for axis in term.axes)]
 
     def sample_architectures(self, count: int, *, seed: int | None = None) -> list[Architecture]:
         """`count` architectures drawn from the learned distribution (see `sample_architectures` in

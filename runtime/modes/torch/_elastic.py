@@ -272,7 +272,8 @@ class Embedding(nn.Module):
             if not 0 < value <= 1 or cardinality is None:
                 raise TrialError(f"nas.nn.Embedding num={value!r}: a fraction needs 0 < num <= 1 and "
                                  "cardinality= (the feature's number of distinct values)")
-            return max(1, math.ceil(value * cardinality))
+            # round first: 0.1 * 30 is 3.0000000000000004 in floating point, and must give 3 rows, not 4
+            return max(1, math.ceil(round(value * cardinality, 9)))
         return _check_size(value, "Embedding num")
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,236 @@
+"""One hypernet search against five fixed-penalty searches and random architectures (DARTS-CC, seed 003).
+
+On `examples/darts-frontier/cells.py` (a four-layer cell network on scikit-learn's digits):
+
+1. one darts search with `complexity.hypernet` (alpha(lambda) over K knots, lambda log-uniform in
+   `[low, high]` each step), deriving the architecture at the normalised lambdas 0, 0.25, ..., 1;
+2. five darts searches with a fixed penalty `lambda * E[params]`, one per lambda, same settings;
+3. every derived architecture and `--random` uniformly drawn ones retrained in classic mode.
+
+All runs are in this process, one after the other (`nasctl trial run`'s runner), so the wall times
+compare. The table gives lambda, the architecture (one letter per layer), its parameters and its test
+accuracy after retraining, and the search time of each search; the targets are checked and a plot of
+both frontiers and the random points is written beside `--out`.
+
+    python benchmarks/darts_frontier.py [--epochs 12] [--retrain-epochs 15] [--random 20] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "darts-frontier"
+SCRIPT = EXAMPLE / "cells.py"
+LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+LETTERS = {"ConvBN(CHANNELS, 3)": "3", "ConvBN(CHANNELS, 5)": "5", "SepConv(CHANNELS, 3)": "s", "Pool()": "p",
+           "Skip()": "-"}
+
+
+def darts_options(path: Path) -> dict[str, Any]:
+    """The `darts:` section of the example's search config."""
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["darts"]
+
+
+def run(mode: str, argv: list[str], options: dict[str, Any] | None, out: Path,
+        architecture: Path | None = None) -> tuple[dict[str, Any], tuple[float, float]]:
+    """Run cells.py in this process; its `--out` JSON, the wall time and this process's CPU time."""
+    from nasctl.runtime.trial._runner import run_script
+
+    os.environ["NAS_MODE_CONFIG"] = json.dumps(options or {})
+    start, cpu = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = run_script(SCRIPT, [*argv, "--out", str(out)], mode=mode, architecture_file=architecture, seed=0)
+    seconds = (time.perf_counter() - start, time.process_time() - cpu)
+    if status != 0:
+        raise SystemExit(f"cells.py ({mode}) exited with status {status}")
+    return json.loads(out.read_text(encoding="utf-8")), seconds
+
+
+def _warm_up() -> None:
+    """Import what every run uses once, so that the first search timed does not pay for it."""
+    import torch  # noqa: F401
+    from nasctl.runtime.modes.torch import DartsBackend  # noqa: F401
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split  # noqa: F401
+
+    load_digits()
+
+
+def blocks(architecture: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in architecture.items() if key.endswith("/h1")}
+
+
+def name(architecture: dict[str, Any]) -> str:
+    layers = next(iter(blocks(architecture).values()))
+    return "".join(LETTERS[layers[f"h{i}"]["chosen_layer"]] for i in range(1, 5))
+
+
+class Retrainer:
+    """Classic retrains of architectures, each once (the same seeds for every architecture)."""
+
+    def __init__(self, folder: Path, epochs: int, seeds: int) -> None:
+        self.folder, self.epochs, self.seeds = folder, epochs, seeds
+        self.done: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, architecture: dict[str, Any]) -> tuple[float, int]:
+        key = name(architecture)
+        if key not in self.done:
+            file = self.folder / f"arch-{key}.json"
+            file.write_text(json.dumps(blocks(architecture)), encoding="utf-8")
+            accuracies, params = [], 0
+            for seed in range(self.seeds):
+                result, _ = run("classic", ["--epochs", str(self.epochs), "--seed", str(seed)], None,
+                                self.folder / f"retrain-{key}-{seed}.json", architecture=file)
+                accuracies.append(result["accuracy"])
+                params = result["params"]
+            self.done[key] = (sum(accuracies) / len(accuracies), params)
+        return self.done[key]
+
+
+def random_architectures(count: int, seed: int) -> list[dict[str, Any]]:
+    from nasctl import annotator
+
+    space = annotator.generate_search_space(EXAMPLE)
+    rng = random.Random(seed)
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        arch = {key: {layer: {"chosen_layer": rng.choice(spec["layer_choice"]), "chosen_inputs": []}
+                      for layer, spec in entry["_value"].items()} for key, entry in space.items()}
+        if arch not in found:
+            found.append(arch)
+    return found
+
+
+def dominated(point: tuple[int, float], others: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The points of `others` with fewer or as many parameters and a higher accuracy."""
+    params, acc = point
+    return [(p, a) for p, a in others if p <= params and a > acc]
+
+
+def plot(path: Path, hyper: list[tuple[float, int, float]], separate: list[tuple[float, int, float]],
+         randoms: list[tuple[int, float]]) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[dev]'): no plot", file=sys.stderr)
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([p for p, _ in randoms], [a for _, a in randoms], c="lightgray", label="random architectures")
+    for points, style, label in ((separate, "s--", "5 fixed-penalty searches"), (hyper, "o-", "one hypernet search")):
+        ordered = sorted(points, key=lambda r: r[1])
+        ax.plot([r[1] for r in ordered], [r[2] for r in ordered], style, label=label)
+        for t, params, acc in points:
+            ax.annotate(f"{t:g}", (params, acc), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("parameters (retrained model)")
+    ax.set_ylabel("test accuracy after retraining")
+    ax.set_title("digits: one alpha(lambda) search vs fixed penalties", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=12, help="search epochs (every search)")
+    parser.add_argument("--retrain-epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=2, help="retrain seeds averaged per architecture")
+    parser.add_argument("--random", type=int, default=20, help="random architectures to retrain")
+    parser.add_argument("--out", default=None, help="folder for the plot and the table (default: a temporary one)")
+    args = parser.parse_args()
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="darts-frontier-"))
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "runs"
+    work.mkdir(exist_ok=True)
+
+    hyper_options = darts_options(EXAMPLE / "search.yml")
+    low, high = hyper_options["complexity"]["lambda"]
+    lambdas = ",".join(f"{t:g}" for t in LAMBDAS)
+    epochs = ["--epochs", str(args.epochs)]
+    print(f"search: {args.epochs} epochs each; retrain: {args.retrain_epochs} epochs x {args.seeds} seed(s); "
+          f"lambda in [{low:g}, {high:g}], normalised {lambdas}", flush=True)
+
+    _warm_up()
+    hyper, (hyper_time, hyper_cpu) = run("darts", [*epochs, "--derive", lambdas], hyper_options,
+                                         work / "hypernet.json")
+    print(f"hypernet search: {hyper_time:.1f} s ({hyper_cpu:.1f} s CPU)", flush=True)
+    separate: dict[float, tuple[dict[str, Any], tuple[float, float]]] = {}
+    for t in LAMBDAS:
+        fixed = {key: value for key, value in hyper_options.items()}
+        complexity = {k: v for k, v in hyper_options["complexity"].items() if k not in ("hypernet", "lambda")}
+        fixed["complexity"] = {**complexity, "weight": low * (high / low) ** t}
+        result, seconds = run("darts", epochs, fixed, work / f"fixed-{t:g}.json")
+        separate[t] = (result["architecture"], seconds)
+        print(f"fixed-penalty search at lambda {t:g}: {seconds[0]:.1f} s ({seconds[1]:.1f} s CPU)", flush=True)
+    separate_time = sum(seconds[0] for _, seconds in separate.values())
+    separate_cpu = sum(seconds[1] for _, seconds in separate.values())
+
+    retrain = Retrainer(work, args.retrain_epochs, args.seeds)
+    rows = [["lambda", "raw lambda", "hypernet arch", "params", "accuracy", "separate arch", "params", "accuracy",
+             "search s (CPU)"]]
+    hyper_points, separate_points = [], []
+    for t in LAMBDAS:
+        h_arch = hyper["derived"][f"{t:g}"]
+        s_arch, seconds = separate[t]
+        h_acc, h_params = retrain(h_arch)
+        s_acc, s_params = retrain(s_arch)
+        hyper_points.append((t, h_params, h_acc))
+        separate_points.append((t, s_params, s_acc))
+        rows.append([f"{t:g}", f"{low * (high / low) ** t:.3g}", name(h_arch), str(h_params), f"{h_acc:.4f}",
+                     name(s_arch), str(s_params), f"{s_acc:.4f}", f"{seconds[0]:.1f} ({seconds[1]:.1f})"])
+    randoms = [retrain(arch)[::-1] for arch in random_architectures(args.random, seed=1)]
+    print(f"retrained {len(retrain.done)} distinct architectures", flush=True)
+
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.append(f"search time: hypernet {hyper_time:.1f} s (one search), separate {separate_time:.1f} s (5 searches), "
+                 f"ratio {hyper_time / separate_time:.2f}; CPU: {hyper_cpu:.1f} s vs {separate_cpu:.1f} s, ratio "
+                 f"{hyper_cpu / separate_cpu:.2f}")
+    lines.append("architecture letters per layer: 3 = 3x3 conv, 5 = 5x5 conv, s = separable conv, p = max pool, "
+                 "- = skip (every op is residual, x + op(x))")
+    lines.append("random architectures (params, accuracy): " + ", ".join(f"({p}, {a:.4f})" for p, a in
+                                                                        sorted(randoms)))
+
+    distinct = len({name(hyper["derived"][f"{t:g}"]) for t in LAMBDAS})
+    rho = stats.spearmanr(list(LAMBDAS), [p for _, p, _ in hyper_points]).statistic
+    # hypernet minus separate, in accuracy points; the hypernet is within 1 point unless it is worse by more
+    gaps = [(h[2] - s[2]) * 100 for h, s in zip(hyper_points, separate_points, strict=True)]
+    beaten = {t: dominated((p, a), randoms) for t, p, a in hyper_points}
+    checks = [
+        (distinct >= 3, f"distinct architectures over the 5 lambdas: {distinct} (target >= 3)"),
+        (rho <= -0.9, f"Spearman(lambda, params): {rho:.3f} (target <= -0.9)"),
+        (min(gaps) >= -1.0, "hypernet minus separate search accuracy at the same lambda, points: "
+                            + ", ".join(f"{g:+.2f}" for g in gaps) + " (target: none below -1)"),
+        (hyper_cpu / separate_cpu <= 0.25, f"search CPU time ratio {hyper_cpu / separate_cpu:.2f}, wall "
+                                           f"{hyper_time / separate_time:.2f} (target about 1/5)"),
+        (not any(beaten.values()), "hypernet points dominated by a random architecture: "
+                                   + (", ".join(f"lambda {t:g} by {b}" for t, b in beaten.items() if b) or "none")),
+    ]
+    lines += [f"[{'ok' if ok else 'MISSED'}] {text}" for ok, text in checks]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    (out / "darts_frontier.txt").write_text(text, encoding="utf-8")
+    if plot(out / "darts_frontier.png", hyper_points, separate_points, randoms):
+        print(f"plot: {out / 'darts_frontier.png'}; table: {out / 'darts_frontier.txt'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""DNAS for CTR prediction on planted data: does the search find what was planted?
+
+Runs the three search spaces of `examples/dnas-ctr/` on planted data (`nasctl.rec.make_planted`), whose
+true embedding ranks and hash sizes are known, and prints:
+
+- embedding dimension: the Spearman correlation between each feature's chosen dimension and its
+  planted rank (target >= 0.8), and the dimensions given to the irrelevant features (rank 0; target:
+  the smallest option);
+- embedding cardinality: the share of features whose chosen number of rows is at least the planted
+  hash size (target >= 90%);
+- MLP: the whole pipeline (`pipeline:` config: darts search -> K samples -> retrain each over the lr
+  grid -> best on validation), its best's test log loss and FLOPs against the teacher-size DLRM
+  (bottom 13-32-d, top 32-1, the same lr grid; target: within 0.005 at no more FLOPs);
+- a penalty sweep on the embedding-dimension search: three `coef` values of `coef * log(E[params])`,
+  each derived architecture retrained, its parameters and test log loss (the size/quality trade-off).
+
+    python benchmarks/dnas_ctr.py --preset cpu               # 3M rows: long on 2 CPU cores
+    python benchmarks/dnas_ctr.py --preset cpu --rows 300000 # a tenth of it
+    python benchmarks/dnas_ctr.py --preset gpu --device cuda # the prepared GPU run
+
+Every trial is a real nasctl trial (`nasctl trial run`, or the pipeline's experiments in a temporary
+NAS_HOME); the planted data is generated once and cached (`--cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from scipy.stats import spearmanr
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "dnas-ctr"
+TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
+                **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
+
+
+ARCH_LR = [0.03]  # --arch-lr
+
+
+def darts_config(metric: str, coef: float) -> dict[str, Any]:
+    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr)."""
+    return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": 0.7},
+            "optimizer": {"name": "adam", "lr": ARCH_LR[0]}, "complexity": {"metric": metric, "weight": coef, "form": "log"},
+            "report_every": 5}
+
+
+def trial_args(args: argparse.Namespace) -> list[str]:
+    out = ["--preset", args.preset, "--device", args.device, "--batch-size", str(args.batch_size),
+           "--cache", str(args.cache), "--seed", str(args.seed)]
+    return out + (["--rows", str(args.rows)] if args.rows else [])
+
+
+def nasctl_trial(space: str, args: argparse.Namespace, extra: list[str], *, mode: str = "classic",
+                 darts: dict[str, Any] | None = None, arch: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One standalone trial of `examples/dnas-ctr/<space>`: its final result and derived architecture."""
+    command = [sys.executable, "-m", "nasctl.runtime.cli", "trial", "run", str(EXAMPLES / space / f"{space}.py"),
+               "--mode", mode]
+    env = dict(os.environ, NAS_MODE_CONFIG=json.dumps(darts or {}))
+    with tempfile.TemporaryDirectory() as folder:
+        if arch is not None:
+            path = Path(folder) / "arch.json"
+            path.write_text(json.dumps(arch))
+            command += ["--arch", str(path)]
+        run = subprocess.run([*command, "--", *trial_args(args), *extra], capture_output=True, text=True, env=env,
+                             cwd=ROOT)
+    if run.returncode != 0:
+        raise SystemExit(f"trial of {space} ({mode}) failed:\n{run.stderr[-3000:]}")
+    found: dict[str, Any] = {}
+    for line in run.stdout.splitlines():
+        for tag in ("derived architecture: ", "final result: "):
+            if line.startswith(tag):
+                found[tag.split()[0]] = json.loads(line[len(tag):])
+    return found
+
+
+def search(space: str, metric: str, coef: float, args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    found = nasctl_trial(space, args, ["--search-epochs", str(args.search_epochs), "--lr", "0.1"], mode="darts",
+                         darts=darts_config(metric, coef))
+    print(f"  [{space} search, coef {coef}: {time.monotonic() - started:.0f} s]", flush=True)
+    return found["derived"]
+
+
+def retrain(space: str, arch: dict[str, Any], args: argparse.Namespace, lr: float = 0.1) -> dict[str, Any]:
+    fixed = {**arch, f"{space}/lr/choice": lr}
+    return nasctl_trial(space, args, ["--epochs", str(args.epochs)], arch=fixed)["final"]
+
+
+def per_feature(arch: dict[str, Any], name: str) -> list[Any]:
+    return [arch[f"{name}[{j}]"] for j in range(26)]
+
+
+def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
+    print("\n## Embedding dimension search (cost: params, coef * log(E[params]))", flush=True)
+    sweep = []
+    for coef in args.coefs:
+        arch = search("emb_dim", "params", coef, args)
+        dims = per_feature(arch, "emb_dim/dim/choice")
+        rho = spearmanr(dims, truth["ranks"]).statistic
+        # a feature of h values holds at most rank h: the rank the data can show
+        shown = [min(r, h) for r, h in zip(truth["ranks"], truth["hash_sizes"], strict=True)]
+        rho_shown = spearmanr(dims, shown).statistic
+        irrelevant = [d for d, r in zip(dims, truth["ranks"], strict=True) if r == 0]
+        result = retrain("emb_dim", arch, args)
+        sweep.append((coef, rho, irrelevant, result, dims, rho_shown))
+    print(f"planted ranks:    {truth['ranks']}")
+    for coef, rho, irrelevant, _, dims, rho_shown in sweep:
+        print(f"coef {coef:<6g} dims: {dims}")
+        print(f"  Spearman(dim, planted rank) = {rho:.3f} (target >= 0.8), with min(rank, hash size) "
+              f"{rho_shown:.3f}; irrelevant features' dims "
+              f"{irrelevant}: {sum(d == 1 for d in irrelevant)}/{len(irrelevant)} at the smallest option (1)")
+    print("\n## Penalty sweep (emb_dim): size against quality, each derived architecture retrained (lr 0.1)")
+    print(f"{'coef':>8}  {'params':>8}  {'test log loss':>13}  {'test AUC':>8}   (Bayes-optimal log loss "
+          f"{truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f})")
+    for coef, _, _, result, _, _ in sweep:
+        print(f"{coef:>8g}  {result['params']:>8.0f}  {result['test_log_loss']:>13.4f}  {result['test_auc']:>8.4f}")
+
+
+def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
+    print("\n## Embedding cardinality search (cost: params, coef * log(E[params]))", flush=True)
+    arch = search("emb_card", "params", 0.001 if args.coef is None else args.coef, args)
+    fractions = per_feature(arch, "emb_card/hash_fraction/choice")
+    rows = [max(1, math.ceil(round(f * (c - 1), 9))) for f, c in zip(fractions, truth["cardinalities"], strict=True)]
+    enough = [r >= h for r, h in zip(rows, truth["hash_sizes"], strict=True)]
+    lossless = [r % h == 0 for r, h in zip(rows, truth["hash_sizes"], strict=True)]
+    print(f"planted hash sizes: {truth['hash_sizes']}")
+    print(f"chosen rows:        {rows}")
+    print(f"features whose chosen rows >= planted hash size: {sum(enough)}/26 = {sum(enough) / 26:.0%} "
+          f"(target >= 90%); a multiple of it (lossless): {sum(lossless)}/26")
+    relevant = [ok for ok, rank in zip(enough, truth["ranks"], strict=True) if rank > 0]
+    print(f"  of the {len(relevant)} relevant features (planted rank > 0): {sum(relevant)}/{len(relevant)} = "
+          f"{sum(relevant) / len(relevant):.0%}; the teacher never reads an irrelevant one, whose best size is 1 row")
+    irrelevant = [r for r, rank in zip(rows, truth["ranks"], strict=True) if rank == 0]
+    print(f"rows of the irrelevant features: {irrelevant}: {sum(r == 1 for r in irrelevant)}/{len(irrelevant)} at 1")
+
+
+def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
+    from nasctl.runtime.manager._pipeline import Pipeline
+
+    print("\n## MLP search: the pipeline (search -> sample -> retrain over the lr grid -> best on validation)",
+          flush=True)
+    common = {"trialCodeDirectory": str(EXAMPLES / "mlp"), "useAnnotation": True, "seed": args.seed,
+              "trainingService": {"platform": "local"}}
+    flags = " ".join(trial_args(args))
+    document = {"pipeline": {
+        "name": "bench-mlp",
+        "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs}",
+                   "nasMode": "darts", "darts": darts_config("flops", 1.0 if args.coef is None else args.coef),
+                   "maxTrialNumber": 1},
+        "sample": {"count": args.samples, "seed": 0},
+        "retrain": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --epochs {args.epochs}",
+                    "tuner": {"name": "GridSearch", "classArgs": {"optimize_mode": "minimize"}}, "maxTrialNumber": 3},
+        "select": "val_log_loss", "optimize_mode": "minimize",
+        "columns": ["lr", "params", "flops", "val_log_loss", "test_log_loss", "test_auc"]}}
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home) / "pipeline.yml"
+        config.write_text(yaml.safe_dump(document))
+        started = time.monotonic()
+        pipeline = Pipeline.from_yaml(config, id="bench", nas_home_dir=home)
+        status = pipeline.run()
+        if status != "DONE":
+            raise SystemExit(f"the MLP pipeline ended {status}: {pipeline.record.get('message')}")
+        rows = json.loads((pipeline.dir / "results.json").read_text())
+        print(f"  [pipeline: {time.monotonic() - started:.0f} s]")
+    best = next(row for row in rows if row["best"])
+    baselines = [retrain("mlp", TEACHER_SIZE, args, lr) for lr in (0.03, 0.1, 0.3)]
+    teacher = min(baselines, key=lambda r: r["val_log_loss"])
+    print(f"\n{'':<28}{'test log loss':>14}{'test AUC':>10}{'FLOPs/example':>15}{'params':>9}")
+    print(f"{'searched (retrained best)':<28}{best['test_log_loss']:>14.4f}{best['test_auc']:>10.4f}"
+          f"{best['flops']:>15.0f}{best['params']:>9.0f}   lr {best['lr']}: {best['architecture']}")
+    print(f"{'teacher-size DLRM':<28}{teacher['test_log_loss']:>14.4f}{teacher['test_auc']:>10.4f}"
+          f"{teacher['flops']:>15.0f}{teacher['params']:>9.0f}   lr {teacher['lr']}: bottom 13-32-d, top 32-1")
+    print(f"{'Bayes-optimal':<28}{truth['bayes_test_log_loss']:>14.4f}{truth['teacher_test']['auc']:>10.4f}")
+    gap = best["test_log_loss"] - teacher["test_log_loss"]
+    print(f"gap {gap:+.4f} (target <= +0.005); FLOPs ratio searched/teacher-size "
+          f"{best['flops'] / teacher['flops']:.2f} (target <= 1)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=("ci", "cpu", "gpu"), default="cpu")
+    parser.add_argument("--rows", type=int, help="planted rows (default: the preset's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--search-epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3, help="retrain epochs")
+    parser.add_argument("--samples", type=int, default=2, help="K architectures sampled for the MLP pipeline")
+    parser.add_argument("--coef", type=float, help="the penalty's coef (default: 0.001 for the cardinality "
+                                                     "search, 1 for the MLP search)")
+    parser.add_argument("--coefs", default="0.0003,0.001,0.003", help="the penalty sweep (embedding dimension)")
+    parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
+    parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
+    parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE") or str(Path(tempfile.gettempdir())
+                                                                                       / "nasctl-data"))
+    args = parser.parse_args()
+    args.coefs = [float(c) for c in args.coefs.split(",")]
+    ARCH_LR[0] = args.arch_lr
+    from nasctl import rec
+
+    started = time.monotonic()
+    splits = rec.load_splits(args.preset, seed=args.seed, rows=args.rows, cache=args.cache)
+    truth = splits.truth or {}
+    print(f"planted data, preset {args.preset}: {len(splits.train)} training rows (80% weights, 20% architecture), "
+          f"{len(splits.validation)} validation, {len(splits.test)} test; device {args.device}; Bayes-optimal test "
+          f"log loss {truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f} "
+          f"[{time.monotonic() - started:.0f} s]", flush=True)
+    spaces = args.spaces.split(",")
+    if "emb_dim" in spaces:
+        emb_dim_figures(truth, args)
+    if "emb_card" in spaces:
+        emb_card_figures(truth, args)
+    if "mlp" in spaces:
+        mlp_figures(truth, args)
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
