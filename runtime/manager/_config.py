@@ -380,30 +380,12 @@ def _normalise_v1(doc: dict[str, Any], errors: _Errors) -> dict[str, Any]:
         _refuse_advisor(out["advisor"], errors)
     tuner = out.get("tuner")
     if isinstance(tuner, dict):
-        tuner = dict(tuner)
-        if "builtinTunerName" in tuner:
-            if "name" in tuner:
-                errors.raise_("both 'builtinTunerName' (NNI v1) and 'name' are given; keep one",
-                              "tuner.builtinTunerName")
-            tuner["name"] = tuner.pop("builtinTunerName")
-            renamed["tuner.name"] = "tuner.builtinTunerName"
-        if "codeDir" in tuner:
-            tuner["codeDirectory"] = tuner.pop("codeDir")
-            renamed["tuner.codeDirectory"] = "tuner.codeDir"
-        if "classFileName" in tuner:
-            file_name = tuner.pop("classFileName")
-            if not isinstance(file_name, str) or not file_name.endswith(".py"):
-                errors.raise_(f"expected a Python file name like my_tuner.py, got {file_name!r}",
-                              "tuner.classFileName")
-            class_name = tuner.get("className")
-            if not isinstance(class_name, str):
-                errors.raise_("a custom tuner with classFileName needs className", "tuner.className")
-            tuner["className"] = f"{file_name[:-3]}:{class_name}"
+        tuner = _normalise_v1_plugin(tuner, "tuner", "builtinTunerName", errors)
         for ignored in ("gpuIndices", "gpuNum", "includeIntermediateResults"):
             tuner.pop(ignored, None)
         out["tuner"] = tuner
     if isinstance(out.get("assessor"), dict):
-        out["assessor"] = _normalise_v1_assessor(out["assessor"], errors)
+        out["assessor"] = _normalise_v1_plugin(out["assessor"], "assessor", "builtinAssessorName", errors)
     if "gpuIndices" in out:
         service = out.setdefault("trainingService", {"platform": "local"})
         if isinstance(service, dict):
@@ -445,27 +427,26 @@ def _check_nni_tuner(tuner_doc: dict[str, Any], errors: _Errors) -> None:
         argument = next((name for name in class_args if f"'{name}" in message), None)
         errors.raise_(message, f"tuner.classArgs.{argument}" if argument else "tuner.name")
 
-def _normalise_v1_assessor(section: dict[str, Any], errors: _Errors) -> dict[str, Any]:
-    """NNI v1 assessor keys (builtinAssessorName, codeDir, classFileName) to their v2 form."""
+def _normalise_v1_plugin(section: dict[str, Any], kind: str, builtin_key: str, errors: _Errors) -> dict[str, Any]:
+    """NNI v1 keys of a `tuner` or `assessor` section (`builtin<Kind>Name`, codeDir, classFileName) to v2."""
     out = dict(section)
     renamed = errors.renamed
-    if "builtinAssessorName" in out:
+    if builtin_key in out:
         if "name" in out:
-            errors.raise_("both 'builtinAssessorName' (NNI v1) and 'name' are given; keep one",
-                          "assessor.builtinAssessorName")
-        out["name"] = out.pop("builtinAssessorName")
-        renamed["assessor.name"] = "assessor.builtinAssessorName"
+            errors.raise_(f"both '{builtin_key}' (NNI v1) and 'name' are given; keep one", f"{kind}.{builtin_key}")
+        out["name"] = out.pop(builtin_key)
+        renamed[f"{kind}.name"] = f"{kind}.{builtin_key}"
     if "codeDir" in out:
         out["codeDirectory"] = out.pop("codeDir")
-        renamed["assessor.codeDirectory"] = "assessor.codeDir"
+        renamed[f"{kind}.codeDirectory"] = f"{kind}.codeDir"
     if "classFileName" in out:
         file_name = out.pop("classFileName")
         if not isinstance(file_name, str) or not file_name.endswith(".py"):
-            errors.raise_(f"expected a Python file name like my_assessor.py, got {file_name!r}",
-                          "assessor.classFileName")
+            errors.raise_(f"expected a Python file name like my_{kind}.py, got {file_name!r}",
+                          f"{kind}.classFileName")
         class_name = out.get("className")
         if not isinstance(class_name, str):
-            errors.raise_("a custom assessor with classFileName needs className", "assessor.className")
+            errors.raise_(f"a custom {kind} with classFileName needs className", f"{kind}.className")
         out["className"] = f"{file_name[:-3]}:{class_name}"
     return out
 
