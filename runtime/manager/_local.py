@@ -141,22 +141,22 @@ def kill_marked(marks: tuple[bytes, ...], rounds: int = 5, *, stderr_end: str | 
     if (not marks and stderr_end is None) or not os.path.isdir("/proc"):
         return 0
     own = os.getpid()
-    killed = 0
+    killed: set[int] = set()   # a killed process lingers in /proc until it is reaped: count it once
     for _ in range(rounds):
         found = 0
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == own:
+            if not entry.name.isdigit() or int(entry.name) in killed or int(entry.name) == own:
                 continue
             if _belongs(entry.path, marks, stderr_end):
                 try:
                     os.kill(int(entry.name), signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     continue
+                killed.add(int(entry.name))
                 found += 1
-        killed += found
         if not found:
             break
-    return killed
+    return len(killed)
 
 
 def kill_orphans(pgid: int, experiment_id: str, trial_id: str) -> bool:
