@@ -109,6 +109,27 @@ def run(seeds: int, epochs: int, n_batches: int, batch_size: int, lr: float, wei
     return result
 
 
+def print_table(scores: dict[str, np.ndarray], truth: np.ndarray, against: str) -> None:
+    """The rank-correlation table: a row per warm-up level, a column per proxy ([network, level] arrays),
+    SiGeo's numbers in brackets beside the three proxies it reports."""
+    print(f"Spearman / Kendall of each proxy against {against} (SiGeo's Criteo numbers in brackets)")
+    header = (f"{'warm-up':>7} | {'train loss':^25} | {'Fisher-Rao':^25} | {'mean |grad|':^25} | "
+              f"{'ZiCo':^11} | {'params':^11}")
+    print(header)
+    print("-" * len(header))
+    for column, level in enumerate(LEVELS):
+        cells = []
+        for index, name in enumerate(PROXIES):
+            rho = stats.spearmanr(scores[name][:, column], truth).statistic
+            tau = stats.kendalltau(scores[name][:, column], truth).statistic
+            if index < 3:
+                ref_rho, ref_tau = REFERENCE[level][index]
+                cells.append(f"{rho:+.2f}/{tau:+.2f} ({ref_rho:+.2f}/{ref_tau:+.2f})")
+            else:
+                cells.append(f"{rho:+.2f}/{tau:+.2f}")
+        print(f"{level:>6}% | " + " | ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="random initialisations per architecture")
@@ -127,21 +148,7 @@ def main() -> None:
           f"{args.epochs} epochs each, proxies on {args.batches} batches of {args.batch_size}; "
           f"truth: test log loss after the full budget (range {truth.min():.3f}-{truth.max():.3f}); "
           f"{time.perf_counter() - started:.0f} s")
-    print("Spearman / Kendall of each proxy against the final test log loss (SiGeo's Criteo numbers in brackets)")
-    header = f"{'warm-up':>7} | {'train loss':^23} | {'Fisher-Rao':^23} | {'mean |grad|':^23} | {'ZiCo':^11} | {'params':^11}"
-    print(header)
-    print("-" * len(header))
-    for column, level in enumerate(LEVELS):
-        cells = []
-        for index, name in enumerate(PROXIES):
-            rho = stats.spearmanr(result[name][:, column], truth).statistic
-            tau = stats.kendalltau(result[name][:, column], truth).statistic
-            if index < 3:
-                ref_rho, ref_tau = REFERENCE[level][index]
-                cells.append(f"{rho:+.2f}/{tau:+.2f} ({ref_rho:+.2f}/{ref_tau:+.2f})")
-            else:
-                cells.append(f"{rho:+.2f}/{tau:+.2f}")
-        print(f"{level:>6}% | " + " | ".join(cells))
+    print_table(result, truth, "the final test log loss")
 
 
 if __name__ == "__main__":

@@ -40,22 +40,10 @@ from nasctl.runtime import proxies
 from nasctl.runtime.modes._spec import Architecture, evolve_architectures, sample_architecture
 from nasctl.runtime.modes.torch import OneShotBackend
 from nasctl.runtime.modes.torch._supernet import active_parameter_count, finetune_scorer, proxy_scorer
-from scipy import stats
+from proxy_correlation import LEVELS, PROXIES, print_table  # the sibling script (benchmarks/)
 from torch.nn import functional as F
 
 from nasctl import rec
-
-LEVELS = (0, 10, 20, 40, 60, 80, 100)
-PROXIES = ("train_loss", "fisher_rao", "mean_abs_grad", "zico", "params")
-REFERENCE = {  # SiGeo (seed 001): Spearman / Kendall for training loss, Fisher-Rao, mean |gradient|
-    0: ((0.30, 0.21), (-0.31, -0.21), (-0.48, -0.34)),
-    10: ((0.71, 0.52), (-0.61, -0.44), (-0.54, -0.40)),
-    20: ((0.79, 0.61), (-0.70, -0.52), (-0.57, -0.42)),
-    40: ((0.80, 0.61), (-0.71, -0.53), (-0.58, -0.43)),
-    60: ((0.82, 0.63), (-0.71, -0.52), (-0.58, -0.44)),
-    80: ((0.83, 0.64), (-0.71, -0.51), (-0.58, -0.44)),
-    100: ((0.85, 0.66), (-0.69, -0.51), (-0.59, -0.44)),
-}
 
 
 def per_example(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -147,22 +135,7 @@ def correlations(task: Task, args: argparse.Namespace, archs: list[Architecture]
         per_example(model(dense, sparse), labels).mean().backward()
         optimizer.step()
         warmup_time += time.perf_counter() - started
-    print("Spearman / Kendall of each proxy against the subnets' test log loss (SiGeo's Criteo numbers in brackets)")
-    header = (f"{'warm-up':>7} | {'train loss':^25} | {'Fisher-Rao':^25} | {'mean |grad|':^25} | "
-              f"{'ZiCo':^11} | {'params':^11}")
-    print(header)
-    print("-" * len(header))
-    for column, level in enumerate(LEVELS):
-        cells = []
-        for index, name in enumerate(PROXIES):
-            rho = stats.spearmanr(scores[name][:, column], truth).statistic
-            tau = stats.kendalltau(scores[name][:, column], truth).statistic
-            if index < 3:
-                ref_rho, ref_tau = REFERENCE[level][index]
-                cells.append(f"{rho:+.2f}/{tau:+.2f} ({ref_rho:+.2f}/{ref_tau:+.2f})")
-            else:
-                cells.append(f"{rho:+.2f}/{tau:+.2f}")
-        print(f"{level:>6}% | " + " | ".join(cells))
+    print_table(scores, truth, "the subnets' test log loss")
     return backend, model, warmup_time
 
 
