@@ -25,6 +25,7 @@ NAS_HOME); the planted data is generated once and cached (`--cache`).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -32,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +47,15 @@ TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
                 **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
 
 
-ARCH_LR = [0.03]  # --arch-lr
+SEARCH = {"arch_lr": 0.03, "decay": 0.7}  # --arch-lr, --temperature-decay
 
 
 def darts_config(metric: str, coef: float) -> dict[str, Any]:
-    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr)."""
-    return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": 0.7},
-            "optimizer": {"name": "adam", "lr": ARCH_LR[0]}, "complexity": {"metric": metric, "weight": coef, "form": "log"},
-            "report_every": 5}
+    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr and
+    --temperature-decay)."""
+    return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": SEARCH["decay"]},
+            "optimizer": {"name": "adam", "lr": SEARCH["arch_lr"]},
+            "complexity": {"metric": metric, "weight": coef, "form": "log"}, "report_every": 5}
 
 
 def trial_args(args: argparse.Namespace) -> list[str]:
@@ -85,7 +89,8 @@ def nasctl_trial(space: str, args: argparse.Namespace, extra: list[str], *, mode
 
 def search(space: str, metric: str, coef: float, args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
-    found = nasctl_trial(space, args, ["--search-epochs", str(args.search_epochs), "--lr", "0.1"], mode="darts",
+    found = nasctl_trial(space, args, ["--search-epochs", str(args.search_epochs), "--warmup-epochs",
+                                       str(args.warmup_epochs), "--lr", "0.1"], mode="darts",
                          darts=darts_config(metric, coef))
     print(f"  [{space} search, coef {coef}: {time.monotonic() - started:.0f} s]", flush=True)
     return found["derived"]
@@ -100,90 +105,111 @@ def per_feature(arch: dict[str, Any], name: str) -> list[Any]:
     return [arch[f"{name}[{j}]"] for j in range(26)]
 
 
-def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
-    print("\n## Embedding dimension search (cost: params, coef * log(E[params]))", flush=True)
-    sweep = []
-    for coef in args.coefs:
+def in_parallel(jobs: int, calls: list[Callable[[], Any]]) -> list[Any]:
+    """The calls' results in order, `jobs` at a time (each trial is its own process)."""
+    if jobs <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    def one(coef: float) -> tuple[list[int], dict[str, Any]]:
         arch = search("emb_dim", "params", coef, args)
-        dims = per_feature(arch, "emb_dim/dim/choice")
+        return per_feature(arch, "emb_dim/dim/choice"), retrain("emb_dim", arch, args)
+
+    out = ["\n## Embedding dimension search (cost: params, coef * log(E[params]))", f"planted ranks:    {truth['ranks']}"]
+    sweep = in_parallel(args.jobs, [lambda coef=coef: one(coef) for coef in args.coefs])
+    for coef, (dims, _) in zip(args.coefs, sweep, strict=True):
         rho = spearmanr(dims, truth["ranks"]).statistic
         # a feature of h values holds at most rank h: the rank the data can show
         shown = [min(r, h) for r, h in zip(truth["ranks"], truth["hash_sizes"], strict=True)]
         rho_shown = spearmanr(dims, shown).statistic
         irrelevant = [d for d, r in zip(dims, truth["ranks"], strict=True) if r == 0]
-        result = retrain("emb_dim", arch, args)
-        sweep.append((coef, rho, irrelevant, result, dims, rho_shown))
-    print(f"planted ranks:    {truth['ranks']}")
-    for coef, rho, irrelevant, _, dims, rho_shown in sweep:
-        print(f"coef {coef:<6g} dims: {dims}")
-        print(f"  Spearman(dim, planted rank) = {rho:.3f} (target >= 0.8), with min(rank, hash size) "
-              f"{rho_shown:.3f}; irrelevant features' dims "
-              f"{irrelevant}: {sum(d == 1 for d in irrelevant)}/{len(irrelevant)} at the smallest option (1)")
-    print("\n## Penalty sweep (emb_dim): size against quality, each derived architecture retrained (lr 0.1)")
-    print(f"{'coef':>8}  {'params':>8}  {'test log loss':>13}  {'test AUC':>8}   (Bayes-optimal log loss "
-          f"{truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f})")
-    for coef, _, _, result, _, _ in sweep:
-        print(f"{coef:>8g}  {result['params']:>8.0f}  {result['test_log_loss']:>13.4f}  {result['test_auc']:>8.4f}")
+        out.append(f"coef {coef:<6g} dims: {dims}")
+        out.append(f"  Spearman(dim, planted rank) = {rho:.3f} (target >= 0.8), with min(rank, hash size) "
+                   f"{rho_shown:.3f}; irrelevant features' dims {irrelevant}: "
+                   f"{sum(d == 1 for d in irrelevant)}/{len(irrelevant)} at the smallest option (1)")
+    out.append("\n## Penalty sweep (emb_dim): size against quality, each derived architecture retrained (lr 0.1)")
+    out.append(f"{'coef':>8}  {'params':>8}  {'test log loss':>13}  {'test AUC':>8}   (Bayes-optimal log loss "
+               f"{truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f})")
+    for coef, (_, result) in zip(args.coefs, sweep, strict=True):
+        out.append(f"{coef:>8g}  {result['params']:>8.0f}  {result['test_log_loss']:>13.4f}  {result['test_auc']:>8.4f}")
+    return out
 
 
-def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
-    print("\n## Embedding cardinality search (cost: params, coef * log(E[params]))", flush=True)
+def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
     arch = search("emb_card", "params", 0.001 if args.coef is None else args.coef, args)
     fractions = per_feature(arch, "emb_card/hash_fraction/choice")
     rows = [max(1, math.ceil(round(f * (c - 1), 9))) for f, c in zip(fractions, truth["cardinalities"], strict=True)]
     enough = [r >= h for r, h in zip(rows, truth["hash_sizes"], strict=True)]
     lossless = [r % h == 0 for r, h in zip(rows, truth["hash_sizes"], strict=True)]
-    print(f"planted hash sizes: {truth['hash_sizes']}")
-    print(f"chosen rows:        {rows}")
-    print(f"features whose chosen rows >= planted hash size: {sum(enough)}/26 = {sum(enough) / 26:.0%} "
-          f"(target >= 90%); a multiple of it (lossless): {sum(lossless)}/26")
     relevant = [ok for ok, rank in zip(enough, truth["ranks"], strict=True) if rank > 0]
-    print(f"  of the {len(relevant)} relevant features (planted rank > 0): {sum(relevant)}/{len(relevant)} = "
-          f"{sum(relevant) / len(relevant):.0%}; the teacher never reads an irrelevant one, whose best size is 1 row")
-    irrelevant = [r for r, rank in zip(rows, truth["ranks"], strict=True) if rank == 0]
-    print(f"rows of the irrelevant features: {irrelevant}: {sum(r == 1 for r in irrelevant)}/{len(irrelevant)} at 1")
+    smallest = [max(1, math.ceil(round(0.001 * (c - 1), 9))) for c in truth["cardinalities"]]
+    irrelevant = [(r, s) for r, s, rank in zip(rows, smallest, truth["ranks"], strict=True) if rank == 0]
+    return ["\n## Embedding cardinality search (cost: params, coef * log(E[params]))",
+            f"planted hash sizes: {truth['hash_sizes']}   (1: an irrelevant feature, which the teacher never reads)",
+            f"chosen rows:        {rows}",
+            f"features whose chosen rows >= planted hash size: {sum(enough)}/26 = {sum(enough) / 26:.0%} "
+            f"(target >= 90%); a multiple of it (lossless): {sum(lossless)}/26",
+            f"  of the {len(relevant)} relevant features (planted rank > 0): {sum(relevant)}/{len(relevant)} = "
+            f"{sum(relevant) / len(relevant):.0%}",
+            f"rows of the irrelevant features: {[r for r, _ in irrelevant]}: "
+            f"{sum(r == s for r, s in irrelevant)}/{len(irrelevant)} at the smallest option (0.001 x values)"]
 
 
-def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> None:
+def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
     from nasctl.runtime.manager._pipeline import Pipeline
 
-    print("\n## MLP search: the pipeline (search -> sample -> retrain over the lr grid -> best on validation)",
-          flush=True)
     common = {"trialCodeDirectory": str(EXAMPLES / "mlp"), "useAnnotation": True, "seed": args.seed,
               "trainingService": {"platform": "local"}}
     flags = " ".join(trial_args(args))
     document = {"pipeline": {
         "name": "bench-mlp",
-        "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs}",
+        "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs} "
+                                             f"--warmup-epochs {args.warmup_epochs}",
                    "nasMode": "darts", "darts": darts_config("flops", 1.0 if args.coef is None else args.coef),
                    "maxTrialNumber": 1},
         "sample": {"count": args.samples, "seed": 0},
         "retrain": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --epochs {args.epochs}",
-                    "tuner": {"name": "GridSearch", "classArgs": {"optimize_mode": "minimize"}}, "maxTrialNumber": 3},
+                    "tuner": {"name": "GridSearch", "classArgs": {"optimize_mode": "minimize"}}, "maxTrialNumber": 3,
+                    "trialConcurrency": min(3, args.jobs)},
         "select": "val_log_loss", "optimize_mode": "minimize",
         "columns": ["lr", "params", "flops", "val_log_loss", "test_log_loss", "test_auc"]}}
-    with tempfile.TemporaryDirectory() as home:
-        config = Path(home) / "pipeline.yml"
-        config.write_text(yaml.safe_dump(document))
-        started = time.monotonic()
-        pipeline = Pipeline.from_yaml(config, id="bench", nas_home_dir=home)
-        status = pipeline.run()
-        if status != "DONE":
-            raise SystemExit(f"the MLP pipeline ended {status}: {pipeline.record.get('message')}")
-        rows = json.loads((pipeline.dir / "results.json").read_text())
-        print(f"  [pipeline: {time.monotonic() - started:.0f} s]")
+
+    def pipeline_rows() -> tuple[str, list[dict[str, Any]]]:
+        with tempfile.TemporaryDirectory() as home:
+            config = Path(home) / "pipeline.yml"
+            config.write_text(yaml.safe_dump(document))
+            started = time.monotonic()
+            pipeline = Pipeline.from_yaml(config, id="bench", nas_home_dir=home)
+            table = io.StringIO()
+            status = pipeline.run(out=table)
+            if status != "DONE":
+                raise SystemExit(f"the MLP pipeline ended {status}: {pipeline.record.get('message')}")
+            print(f"  [mlp pipeline: {time.monotonic() - started:.0f} s]", flush=True)
+            return table.getvalue(), json.loads((pipeline.dir / "results.json").read_text())
+
+    # the pipeline's manager handles signals, so it runs in this thread; the baselines beside it
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs - 1)) as pool:
+        pending = [pool.submit(retrain, "mlp", TEACHER_SIZE, args, lr) for lr in (0.03, 0.1, 0.3)]
+        if args.jobs <= 1:
+            baselines = [future.result() for future in pending]
+        table, rows = pipeline_rows()
+        baselines = [future.result() for future in pending]
     best = next(row for row in rows if row["best"])
-    baselines = [retrain("mlp", TEACHER_SIZE, args, lr) for lr in (0.03, 0.1, 0.3)]
     teacher = min(baselines, key=lambda r: r["val_log_loss"])
-    print(f"\n{'':<28}{'test log loss':>14}{'test AUC':>10}{'FLOPs/example':>15}{'params':>9}")
-    print(f"{'searched (retrained best)':<28}{best['test_log_loss']:>14.4f}{best['test_auc']:>10.4f}"
-          f"{best['flops']:>15.0f}{best['params']:>9.0f}   lr {best['lr']}: {best['architecture']}")
-    print(f"{'teacher-size DLRM':<28}{teacher['test_log_loss']:>14.4f}{teacher['test_auc']:>10.4f}"
-          f"{teacher['flops']:>15.0f}{teacher['params']:>9.0f}   lr {teacher['lr']}: bottom 13-32-d, top 32-1")
-    print(f"{'Bayes-optimal':<28}{truth['bayes_test_log_loss']:>14.4f}{truth['teacher_test']['auc']:>10.4f}")
     gap = best["test_log_loss"] - teacher["test_log_loss"]
-    print(f"gap {gap:+.4f} (target <= +0.005); FLOPs ratio searched/teacher-size "
-          f"{best['flops'] / teacher['flops']:.2f} (target <= 1)")
+    return ["\n## MLP search: the pipeline (search -> sample -> retrain over the lr grid -> best on validation)",
+            table.rstrip(),
+            f"\n{'':<28}{'test log loss':>14}{'test AUC':>10}{'FLOPs/example':>15}{'params':>9}",
+            f"{'searched (retrained best)':<28}{best['test_log_loss']:>14.4f}{best['test_auc']:>10.4f}"
+            f"{best['flops']:>15.0f}{best['params']:>9.0f}   lr {best['lr']}: {best['architecture']}",
+            f"{'teacher-size DLRM':<28}{teacher['test_log_loss']:>14.4f}{teacher['test_auc']:>10.4f}"
+            f"{teacher['flops']:>15.0f}{teacher['params']:>9.0f}   lr {teacher['lr']}: bottom 13-32-d, top 32-1",
+            f"{'Bayes-optimal':<28}{truth['bayes_test_log_loss']:>14.4f}{truth['teacher_test']['auc']:>10.4f}",
+            f"gap {gap:+.4f} (target <= +0.005); FLOPs ratio searched/teacher-size "
+            f"{best['flops'] / teacher['flops']:.2f} (target <= 1)"]
 
 
 def main() -> None:
@@ -194,18 +220,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--search-epochs", type=int, default=4)
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="search epochs before the architecture moves")
     parser.add_argument("--epochs", type=int, default=3, help="retrain epochs")
     parser.add_argument("--samples", type=int, default=2, help="K architectures sampled for the MLP pipeline")
     parser.add_argument("--coef", type=float, help="the penalty's coef (default: 0.001 for the cardinality "
                                                      "search, 1 for the MLP search)")
     parser.add_argument("--coefs", default="0.0003,0.001,0.003", help="the penalty sweep (embedding dimension)")
     parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
+    parser.add_argument("--temperature-decay", type=float, default=0.7,
+                        help="the Gumbel temperature is decay^epoch")
     parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="trials at a time (searches, retrains and spaces side by side; a GPU takes several)")
     parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE") or str(Path(tempfile.gettempdir())
                                                                                        / "nasctl-data"))
     args = parser.parse_args()
     args.coefs = [float(c) for c in args.coefs.split(",")]
-    ARCH_LR[0] = args.arch_lr
+    SEARCH.update(arch_lr=args.arch_lr, decay=args.temperature_decay)
     from nasctl import rec
 
     started = time.monotonic()
@@ -215,13 +246,23 @@ def main() -> None:
           f"{len(splits.validation)} validation, {len(splits.test)} test; device {args.device}; Bayes-optimal test "
           f"log loss {truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f} "
           f"[{time.monotonic() - started:.0f} s]", flush=True)
-    spaces = args.spaces.split(",")
-    if "emb_dim" in spaces:
-        emb_dim_figures(truth, args)
-    if "emb_card" in spaces:
-        emb_card_figures(truth, args)
-    if "mlp" in spaces:
-        mlp_figures(truth, args)
+    print(f"search: {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, temperature "
+          f"{args.temperature_decay}^epoch, batch {args.batch_size}; retrain {args.epochs} epochs", flush=True)
+    figures = {"emb_dim": emb_dim_figures, "emb_card": emb_card_figures, "mlp": mlp_figures}
+    spaces = [space for space in args.spaces.split(",") if space]
+    unknown = sorted(set(spaces) - set(figures))
+    if unknown:
+        raise SystemExit(f"--spaces: unknown {', '.join(unknown)}; known: {', '.join(figures)}")
+    # sections side by side with --jobs; the MLP pipeline's in this thread (its manager handles signals)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        pending = {space: pool.submit(figures[space], truth, args) for space in spaces if space != "mlp"}
+        if args.jobs <= 1:
+            for future in pending.values():
+                future.result()
+        done = {"mlp": mlp_figures(truth, args)} if "mlp" in spaces else {}
+        done.update({space: future.result() for space, future in pending.items()})
+    for space in spaces:
+        print("\n".join(done[space]), flush=True)
     print(f"\ntotal {time.monotonic() - started:.0f} s")
 
 

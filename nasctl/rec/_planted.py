@@ -3,7 +3,8 @@
 A teacher with DLRM's structure labels the rows. Each sparse feature j has a true hash size h_j (the
 teacher sees only `index % h_j`, so any table whose size is a multiple of h_j loses nothing) and a
 true embedding rank r_j (0: the feature is irrelevant). Its cardinality is h_j times a multiplier, so
-a search over hash sizes has room to shrink. Dense features are integer counts (13, as in Criteo),
+a search over hash sizes has room to shrink. An irrelevant feature's true hash size is 1: the teacher
+never reads it, so one row (a constant) represents it exactly, whatever its number of values. Dense features are integer counts (13, as in Criteo),
 fed as `log(x + 1)`; any value may be missing (written as an empty field).
 
 The teacher's logit, with x the standardised dense features, z = x B the bottom vector and
@@ -119,8 +120,9 @@ def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | 
     if len(ranks) != NUM_SPARSE:
         raise ValueError(f"rank_counts must cover {NUM_SPARSE} features, it covers {len(ranks)}")
     ranks = rng.permutation(ranks)
-    hash_sizes = np.exp(rng.uniform(np.log(2), np.log(preset.max_hash + 1), NUM_SPARSE)).astype(int).clip(2)
-    values = hash_sizes * rng.choice(preset.multipliers, NUM_SPARSE)      # distinct non-missing values
+    drawn = np.exp(rng.uniform(np.log(2), np.log(preset.max_hash + 1), NUM_SPARSE)).astype(int).clip(2)
+    values = drawn * rng.choice(preset.multipliers, NUM_SPARSE)            # distinct non-missing values
+    hash_sizes = np.where(ranks == 0, 1, drawn)                            # an unread feature: 1 row is exact
     cardinalities = values + 1                                            # index 0: missing
 
     dense_mu, dense_sigma = rng.uniform(0, 3, NUM_DENSE), rng.uniform(0.5, 1.5, NUM_DENSE)

@@ -56,7 +56,8 @@ def load_splits(preset: str | None = "ci", *, data: str | Path | None = None, se
         return CTRSplits(*day_split(read_criteo(data, hash_size=hash_size)))
     folder = None
     if cache is not None:
-        folder = Path(cache).expanduser() / f"planted-{preset}-seed{seed}-rows{rows or 'preset'}"
+        # v2: an irrelevant feature's true hash size is 1 (earlier caches hold another truth)
+        folder = Path(cache).expanduser() / f"planted-v2-{preset}-seed{seed}-rows{rows or 'preset'}"
         if (folder / "truth.json").is_file():
             return _read_cached(folder)
     splits = _planted(str(preset), seed, rows)

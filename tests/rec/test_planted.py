@@ -31,6 +31,9 @@ def test_the_truth_has_irrelevant_features_and_reducible_cardinalities(planted):
     truth = planted.truth
     assert sum(rank == 0 for rank in truth.ranks) == 9 and len(truth.ranks) == rec.NUM_SPARSE
     assert all((c - 1) % h == 0 for c, h in zip(truth.cardinalities, truth.hash_sizes, strict=True))
+    # the teacher never reads an irrelevant feature: one row represents it exactly
+    assert [h for h, rank in zip(truth.hash_sizes, truth.ranks, strict=True) if rank == 0] == [1] * 9
+    assert all(h >= 2 for h, rank in zip(truth.hash_sizes, truth.ranks, strict=True) if rank > 0)
     assert planted.data.sparse.max(axis=0).tolist() <= [c - 1 for c in truth.cardinalities]
 
 
