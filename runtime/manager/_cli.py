@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction, trial_commands: argparse._Sub
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     resume.set_defaults(func=_resume)
 
-    stop = commands.add_parser("stop", help="stop a running experiment (it can be resumed)")
+    stop = commands.add_parser("stop", help="stop a running experiment or pipeline (it can be resumed)")
     stop.add_argument("id", metavar="ID")
     stop.set_defaults(func=_stop)
 
@@ -214,7 +214,8 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _run_pipeline(pipeline: Any, no_progress: bool) -> int:
     """Run a pipeline's stages in the foreground (`pipeline:` configs; see `_pipeline.py`)."""
-    print(f"pipeline {pipeline.id} in {pipeline.dir}\n  stop: Ctrl-C; resume: nasctl resume {pipeline.id}",
+    print(f"pipeline {pipeline.id} in {pipeline.dir}\n  stop: Ctrl-C (or nasctl stop {pipeline.id}); "
+          f"resume: nasctl resume {pipeline.id}",
           file=sys.stderr)
     bars: list[_ProgressBar] = []
 
@@ -268,9 +269,18 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from nasctl.runtime.manager._experiment import Experiment
     from nasctl.runtime.manager._manager import manager_pid
+    from nasctl.runtime.manager._pipeline import Pipeline, is_pipeline
 
-    exp = _experiment(args)
+    pipeline = Pipeline.load(args.id) if is_pipeline(args.id) else None
+    if pipeline is not None:  # stopping its running stage ends the pipeline's run, resumable
+        stage = pipeline.running_stage()
+        if stage is None:
+            raise ExperimentError(f"pipeline {pipeline.id} is not running (status {pipeline.record['status']})")
+        exp = Experiment.load(stage, nas_home=pipeline.home)
+    else:
+        exp = _experiment(args)
     pid = manager_pid(exp.dir)
     if pid is None:
         raise ExperimentError(f"experiment {exp.id} is not running (status {exp.status})")
@@ -284,6 +294,10 @@ def _stop(args: argparse.Namespace) -> int:
         if time.monotonic() > deadline:
             raise ExperimentError(f"experiment {exp.id}: the manager (pid {pid}) did not stop within 120 s")
         time.sleep(0.05)
+    if pipeline is not None:
+        print(f"pipeline {pipeline.id} stopped (stage {exp.id}); resume with: nasctl resume {pipeline.id}",
+              file=sys.stderr)
+        return 0
     print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
     return 0
 

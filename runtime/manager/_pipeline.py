@@ -210,6 +210,16 @@ class Pipeline:
         self._save()
         return "DONE"
 
+    def running_stage(self) -> str | None:
+        """The id of the stage experiment whose manager runs now (`nasctl stop` stops it), or None."""
+        from nasctl.runtime.manager._manager import manager_pid
+
+        retrains = sorted(path.name for path in self.home.glob(f"{self.id}-retrain-*") if path.is_dir())
+        for exp_id in (self.record["stages"]["search"], *retrains):
+            if manager_pid(self.home / exp_id) is not None:
+                return exp_id
+        return None
+
     def _halt(self, exp: Experiment) -> str:
         status = exp.status
         self.record["status"] = "STOPPED" if status in ("STOPPED", "INTERRUPTED") else "FAILED"

@@ -161,6 +161,35 @@ def test_resume_carries_on_after_a_kill(tmp_path: Path, nas_home: Path, helpers:
     assert [t.trial_id for t in again] == [t.trial_id for t in searched]  # the search was not run again
 
 
+def test_stop_with_the_pipeline_id_stops_it_and_resume_finishes(tmp_path: Path, nas_home: Path,
+                                                                 helpers: Any) -> None:
+    config = _project(tmp_path, helpers)
+    env = dict(os.environ, NAS_HOME=str(nas_home), TEST_TRIAL_SLEEP="0.5")
+    process = subprocess.Popen([sys.executable, "-m", "nasctl.runtime.cli", "run", str(config), "--id", "P",
+                                "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (nas_home / "P-retrain-0" / "trials").is_dir():  # a retrain stage runs
+            assert process.poll() is None and time.monotonic() < deadline, "the pipeline ended before the retrains"
+            time.sleep(0.05)
+        out = helpers.nasctl("stop", "P", env={"NAS_HOME": str(nas_home)}, timeout=180)
+        assert out.returncode == 0, out.stderr
+        assert "pipeline P stopped (stage P-retrain-" in out.stderr and "nasctl resume P" in out.stderr
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert Pipeline.load("P", nas_home_dir=nas_home).record["status"] == "STOPPED"
+    again = helpers.nasctl("stop", "P", env={"NAS_HOME": str(nas_home)}, timeout=60)
+    assert again.returncode != 0 and "pipeline P is not running (status STOPPED)" in again.stderr
+
+    out = helpers.nasctl("resume", "P", "--no-progress", env={"NAS_HOME": str(nas_home)}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    _check_done(nas_home, "P")
+
+
 def test_pipeline_config_errors_name_the_key(tmp_path: Path, nas_home: Path, helpers: Any) -> None:
     config = _project(tmp_path, helpers)
     text = config.read_text()
