@@ -115,10 +115,14 @@ def in_parallel(jobs: int, calls: list[Callable[[], Any]]) -> list[Any]:
 
 def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
     def one(coef: float) -> tuple[list[int], dict[str, Any]]:
-        arch = search("emb_dim", "params", coef, args)
-        return per_feature(arch, "emb_dim/dim/choice"), retrain("emb_dim", arch, args)
+        arch = search("emb_dim", args.dim_cost, coef, args)
+        dims = per_feature(arch, "emb_dim/dim/choice")
+        print(f"  [emb_dim, {args.dim_cost} coef {coef}: Spearman {spearmanr(dims, truth['ranks']).statistic:.3f}, "
+              f"dims {dims}]", flush=True)
+        return dims, retrain("emb_dim", arch, args)
 
-    out = ["\n## Embedding dimension search (cost: params, coef * log(E[params]))", f"planted ranks:    {truth['ranks']}"]
+    out = [f"\n## Embedding dimension search (cost: {args.dim_cost}, coef * log(E[{args.dim_cost}]))",
+           f"planted ranks:    {truth['ranks']}"]
     sweep = in_parallel(args.jobs, [lambda coef=coef: one(coef) for coef in args.coefs])
     for coef, (dims, _) in zip(args.coefs, sweep, strict=True):
         rho = spearmanr(dims, truth["ranks"]).statistic
@@ -226,6 +230,9 @@ def main() -> None:
     parser.add_argument("--coef", type=float, help="the penalty's coef (default: 0.001 for the cardinality "
                                                      "search, 1 for the MLP search)")
     parser.add_argument("--coefs", default="0.0003,0.001,0.003", help="the penalty sweep (embedding dimension)")
+    parser.add_argument("--dim-cost", choices=("params", "flops"), default="params",
+                        help="the embedding-dimension search's cost: parameters (tables and projections), or "
+                             "FLOPs (the projections': the sum of the dimensions, each feature's cost normalised)")
     parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
     parser.add_argument("--temperature-decay", type=float, default=0.7,
                         help="the Gumbel temperature is decay^epoch")
