@@ -7,16 +7,21 @@ true embedding ranks and hash sizes are known, and prints:
   planted rank (target >= 0.8), and the dimensions given to the irrelevant features (rank 0; target:
   the smallest option);
 - embedding cardinality: the share of features whose chosen number of rows is at least the planted
-  hash size (target >= 90%);
+  hash size (target >= 90%; an irrelevant feature's is 1), and of the relevant features alone;
 - MLP: the whole pipeline (`pipeline:` config: darts search -> K samples -> retrain each over the lr
   grid -> best on validation), its best's test log loss and FLOPs against the teacher-size DLRM
   (bottom 13-32-d, top 32-1, the same lr grid; target: within 0.005 at no more FLOPs);
-- a penalty sweep on the embedding-dimension search: three `coef` values of `coef * log(E[params])`,
-  each derived architecture retrained, its parameters and test log loss (the size/quality trade-off).
+- a penalty sweep on the embedding-dimension search: three `coef` values of `coef * log(E[cost])`
+  (`--dim-cost params`, or `flops`: the projections', proportional to the sum of the dimensions, i.e.
+  each feature's parameters normalised by its number of rows), each derived architecture retrained,
+  its parameters and test log loss (the size/quality trade-off).
 
-    python benchmarks/dnas_ctr.py --preset cpu               # 3M rows: long on 2 CPU cores
-    python benchmarks/dnas_ctr.py --preset cpu --rows 300000 # a tenth of it
-    python benchmarks/dnas_ctr.py --preset gpu --device cuda # the prepared GPU run
+    python benchmarks/dnas_ctr.py --preset cpu                         # 3M rows: hours on 2 CPU cores
+    python benchmarks/dnas_ctr.py --preset cpu --rows 300000 --jobs 2  # a tenth of it
+    python benchmarks/dnas_ctr.py --preset gpu --device cuda --jobs 8  # the prepared GPU run
+
+`--jobs N` runs N trials at a time: the sections, the penalty sweep's searches, the MLP baselines and
+the pipeline's retrains side by side (a GPU takes several: each trial is a process of one CPU thread).
 
 Every trial is a real nasctl trial (`nasctl trial run`, or the pipeline's experiments in a temporary
 NAS_HOME); the planted data is generated once and cached (`--cache`).
