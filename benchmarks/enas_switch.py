@@ -88,7 +88,7 @@ SPACE = {"bench/Net.forward/h0": {"_type": "mutable_layer", "_value": {
 def _in_process(steps: int) -> dict[str, list[int]]:
     import time
 
-    from nasctl.runtime.modes.torch import InProcessTunerPlatform
+    from nasctl.runtime.trial import InProcessTunerPlatform
     from nasctl.runtime.trial._context import TrialContext, use_context
     from nasctl.tuners._enas import ENASTuner
 

@@ -10,19 +10,19 @@ from typing import Any
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import LayerBackend
 
-# (framework, mode) -> backend class or "module:Class" (imported on first use, so that registering a
-# torch backend never imports torch). framework None: a backend for any framework.
+# The one registry table: (framework, mode) -> backend class or "module:Class" (imported on first use,
+# so that registering a torch backend never imports torch). framework None: a backend for any
+# framework. Each (framework, mode) pair is one file (docs/internals.md, "Where things live").
 _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
     (None, "classic"): "nasctl.runtime.modes._classic:ClassicBackend",
-    ("torch", "classic"): "nasctl.runtime.modes._torch_classic:TorchClassicBackend",
-    ("torch", "enas"): "nasctl.runtime.modes._adapter:TorchEnasBackend",
-    ("torch", "oneshot"): "nasctl.runtime.modes._adapter:TorchOneshotBackend",
-    ("torch", "darts"): "nasctl.runtime.modes._adapter:TorchDartsBackend",
-    # runtime.modes.tensorflow.ENTRIES, spelled out here so that the registry imports nothing.
-    ("tensorflow", "classic"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowClassic",
-    ("tensorflow", "enas"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowEnas",
-    ("tensorflow", "oneshot"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowOneShot",
-    ("tensorflow", "darts"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowDarts",
+    ("torch", "classic"): "nasctl.runtime.modes.torch._classic:TorchClassicBackend",
+    ("torch", "enas"): "nasctl.runtime.modes.torch._enas:EnasBackend",
+    ("torch", "oneshot"): "nasctl.runtime.modes.torch._oneshot:OneShotBackend",
+    ("torch", "darts"): "nasctl.runtime.modes.torch._darts:DartsBackend",
+    ("tensorflow", "classic"): "nasctl.runtime.modes.tensorflow._classic:ClassicBackend",
+    ("tensorflow", "enas"): "nasctl.runtime.modes.tensorflow._enas:EnasBackend",
+    ("tensorflow", "oneshot"): "nasctl.runtime.modes.tensorflow._oneshot:OneShotBackend",
+    ("tensorflow", "darts"): "nasctl.runtime.modes.tensorflow._darts:DartsBackend",
 }
 
 FRAMEWORKS = ("torch", "tensorflow")
@@ -42,6 +42,11 @@ def register_backend(framework: str | None, mode: str, backend: type[LayerBacken
     if framework is not None and framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)} or None")
     _BACKENDS[(framework, normalize_mode(mode))] = backend
+
+
+def registered() -> list[tuple[str | None, str]]:
+    """Every registered `(framework, mode)` pair (framework None: any framework)."""
+    return sorted(_BACKENDS, key=lambda pair: (pair[0] or "", pair[1]))
 
 
 def registered_modes() -> list[str]:

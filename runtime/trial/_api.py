@@ -129,7 +129,7 @@ def materialize(model: Any, *args: Any, **kwargs: Any) -> Any:
 
     Call it before building the optimizer (or loading a state dict); training flags are kept.
     """
-    from nasctl.runtime.modes._torch_classic import materialize as torch_materialize
+    from nasctl.runtime.modes.torch._classic import materialize as torch_materialize
 
     return torch_materialize(model, *args, **kwargs)
 

@@ -279,7 +279,7 @@ class _EnasPlatform:
     @staticmethod
     def create(search_space: Mapping[str, Any], seed: int, architecture: Mapping[str, Any] | None) -> Any:
         """The ENAS controller (seeded with `seed`) in process; with `architecture`, that one subgraph."""
-        from nasctl.runtime.modes.torch._inprocess import InProcessTunerPlatform
+        from nasctl.runtime.trial._inprocess import InProcessTunerPlatform
 
         from nasctl import tuners
 

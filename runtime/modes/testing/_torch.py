@@ -148,18 +148,27 @@ def _darts(seed: int, factory: BackendFactory | None) -> Run:
 
 
 def _enas(seed: int, factory: BackendFactory | None) -> Run:
-    from nasctl.runtime.modes.torch import EnasBackend, attach_tuner
+    from nasctl.runtime.modes.torch import EnasBackend
     from nasctl.tuners._enas import ENASTuner
 
     task = Task(seed)
     torch.manual_seed(seed)
     backend = (factory or EnasBackend)({}, seed=seed)
     tuner = ENASTuner(optimize_mode="maximize", seed=seed, lr=0.02, batch_size=5, baseline_decay=0.9)
-    report_final_result = attach_tuner(backend, tuner, SEARCH_SPACE)
+    tuner.update_search_space(SEARCH_SPACE)
+    sent: list[dict[str, Any]] = []  # the controller's subgraphs, by parameter id
+
+    def next_subgraph() -> dict[str, Any]:
+        sent.append(tuner.generate_parameters(len(sent)))
+        return sent[-1]
+
+    backend.fetch_parameters = next_subgraph  # what a trial's dispatcher does, without a trial
 
     def reward_and_next_subgraph(model: Net) -> None:
         with torch.no_grad():
-            report_final_result(-float(task.loss(model, task.batch(64))))
+            reward = -float(task.loss(model, task.batch(64)))
+        tuner.receive_trial_result(len(sent) - 1, sent[-1], reward)
+        backend.on_final_result(reward)
         backend.training_update()
 
     _, run = _train(backend, task, 300, reward_and_next_subgraph)
