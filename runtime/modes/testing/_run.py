@@ -6,14 +6,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nasctl.runtime.modes._backend import LayerRequest
 from nasctl.tuners.testing import TunerConformanceError, check_proposal
 
 from ._errors import BackendConformanceError
 
-__all__ = ["Run", "BackendFactory", "verify"]
+__all__ = ["Run", "BackendFactory", "run_layer", "verify"]
 
 BackendFactory = Callable[..., Any]
-"""`factory(options, seed=seed)` -> a one-shot backend (`layer(...)`, `training_update`, ...)."""
+"""`factory(options, seed=seed)` -> a `LayerBackend` of the mode (`resolve`, `training_update`, ...)."""
+
+
+def run_layer(backend: Any, framework: str, block_key: str, layer_key: str, candidates: Any, fixed: list[Any],
+              optional: dict[str, Any], size: Any, owner: Any) -> Any:
+    """One call of a task's layer through the backend contract, as a trial runs it: `resolve` the
+    layer, then call what it returns (a conforming backend builds nothing twice)."""
+    request = LayerRequest(block_key, layer_key, candidates, fixed, optional, size, backend.mode, owner, framework)
+    return backend.resolve(request)(candidates, fixed, optional)
 
 
 @dataclass

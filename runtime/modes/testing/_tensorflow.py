@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._run import BackendFactory, Run
+from ._run import BackendFactory, Run, run_layer
 
 __all__ = ["BLOCK", "LABELS", "TARGET", "SEARCH_SPACE", "Conv", "KERAS_CANDIDATES", "GRAPH_CANDIDATES",
            "graph_conv", "Net", "Task", "mse", "keras_train", "GraphNet", "uniform_fetch", "MODES", "search"]
@@ -85,7 +85,8 @@ class Net(keras.Model):
 
     def call(self, inputs: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
         x, s1, s2 = inputs
-        h = self.backend.layer(BLOCK, "h", KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
+        h = run_layer(self.backend, "tensorflow", BLOCK, "h", KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1],
+                      self)
         return self.scale * h
 
 
@@ -154,8 +155,8 @@ class GraphNet:
             self.x, self.s1, self.s2, self.y = (
                 v1.placeholder(tf.float32, [None, LENGTH, CHANNELS], name=n) for n in ("x", "s1", "s2", "y")
             )
-            self.out = backend.layer(BLOCK, "h", GRAPH_CANDIDATES, [self.x], {"s1": self.s1, "s2": self.s2},
-                                     [0, 1], self)
+            self.out = run_layer(backend, "tensorflow", BLOCK, "h", GRAPH_CANDIDATES, [self.x],
+                                 {"s1": self.s1, "s2": self.s2}, [0, 1], self)
             self.loss = tf.reduce_mean((self.out - self.y) ** 2)
             self.train_op = v1.train.AdamOptimizer(lr).minimize(self.loss)
             self.session = v1.Session(graph=self.graph)

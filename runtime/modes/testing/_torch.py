@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._run import BackendFactory, Run
+from ._run import BackendFactory, Run, run_layer
 
 __all__ = ["BLOCK", "CANDIDATES", "LABELS", "TARGET", "SEARCH_SPACE", "Conv", "Net", "Task", "MODES", "search"]
 
@@ -60,7 +60,7 @@ class Net(nn.Module):
         self.scale = nn.Parameter(torch.ones(()))  # an ordinary weight beside the candidates
 
     def forward(self, x: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
-        h = self.backend.layer(BLOCK, "h", CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
+        h = run_layer(self.backend, "torch", BLOCK, "h", CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
         return self.scale * h
 
 
