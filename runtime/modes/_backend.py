@@ -154,6 +154,23 @@ class FrameworkBackend(LayerBackend):
         self.fetch_parameters: Callable[[], Mapping[str, Any] | None] | None = None
         self.specs: dict[tuple[str, str], LayerSpec] = {}
 
+    def layer(
+        self,
+        block_key: str,
+        layer_key: str,
+        candidates: CandidateTable,
+        fixed_inputs: Sequence[Any],
+        optional_inputs: Mapping[str, Any],
+        optional_input_size: int | Sequence[int],
+        owner: Any = None,
+    ) -> Any:
+        """Run one mutable layer without a trial (a test): `resolve` it, then call what it returns;
+        arguments as in docs/internals.md, "A layer"."""
+        fixed = list(fixed_inputs)
+        request = LayerRequest(block_key, layer_key, candidates, fixed, optional_inputs, optional_input_size,
+                               self.mode, owner, self.framework)
+        return self.resolve(request)(candidates, fixed, optional_inputs)
+
     def attach(self, context: TrialHost) -> None:
         self.registry = context.candidate_registry(self.framework, self.registry_factory)
         self.reporter = context.report_arch_weights

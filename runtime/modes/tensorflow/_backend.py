@@ -13,10 +13,9 @@ A TensorFlow trial is written in one of two styles, told apart per layer on its 
 Life of a backend in a trial (the trial runtime drives it through the `LayerBackend` contract; a test
 can drive it by hand, `Backend(options, seed=...)`):
 
-1. `resolve(layer)` is what `mutable_layer(...)` resolves to for `(tensorflow, mode)`; its per-call
-   function runs `layer(...)`, which a test calls directly. The first call of a layer builds its
-   `Layer` (candidates) and the mode's per-layer state (`_new_layer_impl`); every call runs
-   `_forward_impl`.
+1. `resolve(layer)` is what `mutable_layer(...)` resolves to for `(tensorflow, mode)`; `layer(...)`
+   runs one layer directly (a test). The first call of a layer builds its `Layer` (candidates) and
+   the mode's per-layer state (`_new_layer_impl`); every call runs `_forward_impl`.
 2. `set_architecture(arch)`: the trial received an architecture (classic) or a subgraph (enas).
 3. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode.
 4. `on_final_result(value)` after each `report_final_result`; `finish()` derives the architecture and
@@ -345,17 +344,20 @@ class TensorFlowBackend(FrameworkBackend):
 
     # -- the layer call -----------------------------------------------------------------------------
 
-    def layer(
-        self,
-        block_key: str,
-        layer_key: str,
-        candidates: CandidateTable,
-        fixed_inputs: Sequence[Any],
-        optional_inputs: Mapping[str, Any],
-        optional_input_size: int | Sequence[int],
-        owner: Any = None,
-    ) -> Any:
-        """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
+    def resolve(self, layer: LayerRequest) -> TrialLayerCall:
+        """The contract's per-call function of one layer: `_run` (which tells the trial's style and
+        finds the built layer on every call)."""
+        run, block_key, layer_key = self._run, layer.block_key, layer.layer_key
+        size, owner = layer.optional_input_size, layer.owner
+
+        def call(candidates: CandidateTable, fixed: list[Any], optional: Mapping[str, Any]) -> Any:
+            return run(block_key, layer_key, candidates, fixed, optional, size, owner)
+
+        return call
+
+    def _run(self, block_key: str, layer_key: str, candidates: CandidateTable, fixed_inputs: Sequence[Any],
+             optional_inputs: Mapping[str, Any], optional_input_size: int | Sequence[int], owner: Any) -> Any:
+        """One call of a layer in this backend's mode: build it on its first call, then `_forward_impl`."""
         style = trial_style()
         if style == GRAPH:
             layers = self._owned.setdefault(outer_graph(), {})
@@ -368,17 +370,6 @@ class TensorFlowBackend(FrameworkBackend):
             built = self._build(block_key, layer_key, candidates, optional_inputs, optional_input_size, owner, style)
             layers[(block_key, layer_key)] = built
         return self._forward_impl(built, list(fixed_inputs), list(optional_inputs.values()))
-
-    def resolve(self, layer: LayerRequest) -> TrialLayerCall:
-        """The contract's per-call function of one layer: `layer(...)` (which tells the trial's style
-        and finds the built layer on every call)."""
-        block_key, layer_key = layer.block_key, layer.layer_key
-        size, owner = layer.optional_input_size, layer.owner
-
-        def call(candidates: CandidateTable, fixed: list[Any], optional: Mapping[str, Any]) -> Any:
-            return self.layer(block_key, layer_key, candidates, fixed, optional, size, owner)
-
-        return call
 
     def _build(self, block_key: str, layer_key: str, candidates: CandidateTable,
                optional_inputs: Mapping[str, Any], optional_input_size: int | Sequence[int], owner: Any,

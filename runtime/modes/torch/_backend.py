@@ -59,20 +59,6 @@ class TorchOneShotBackend(FrameworkBackend):
 
     # -- the layer call -----------------------------------------------------------------------------
 
-    def layer(
-        self,
-        block_key: str,
-        layer_key: str,
-        candidates: CandidateTable,
-        fixed_inputs: Sequence[Any],
-        optional_inputs: Mapping[str, Any],
-        optional_input_size: int | Sequence[int],
-        owner: Any = None,
-    ) -> Any:
-        """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
-        call = self.layer_call(block_key, layer_key, candidates, optional_inputs, optional_input_size, owner)
-        return call(list(fixed_inputs), list(optional_inputs.values()))
-
     def resolve(self, layer: LayerRequest) -> TrialLayerCall:
         """The contract's per-call function of one layer on one owner (see `layer_call`)."""
         run = self.layer_call(layer.block_key, layer.layer_key, layer.candidates, layer.optional_inputs,
