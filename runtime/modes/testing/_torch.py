@@ -15,13 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._run import BackendFactory, Run, run_layer
+from ._run import CHANNELS, LENGTH, BackendFactory, Run, candidate_table, run_layer, summed, task_space
 
 __all__ = ["BLOCK", "CANDIDATES", "LABELS", "TARGET", "SEARCH_SPACE", "Conv", "Net", "Task", "MODES", "search"]
 
 BLOCK = "task/Net.forward/h"
-CHANNELS = 2
-LENGTH = 12
 
 
 class Conv(nn.Module):
@@ -33,22 +31,12 @@ class Conv(nn.Module):
                               padding=dilation * (kernel - 1) // 2, bias=False)
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
-        fixed, chosen = inputs
-        h = fixed[0]
-        for x in chosen:
-            h = h + x
-        return torch.tanh(self.conv(h))
+        return torch.tanh(self.conv(summed(inputs)))
 
 
-CANDIDATES = {
-    "Conv(3)": (Conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (Conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (Conv, (), {"kernel": 1}),
-}
+CANDIDATES = candidate_table(Conv)
 LABELS = list(CANDIDATES)
-TARGET = {BLOCK: {"h": {"chosen_layer": "Conv(3)", "chosen_inputs": ["s2"]}}}
-SEARCH_SPACE = {BLOCK: {"_type": "mutable_layer", "_value": {"h": {
-    "layer_choice": list(CANDIDATES), "optional_inputs": ["s1", "s2"], "optional_input_size": [0, 1]}}}}
+TARGET, SEARCH_SPACE = task_space(BLOCK)
 
 
 class Net(nn.Module):
