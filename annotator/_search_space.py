@@ -1,4 +1,4 @@
-"""The JSON search space of a module's IR (NNI's format, DESIGN.md §3)."""
+"""The JSON search space of a module's IR (NNI's format, DESIGN.md §3); each kind's entry is in its module."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ import json
 from typing import Any
 
 from nasctl.annotator._errors import AnnotationError
-from nasctl.annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
-from nasctl.annotator._literals import number_literal
+from nasctl.annotator._ir import Annotation, ModuleIR
+from nasctl.annotator._kinds import kind_of
 
 from nasctl._searchspace import expand_key
-
-
-def _layer_entry(layer: Any) -> dict[str, Any]:
-    size = layer.optional_input_size
-    return {
-        "layer_choice": [candidate.label for candidate in layer.candidates],
-        "optional_inputs": list(layer.optional_inputs),
-        "optional_input_size": list(size) if isinstance(size, tuple) else size,
-    }
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -67,7 +58,7 @@ class SpaceBuilder:
         block["_value"].setdefault(layer_key, layer)
         self._origin.setdefault((key, layer_key), (ir.path, line))
 
-    def _add_repeated(self, ir: ModuleIR, annotation: Any, key: str, entry: dict[str, Any]) -> None:
+    def _add_repeated(self, ir: ModuleIR, annotation: Annotation, key: str, entry: dict[str, Any]) -> None:
         """An annotation's entry under its key, or under one key per iteration of its loops."""
         for each in expand_key(key, annotation.counts):
             self.add(ir, each, json.loads(json.dumps(entry)), annotation.line, annotation.column)
@@ -75,22 +66,10 @@ class SpaceBuilder:
     def add_module(self, ir: ModuleIR) -> None:
         """Every annotation and hand-written call of one module, in source order."""
         for annotation in ir.annotations:
-            if isinstance(annotation, LayerBlock):
-                entry = {
-                    "_type": "mutable_layer",
-                    "_value": {layer.key: _layer_entry(layer) for layer in annotation.layers},
-                }
-                self._add_repeated(ir, annotation, annotation.key, entry)
-            elif isinstance(annotation, Variable):
-                if annotation.function == "choice":
-                    values = annotation.labels
-                else:
-                    values = [number_literal(option.text) for option in annotation.options]
-                entry = {"_type": annotation.function, "_value": values}
-                self._add_repeated(ir, annotation, annotation.key, entry)
-            elif isinstance(annotation, FunctionChoice):
-                entry = {"_type": "choice", "_value": list(annotation.candidates)}
-                self._add_repeated(ir, annotation, annotation.key, entry)
+            entry = kind_of(annotation.kind).entry
+            if entry is not None:
+                key, value = entry(annotation)
+                self._add_repeated(ir, annotation, key, value)
         for call in ir.handwritten:
             if call.layer_key is not None:
                 self.add_layer(ir, call.key, call.layer_key, call.entry, call.line, call.column)
