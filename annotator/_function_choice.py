@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import libcst as cst
 from nasctl.annotator._codegen import Edit, key_code, one_line, remove, rewrite_target
 from nasctl.annotator._handwritten import HandCall, HandReader
 from nasctl.annotator._inline import grouped, iteration_test, lookup, mismatch, source_match
 from nasctl.annotator._ir import Annotation, HandWritten, ModuleIR, Region
 from nasctl.annotator._kinds import Kind, always
 from nasctl.annotator._literals import python_string
-from nasctl.annotator._read import AnnotationText, Reader, positional_args, shape
-from nasctl.annotator._scope import COMPOUND, Context, is_annotation_string
+from nasctl.annotator._read import Reader, Site, positional_args, shape
+from nasctl.annotator._scope import COMPOUND, is_annotation_string
 
 from nasctl._searchspace import index_combinations, indexed_key
 
@@ -42,15 +41,9 @@ def _contains(outer: ast.AST, inner: ast.AST) -> bool:
     return any(node is inner for node in ast.walk(outer))
 
 
-def read(
-    reader: Reader,
-    source: AnnotationText,
-    call: cst.Call,
-    common: dict[str, Any],
-    ctx: Context,
-    following: ast.stmt | None,
-) -> FunctionChoice:
+def read(reader: Reader, site: Site) -> FunctionChoice:
     """A function choice and the one call of `name` in the statement after it."""
+    source, call, common, following = site.source, site.call, site.common, site.following
     name_expr = reader.name_argument(source, call, "function_choice", ("repeat",))
     name_text = source.text(name_expr)
     positional = positional_args(call)

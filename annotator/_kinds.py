@@ -61,8 +61,8 @@ def always(annotation: Any) -> bool:
 class Kind:
     """What the compiler does with one kind of annotation, phase by phase.
 
-    `read(reader, source, call, common, ctx, following)` gives the IR node of one annotation
-    (`common`: the fields every annotation has; `following`: the statement after it, or None).
+    `read(reader, site)` gives the IR node of one annotation (`_read.Site`: its call, the fields
+    every annotation has, its scope and the statement after it).
     `compile(ir, annotation, mode)` gives the edits of the compiled code. `entry(annotation)` gives
     its search-space `(key, entry)`; None for a kind without one. `inline(ir, annotation,
     architecture, drop)` gives the edits of `trial codegen`, where `drop(annotation)` deletes the

@@ -24,7 +24,7 @@ from nasctl.annotator._inline import iteration_test, lookup, mismatch, source_ma
 from nasctl.annotator._ir import Annotation, HandWritten, ModuleIR
 from nasctl.annotator._kinds import Kind
 from nasctl.annotator._literals import number_literal, python_string
-from nasctl.annotator._read import AnnotationText, Reader, keyword_args, positional_args, suggest
+from nasctl.annotator._read import AnnotationText, Reader, Site, keyword_args, positional_args, suggest
 from nasctl.annotator._scope import Context, Defined
 
 from nasctl._searchspace import index_combinations, indexed_key
@@ -87,15 +87,9 @@ def _names(node: cst.CSTNode) -> Iterator[str]:
             yield from _names(child)
 
 
-def read(
-    reader: Reader,
-    source: AnnotationText,
-    call: cst.Call,
-    common: dict[str, Any],
-    ctx: Context,
-    following: ast.stmt | None,
-) -> LayerBlock:
+def read(reader: Reader, site: Site) -> LayerBlock:
     """A block of layer specs, each checked; its key from its scope and name (or first output)."""
+    source, call, common, ctx = site.source, site.call, site.common, site.ctx
     kind = common["kind"]
     block_name: str | None = None
     for keyword in keyword_args(call):

@@ -7,7 +7,6 @@ it has no search-space entry. `trial codegen` prints the reported results and dr
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +16,7 @@ from nasctl.annotator._codegen import Edit, one_line, replace_with, replace_with
 from nasctl.annotator._ir import Annotation, ModuleIR
 from nasctl.annotator._kinds import Kind
 from nasctl.annotator._literals import python_string
-from nasctl.annotator._read import AnnotationText, Reader, keyword_args, positional_args
-from nasctl.annotator._scope import Context
+from nasctl.annotator._read import AnnotationText, Reader, Site, keyword_args, positional_args
 
 #: What `trial codegen` prints before a reported result; the other plain calls it drops.
 _PRINTS = {"report_intermediate_result": "intermediate result:", "report_final_result": "final result:"}
@@ -50,15 +48,9 @@ def _arguments(source: AnnotationText, call: cst.Call) -> list[str]:
     return parts
 
 
-def read(
-    reader: Reader,
-    source: AnnotationText,
-    call: cst.Call,
-    common: dict[str, Any],
-    ctx: Context,
-    following: ast.stmt | None,
-) -> PlainCall:
+def read(reader: Reader, site: Site) -> PlainCall:
     """A plain call, its arguments checked where the runtime takes a fixed form."""
+    source, call, common = site.source, site.call, site.common
     kind = common["kind"]
     if kind in _PRINTS:
         positional = positional_args(call)

@@ -15,6 +15,7 @@ import ast
 import difflib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
@@ -165,6 +166,19 @@ def _nni_name(source: AnnotationText, node: cst.BaseExpression) -> str:
     return source.text(node)
 
 
+@dataclass(frozen=True)
+class Site:
+    """One annotation as the reader found it: its code (`source`) and its one call `nas.<kind>(...)`,
+    the fields every annotation has (`common`: kind, form, place, loops), the scope it stands in, and
+    the statement after it (None if none)."""
+
+    source: AnnotationText
+    call: cst.Call
+    common: dict[str, Any]
+    ctx: Context
+    following: ast.stmt | None
+
+
 class Reader:
     """Turns one annotation (its text, where it stands, the statement after it) into an IR node."""
 
@@ -201,7 +215,7 @@ class Reader:
         common["kind"] = name
         if kind.repeated:
             common["loops"] = self._loops(source, call, ctx, base)
-        return kind.read(self, source, call, common, ctx, following)
+        return kind.read(self, Site(source, call, common, ctx, following))
 
     def _repeat(self, source: AnnotationText, call: cst.Call) -> tuple[cst.CSTNode, list[int]] | None:
         """The `repeat=N` (or `[N, M]`, outer to inner) of an annotation inside loops, if given."""

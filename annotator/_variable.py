@@ -24,13 +24,14 @@ from nasctl.annotator._literals import json_literal, literal_key, number_literal
 from nasctl.annotator._read import (
     AnnotationText,
     Reader,
+    Site,
     keyword_args,
     positional_args,
     prefixed_call,
     shape,
     suggest,
 )
-from nasctl.annotator._scope import Context, is_annotation_string
+from nasctl.annotator._scope import is_annotation_string
 
 from nasctl._searchspace import expand_key
 
@@ -71,15 +72,9 @@ class Variable(Annotation):
 # reading ---------------------------------------------------------------------------------------
 
 
-def read(
-    reader: Reader,
-    source: AnnotationText,
-    call: cst.Call,
-    common: dict[str, Any],
-    ctx: Context,
-    following: ast.stmt | None,
-) -> Variable:
+def read(reader: Reader, site: Site) -> Variable:
     """A variable: its sampling call, checked, and the assignment after it."""
+    source, call, common, following = site.source, site.call, site.common, site.following
     name_expr = reader.name_argument(source, call, "variable", ("repeat", "architectural"))
     if not isinstance(name_expr, (cst.Name, cst.Attribute, cst.Subscript)):
         raise reader.error_at(
