@@ -14,14 +14,14 @@ from typing import Any
 
 from nasctl.annotator._codegen import Edit, key_code, one_line, remove, rewrite_target
 from nasctl.annotator._handwritten import HandCall, HandReader
-from nasctl.annotator._inline import grouped, iteration_test, lookup, mismatch, source_match
+from nasctl.annotator._inline import grouped, iteration_test, lookup, mismatch
 from nasctl.annotator._ir import Annotation, HandWritten, ModuleIR, Region
 from nasctl.annotator._kinds import Kind, always
 from nasctl.annotator._literals import python_string
 from nasctl.annotator._read import Reader, Site, positional_args, shape
 from nasctl.annotator._scope import COMPOUND, is_annotation_string
 
-from nasctl._searchspace import index_combinations, indexed_key
+from nasctl.searchspace import find_label, index_combinations, indexed_key
 
 
 @dataclass
@@ -144,11 +144,11 @@ def _chosen_call(ir: ModuleIR, choice: FunctionChoice, architecture: dict[str, A
     calls = []
     for key in keys:
         label = lookup(ir, choice, key, architecture)
-        text = source_match(choice.candidates, label)
-        if text is None:
+        index = find_label(choice.candidates, label)
+        if index is None:
             known = ", ".join(choice.candidates)
             raise mismatch(ir, choice, key, f"{label!r} is not one of the candidates: {known}")
-        calls.append(grouped(text))
+        calls.append(grouped(choice.candidates[index]))
     if not choice.loops:
         return calls[0]
     text = calls[-1]

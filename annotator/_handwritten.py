@@ -21,7 +21,7 @@ from nasctl.annotator._literals import json_literal
 from nasctl.annotator._loops import LoopResolver
 from nasctl.annotator._source import Positions
 
-from nasctl._searchspace import expand_key
+from nasctl.searchspace import expand_key
 
 HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(HANDWRITTEN) + r")\s*\("
 _HANDWRITTEN = re.compile(HANDWRITTEN_PATTERN)

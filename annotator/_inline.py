@@ -6,7 +6,6 @@ share are here.
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,7 @@ from nasctl.annotator._errors import ArchitectureMismatch
 from nasctl.annotator._ir import Annotation, ModuleIR
 from nasctl.annotator._kinds import kind_of
 
-from nasctl._searchspace import expand_key
+from nasctl.searchspace import expand_key
 
 
 def grouped(text: str) -> str:
@@ -44,24 +43,6 @@ def iteration_test(annotation: Annotation, indices: tuple[int, ...]) -> str:
     if len(codes) == 1:
         return f"{codes[0]} == {indices[0]}"
     return f"({', '.join(codes)}) == ({', '.join(map(str, indices))})"
-
-
-def source_match(texts: list[str], label: Any) -> str | None:
-    """The text among `texts` that `label` names: the same text, else the same expression up to
-    layout (an architecture written by NNI prints `avg_pool(h, 2)` where the source has `avg_pool(h,2)`)."""
-    if not isinstance(label, str):
-        return None
-    if label in texts:
-        return label
-
-    def parsed(text: str) -> str | None:
-        try:
-            return ast.dump(ast.parse(text.strip(), mode="eval"))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-
-    wanted = parsed(label)
-    return next((text for text in texts if wanted is not None and parsed(text) == wanted), None)
 
 
 def inline_ir(ir: ModuleIR, architecture: dict[str, Any]) -> str:

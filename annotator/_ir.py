@@ -13,19 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The sampling functions a `variable` (or a hand-written call) may use, with their argument count.
-SAMPLING_ARITY: dict[str, int | None] = {
-    "choice": None,
-    "randint": 2,
-    "uniform": 2,
-    "quniform": 3,
-    "loguniform": 2,
-    "qloguniform": 3,
-    "normal": 2,
-    "qnormal": 3,
-    "lognormal": 2,
-    "qlognormal": 3,
-}
 
 @dataclass(frozen=True)
 class Region:

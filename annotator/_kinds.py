@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from nasctl.annotator._ir import SAMPLING_ARITY
+from nasctl.searchspace import SAMPLING_ARITY
 
 if TYPE_CHECKING:
     from nasctl.annotator._codegen import Edit

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +19,14 @@ from typing import Any
 import libcst as cst
 from nasctl.annotator._codegen import Edit, key_code, one_line, replace_with, replace_within
 from nasctl.annotator._handwritten import HandCall, HandReader
-from nasctl.annotator._inline import iteration_test, lookup, mismatch, source_match
+from nasctl.annotator._inline import iteration_test, lookup, mismatch
 from nasctl.annotator._ir import Annotation, HandWritten, ModuleIR
 from nasctl.annotator._kinds import Kind
 from nasctl.annotator._literals import number_literal, python_string
 from nasctl.annotator._read import AnnotationText, Reader, Site, keyword_args, positional_args, suggest
 from nasctl.annotator._scope import Context, Defined
 
-from nasctl._searchspace import index_combinations, indexed_key
+from nasctl.searchspace import candidate_key, find_label, index_combinations, indexed_key, input_size_bounds
 
 _LAYER_KEYS = ("layer_choice", "fixed_inputs", "optional_inputs", "optional_input_size", "layer_output")
 _BUILTINS = frozenset(dir(builtins))
@@ -481,11 +480,6 @@ HELPER = [
     "    return callee(inputs, *args, **kwargs)",
 ]
 
-def candidate_key(block_key: str, layer_key: str, index: int) -> str:
-    """Where a class candidate is kept in `nas_candidates`: the runtime's `<block>__<layer>__<index>`, sanitised."""
-    return re.sub(r"[^0-9A-Za-z_]", "_", f"{block_key}__{layer_key}__{index}")
-
-
 def _repeated_statements(ir: ModuleIR, block: LayerBlock, architecture: dict[str, Any]) -> list[str]:
     """A block inside loops: an `if`/`elif` over the iterations, each with that iteration's layers."""
     if not block.loops:
@@ -511,19 +505,21 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, key: str, architecture: d
         chosen = chosen_block[layer.key]
         if not isinstance(chosen, dict) or "chosen_layer" not in chosen:
             raise mismatch(ir, block, key, f"layer '{layer.key}' needs chosen_layer and chosen_inputs")
-        by_label = {candidate.label: candidate for candidate in layer.candidates}
-        label = source_match(list(by_label), chosen["chosen_layer"]) or chosen["chosen_layer"]
-        if label not in by_label:
-            known = ", ".join(by_label)
+        labels = [candidate.label for candidate in layer.candidates]
+        index = find_label(labels, chosen["chosen_layer"])
+        if index is None:
             raise mismatch(
-                ir, block, key, f"layer '{layer.key}': chosen_layer {label!r} is not one of: {known}"
+                ir,
+                block,
+                key,
+                f"layer '{layer.key}': chosen_layer {chosen['chosen_layer']!r} is not one of: {', '.join(labels)}",
             )
         inputs = chosen.get("chosen_inputs", [])
         if not isinstance(inputs, list):
             raise mismatch(ir, block, key, f"layer '{layer.key}': chosen_inputs must be a list")
-        inputs = [source_match(layer.optional_inputs, name) or name for name in inputs]
-        for name in inputs:
-            if name not in layer.optional_inputs:
+        found = [find_label(layer.optional_inputs, name) for name in inputs]
+        for name, at in zip(inputs, found, strict=True):
+            if at is None:
                 known = ", ".join(layer.optional_inputs) or "(none)"
                 raise mismatch(
                     ir,
@@ -531,10 +527,10 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, key: str, architecture: d
                     key,
                     f"layer '{layer.key}': chosen input {name!r} is not one of the optional inputs: {known}",
                 )
+        inputs = [layer.optional_inputs[at] for at in found if at is not None]
         if len(set(inputs)) != len(inputs):
             raise mismatch(ir, block, key, f"layer '{layer.key}': chosen_inputs repeats an input")
-        size = layer.optional_input_size
-        low, high = size if isinstance(size, tuple) else (size, size)
+        low, high = input_size_bounds(layer.optional_input_size, len(layer.optional_inputs), key, layer.key)
         if not low <= len(inputs) <= high:
             raise mismatch(
                 ir,
@@ -543,8 +539,7 @@ def _layer_statements(ir: ModuleIR, block: LayerBlock, key: str, architecture: d
                 f"layer '{layer.key}': {len(inputs)} chosen inputs, but optional_input_size allows "
                 f"{low if low == high else f'{low} to {high}'}",
             )
-        candidate = by_label[label]
-        index = layer.candidates.index(candidate)
+        candidate = layer.candidates[index]
         arguments = [
             block.owner or "None",
             python_string(candidate_key(key, layer.key, index)),

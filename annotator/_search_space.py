@@ -9,11 +9,7 @@ from nasctl.annotator._errors import AnnotationError
 from nasctl.annotator._ir import Annotation, ModuleIR
 from nasctl.annotator._kinds import kind_of
 
-from nasctl._searchspace import expand_key
-
-
-def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+from nasctl.searchspace import expand_key, json_equal
 
 
 class SpaceBuilder:
@@ -39,7 +35,7 @@ class SpaceBuilder:
 
     def add(self, ir: ModuleIR, key: str, entry: dict[str, Any], line: int, column: int) -> None:
         """Add a whole entry (a variable, a function choice, or a block with all its layers)."""
-        if key in self.space and not _same(self.space[key], entry):
+        if key in self.space and not json_equal(self.space[key], entry):
             raise self._conflict(ir, key, line, column, self._origin[(key, None)])
         self.space.setdefault(key, entry)
         self._origin.setdefault((key, None), (ir.path, line))
@@ -53,7 +49,7 @@ class SpaceBuilder:
             raise self._conflict(ir, key, line, column, self._origin[(key, None)])
         self._origin.setdefault((key, None), (ir.path, line))
         existing = block["_value"].get(layer_key)
-        if existing is not None and not _same(existing, layer):
+        if existing is not None and not json_equal(existing, layer):
             raise self._conflict(ir, f"{key}/{layer_key}", line, column, self._origin[(key, layer_key)])
         block["_value"].setdefault(layer_key, layer)
         self._origin.setdefault((key, layer_key), (ir.path, line))

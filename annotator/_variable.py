@@ -10,6 +10,7 @@ the chosen option's text or the sampled number. Hand-written `nas.choice(..., ke
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +18,10 @@ from typing import Any
 import libcst as cst
 from nasctl.annotator._codegen import Edit, key_code, one_line, remove, rewrite_target
 from nasctl.annotator._handwritten import HandCall, HandReader
-from nasctl.annotator._inline import grouped, lookup, mismatch, source_match
-from nasctl.annotator._ir import SAMPLING_ARITY, Annotation, HandWritten, ModuleIR, Region
+from nasctl.annotator._inline import grouped, lookup, mismatch
+from nasctl.annotator._ir import Annotation, HandWritten, ModuleIR, Region
 from nasctl.annotator._kinds import Kind, always
-from nasctl.annotator._literals import json_literal, literal_key, number_literal, python_string
+from nasctl.annotator._literals import json_literal, number_literal, python_string
 from nasctl.annotator._read import (
     AnnotationText,
     Reader,
@@ -33,7 +34,17 @@ from nasctl.annotator._read import (
 )
 from nasctl.annotator._scope import is_annotation_string
 
-from nasctl._searchspace import expand_key
+from nasctl.searchspace import (
+    SAMPLING_ARITY,
+    ArchitectureError,
+    check_variable,
+    expand_key,
+    find_label,
+    json_equal,
+)
+
+#: The sampling types whose values lie in `[low, high]` (`randint`: `[low, high)`).
+_RANGED = ("randint", "uniform", "quniform", "loguniform", "qloguniform")
 
 
 @dataclass
@@ -153,12 +164,10 @@ def _sampling_options(reader: Reader, source: AnnotationText, sampler: cst.Call,
         if not options:
             raise reader.error_at(source, sampler, "choice needs at least one option")
         literal = all(option.literal for option in options)
-        seen: set[Any] = set()
-        for arg, option in zip(sampler.args, options, strict=False):
-            identity = literal_key(option.value) if literal else option.text
-            if identity in seen:
+        for index, (arg, option) in enumerate(zip(sampler.args, options, strict=False)):
+            if any(json_equal(option.value, other.value) if literal else option.text == other.text
+                   for other in options[:index]):
                 raise reader.error_at(source, arg.value, f"duplicate option {option.text} in choice")
-            seen.add(identity)
         return options
     if reader.key_style == "nni" and len(options) != arity:
         # NNI's generator writes the numbers as given (its own test has `randint(2, 3, 5)`); the
@@ -328,39 +337,22 @@ def _variable_value(ir: ModuleIR, variable: Variable, key: str, architecture: di
     value = lookup(ir, variable, key, architecture)
     if variable.function == "choice":
         labels = variable.labels
-        for option, label in zip(variable.options, labels, strict=False):
-            if type(label) is type(value) and label == value:
-                return grouped(option.text)
-        texts = [label for label in labels if isinstance(label, str)]
-        match = source_match(texts, value) if texts else None
-        if match is not None:
-            return grouped(variable.options[labels.index(match)].text)
-        for option, label in zip(variable.options, labels, strict=False):
-            numeric = (int, float)
-            if isinstance(label, numeric) and isinstance(value, numeric) and not isinstance(value, bool):
-                if not isinstance(label, bool) and label == value:
-                    return grouped(option.text)
-        known = ", ".join(python_string(label) if isinstance(label, str) else repr(label) for label in labels)
-        raise mismatch(ir, variable, key, f"{value!r} is not one of the options: {known}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise mismatch(ir, variable, key, f"{variable.function} needs a number, got {value!r}")
+        index = find_label(labels, value)
+        if index is None:
+            known = ", ".join(python_string(label) if isinstance(label, str) else repr(label) for label in labels)
+            raise mismatch(ir, variable, key, f"{value!r} is not one of the options: {known}")
+        return grouped(variable.options[index].text)
     bounds = [number_literal(option.text) for option in variable.options]
-    if variable.function == "randint":
-        if value != int(value):
-            raise mismatch(ir, variable, key, f"randint needs an integer, got {value!r}")
-        value = int(value)
-        if not bounds[0] <= value < bounds[1]:
-            raise mismatch(
-                ir, variable, key, f"{value} is outside randint's range [{bounds[0]}, {bounds[1]})"
-            )
-    elif "normal" not in variable.function and not bounds[0] <= value <= bounds[1]:
-        raise mismatch(
-            ir,
-            variable,
-            key,
-            f"{value!r} is outside {variable.function}'s range [{bounds[0]}, {bounds[1]}]",
-        )
-    return repr(value)
+    try:
+        return repr(check_variable(key, variable.function, bounds, value))
+    except ArchitectureError as error:
+        reason = str(error).removeprefix(f"architecture key '{key}': ")
+    function = variable.function
+    finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if finite and function in _RANGED and (function != "randint" or float(value).is_integer()):
+        shown, high = (int(value), f"{bounds[1]})") if function == "randint" else (repr(value), f"{bounds[1]}]")
+        reason = f"{shown} is outside {function}'s range [{bounds[0]}, {high}"
+    raise mismatch(ir, variable, key, reason)
 
 
 def inline(

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from nasctl.annotator._ir import SAMPLING_ARITY
 from nasctl.annotator._kinds import ANNOTATIONS, HANDWRITTEN, Kind, kind_of
 
 from nasctl import annotator
+from nasctl.searchspace import SAMPLING_ARITY
 
 ANNOTATOR = Path(annotator.__file__).parent
 #: The annotations of DESIGN.md §2, and nasctl's own `derive_architecture`.

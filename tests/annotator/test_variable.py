@@ -265,7 +265,7 @@ def test_codegen_writes_the_chosen_option_as_written(h) -> None:
         ("choice", "1, 2", True, r"True is not one of the options"),
         ("uniform", "0, 1", 2, r"key 'm/x/uniform': 2 is outside uniform's range \[0, 1\]"),
         ("randint", "0, 4", 4, r"4 is outside randint's range \[0, 4\)"),
-        ("randint", "0, 4", 1.5, r"randint needs an integer, got 1.5"),
+        ("randint", "0, 4", 1.5, r"randint value 1.5 is not an integer in \[0, 4\)"),
         ("normal", "0, 1", "a", r"normal needs a number, got 'a'"),
     ],
 )
@@ -306,3 +306,12 @@ def test_hand_written_sampling_calls_are_read_for_the_search_space(h) -> None:
 def test_hand_written_sampling_call_mistakes(h, call: str, message: str) -> None:
     with pytest.raises(annotator.AnnotationError, match=message):
         h.compile(f"import nas\nx = {call}\n")
+
+
+def test_options_equal_as_json_are_duplicates(h) -> None:
+    # The search space's equality (`nasctl.searchspace.json_equal`): 1 is 1.0, True is not 1.
+    with pytest.raises(annotator.AnnotationError, match=r"duplicate option 1\.0 in choice"):
+        h.compile("# @nas.variable(nas.choice(1, 1.0), name=x)\nx = 1\n")
+    assert h.compile("# @nas.variable(nas.choice(1, True), name=x)\nx = 1\n").search_space == {
+        "m/x/choice": {"_type": "choice", "_value": [1, True]}
+    }
