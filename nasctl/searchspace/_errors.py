@@ -1,4 +1,12 @@
-"""The search space's error: an architecture that does not fit its search space."""
+"""The search space's errors: an architecture that does not fit its space, a malformed space.
+
+`ArchitectureError` is a `nasctl.runtime.errors.NasError` (the runtime re-exports it), so every
+`except NasError` catches it:
+
+>>> from nasctl.runtime.errors import NasError
+>>> issubclass(ArchitectureError, NasError)
+True
+"""
 
 from __future__ import annotations
 
