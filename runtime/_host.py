@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from nasctl.runtime.errors import TrialError
 
-from nasctl._searchspace import relaxable_options
+from nasctl.searchspace import relaxable_options
 
 __all__ = [
     "FloatChoice",

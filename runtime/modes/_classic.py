@@ -9,24 +9,18 @@ trial's candidate registry (`nas.candidates()`). Needs no framework import.
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 
+from nasctl.searchspace import candidate_key
+
 if TYPE_CHECKING:
     from nasctl.runtime._host import TrialHost
 
 __all__ = ["ClassicBackend", "candidate_key"]
-
-_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
-
-
-def candidate_key(block_key: str, layer_key: str, index: int) -> str:
-    """The `nas_candidates` key of candidate `index` of a layer: `<block>__<layer>__<index>`, sanitised."""
-    return _UNSAFE.sub("_", f"{block_key}__{layer_key}__{index}")
 
 
 def _function_call(label: str, chosen: tuple[str, ...]) -> LayerCall:
