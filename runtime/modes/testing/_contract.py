@@ -89,7 +89,7 @@ def _signature_problems(cls: type) -> list[str]:
 
 def contract_problems(framework: str | None, mode: str, cls: type | None = None) -> list[str]:
     """What the backend of `(framework, mode)` (or `cls`) breaks of the contract; empty: nothing."""
-    mode = normalize_mode(mode)
+    mode = normalize_mode(mode, known=None)
     cls = cls or backend_class(framework, mode)
     if not (isinstance(cls, type) and issubclass(cls, LayerBackend)):
         return [f"{cls!r} is not a LayerBackend subclass"]
