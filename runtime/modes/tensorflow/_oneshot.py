@@ -244,6 +244,7 @@ class OneShotBackend(TensorFlowBackend):
         called `nas.derive_architecture(evaluate)` reports no architecture: there is nothing to rank by)."""
         return self._derived
 
+
 def _scaled(weight: Any, value: Any) -> Any:
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype != weight.dtype:
