@@ -102,6 +102,7 @@ class TunerSpec:
     name: str
     class_args: dict[str, Any] = field(default_factory=dict)
     code_directory: Path | None = None
+    prepare_ahead: bool | None = None  # `prepareAhead`; None: the tuner's own `prepares_ahead`
 
     @property
     def is_custom(self) -> bool:
@@ -607,7 +608,8 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
                 errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
             name = tuner_doc["name"]
             _check_nni_tuner(tuner_doc, errors)
-        tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
+        tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir,
+                          prepare_ahead=tuner_doc.get("prepareAhead"))
     elif mode not in _TUNERLESS_MODES and architecture is None:
         errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
 

@@ -2,11 +2,12 @@
 
 The loop's thread owns storage, the channel and the trials; the tuner runs on its own thread
 (`TunerWorker`), one call at a time in the order the loop submits them, so a slow suggestion or a
-checkpoint never delays a reply. A free slot's parameters are prepared while the other trials run;
-a metric is stored and acknowledged, then given to the tuner. The loop:
+checkpoint never delays a reply. A free slot's parameters are prepared while the other trials run
+(with prepare-ahead, also those of the slots the running trials will free); a metric is stored and
+acknowledged, then given to the tuner. The loop:
 
 1. starts trials while slots are free (restarted ones first, then new ones from the prepared
-   parameters), and asks the tuner for a free slot's parameters,
+   parameters), and asks the tuner for the parameters of a free slot (or of a slot to come),
 2. waits on the channel's sockets, the trials' pidfds and the signal pipe, with a timeout set by
    the next deadline (maxTrialDuration, maxExperimentDuration, the heartbeat),
 3. stops when every trial has ended and no more may start (maxTrialNumber, the tuner is done),
@@ -21,6 +22,7 @@ import contextlib
 import dataclasses
 import fcntl
 import logging
+import math
 import os
 import secrets
 import selectors
@@ -51,6 +53,7 @@ from nasctl.runtime.manager._tuner import (
     create_tuner,
     is_no_more_trials,
     restore_tuner,
+    tell_trial_end,
 )
 from nasctl.runtime.manager._tuner_worker import TunerWorker
 
@@ -142,6 +145,7 @@ class Manager:
         self._generating: tuple[int, Future] | None = None
         self._checkpointing: tuple[int, Future] | None = None
         self._checkpoint_due = False
+        self.prepare_ahead = False  # set once the tuner exists: `prepareAhead`, else its `prepares_ahead`
         self._wake: Callable[[], None] = lambda: None
         self.assessor: AssessorRunner | None = None
         self._early_stops: dict[str, int] = {}  # trial id -> the step its assessor stopped it at
@@ -216,6 +220,7 @@ class Manager:
             replayed = restore_tuner(self.tuner, storage, self.dir, use_checkpoint=False)
         if replayed:
             log.info("tuner: replayed %d stored events", replayed)
+        self.prepare_ahead = self._prepares_ahead()
         self._last_checkpoint_event = storage.last_event_id()
         self._best = self._best_value()
         self._prepared.extend(storage.unassigned_parameters())
@@ -375,6 +380,12 @@ class Manager:
         return create_tuner(self.config.tuner, self.seed, mode=self.config.nas_mode,
                             fixed=self.storage.meta("architecture"))
 
+    def _prepares_ahead(self) -> bool:
+        spec = self.config.tuner
+        if spec is not None and spec.prepare_ahead is not None:
+            return spec.prepare_ahead
+        return bool(getattr(self.tuner, "prepares_ahead", False))
+
     def _maybe_checkpoint(self) -> None:
         """Checkpoint the tuner (on its thread) if it has seen new events; a failure only costs a longer replay."""
         self._checkpoint_due = True
@@ -454,19 +465,29 @@ class Manager:
         return trial_id
 
     def _prepare_next(self) -> None:
-        """Have the tuner prepare parameters for a free slot, on its thread, while the other trials run.
+        """Have the tuner prepare parameters, on its thread, while the trials run; one call at a time.
 
-        Only for a free slot, as NNI asks: a tuner never has more parameters out than trials may run,
-        and sees a trial's result before it is asked for the parameters of the trial that follows.
+        Without prepare-ahead, only for a free slot, as NNI asks: the tuner sees a trial's result
+        before it is asked for the parameters of the trial that follows. With it, one set per slot
+        to come (the free ones and each running trial's), less the restarted trials that will take
+        slots first: a slot that frees starts its next trial without waiting for the tuner. Never
+        more sets than maxTrialNumber still allows.
         """
-        if self._generating is not None or self._prepared or self.exhausted:
+        if self._generating is not None or self.exhausted:
             return
-        if self.stop_signal is not None or self.failure is not None or self.service.free_slots() == 0:
+        if self.stop_signal is not None or self.failure is not None:
             return
+        slots = self.service.free_slots()
+        if self.prepare_ahead:
+            slots += len(self.service.running) - self.storage.counts()["WAITING"]
+        wanted = min(slots, self._trials_left())
+        if len(self._prepared) < wanted:
+            self._submit_generate()
+
+    def _trials_left(self) -> int | float:
+        """How many more trials maxTrialNumber allows (not counting the prepared parameters' trials)."""
         limit = self.config.max_trial_number
-        if limit is not None and self.storage.next_sequence() >= limit:
-            return
-        self._submit_generate()
+        return math.inf if limit is None else limit - self.storage.next_sequence()
 
     def _submit_generate(self) -> None:
         self._submit_checkpoint()  # a due checkpoint goes first, while no suggestion is in flight
@@ -572,8 +593,7 @@ class Manager:
                 message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
         self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
-        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-            self.worker.submit(self.tuner.trial_end, parameter_id, status == "SUCCEEDED")
+        self._tell_trial_end(trial.trial_id, status == "SUCCEEDED")
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
         self._check_early_failures(trial, status, code, tail)
@@ -612,8 +632,7 @@ class Manager:
         log.info("trial %s: EARLY_STOPPED (%s)", trial.trial_id, message)
         if told is not None:
             self.worker.submit(self.tuner.receive_trial_result, *told)
-        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-            self.worker.submit(self.tuner.trial_end, parameter_id, False)
+        self._tell_trial_end(trial.trial_id, False)
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, False)
         self._check_early_failures(trial, "EARLY_STOPPED", code, tail)
@@ -660,8 +679,12 @@ class Manager:
             self.storage.finish_trial(trial.trial_id, "USER_CANCELED", exit_code=trial.process.returncode,
                                       stderr_tail=stderr_tail(trial.folder) or None,
                                       message="canceled: maxExperimentDuration reached")
-            for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-                self.worker.submit(self.tuner.trial_end, parameter_id, False)
+            self._tell_trial_end(trial.trial_id, False)
+
+    def _tell_trial_end(self, trial_id: str, success: bool) -> None:
+        """The tuner's `trial_end` for each parameter the trial ran, queued on its thread."""
+        for parameter_id, _, _ in self.storage.trial_parameters(trial_id):
+            self.worker.submit(tell_trial_end, self.tuner, parameter_id, success)
 
     # -- channel requests ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from nasctl.runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
 from nasctl.runtime.manager._storage import Storage
 
 __all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_data", "checkpoint_tuner", "create_tuner",
-           "is_no_more_trials", "restore_tuner"]
+           "is_no_more_trials", "restore_tuner", "tell_trial_end"]
 
 log = logging.getLogger("nasctl.manager")
 
@@ -143,4 +143,11 @@ def _replay(tuner: Any, kind: str, parameter_id: int, payload: Any) -> None:
             raise _Unusable(f"its value is refused: {problem}")
         tuner.receive_trial_result(parameter_id, payload["parameters"], payload["value"])
     elif kind == "end":
-        tuner.trial_end(parameter_id, bool(payload))
+        tell_trial_end(tuner, parameter_id, bool(payload))
+
+
+def tell_trial_end(tuner: Any, parameter_id: int, success: bool) -> None:
+    """`tuner.trial_end(parameter_id, success)`, where the tuner has one (it is optional, as in NNI)."""
+    hook = getattr(tuner, "trial_end", None)
+    if callable(hook):
+        hook(parameter_id, success)

@@ -103,3 +103,22 @@ def test_an_unusable_checkpoint_is_reported_for_a_full_replay(tmp_path: Path) ->
     assert restore_tuner(fresh, storage, tmp_path, use_checkpoint=False) == 6
     assert fresh.calls == original.calls
     storage.close()
+
+
+def test_trial_end_is_optional_as_in_nni() -> None:
+    from nasctl.runtime.manager._tuner import tell_trial_end
+
+    class Minimal:  # the three methods NNI requires, no trial_end
+        pass
+
+    class Ending:
+        def __init__(self) -> None:
+            self.ended: list[tuple[int, bool]] = []
+
+        def trial_end(self, parameter_id: int, success: bool) -> None:
+            self.ended.append((parameter_id, success))
+
+    tell_trial_end(Minimal(), 3, True)
+    ending = Ending()
+    tell_trial_end(ending, 3, False)
+    assert ending.ended == [(3, False)]
