@@ -42,6 +42,15 @@ from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
 from nasctl.runtime.manager._channel import ChannelServer, Refused, printable
 from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
+from nasctl.runtime.manager._kinds import (
+    FAILED_STATUSES,
+    FINISHED_STATUSES,
+    ExperimentStatus,
+    MetricKind,
+    Reply,
+    Request,
+    TrialStatus,
+)
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._outcome import error_line, error_signature
 from nasctl.runtime.manager._ray import RayTrainingService, RayTrial
@@ -149,10 +158,19 @@ class Manager:
         self._wake: Callable[[], None] = lambda: None
         self.assessor: AssessorRunner | None = None
         self._early_stops: dict[str, int] = {}  # trial id -> the step its assessor stopped it at
+        # Set when the run starts (`_run_locked`):
+        self.session: int | None = None
+        self.deadline: float | None = None  # monotonic time at which maxExperimentDuration is reached
+        self._elapsed_before = 0.0  # seconds the experiment ran in earlier sessions
+        self._session_start = time.monotonic()
+        self.search_space: dict[str, Any] = {}
+        self.channel: ChannelServer | None = None
+        self.channel_address = ""
+        self.service: LocalTrainingService | RayTrainingService | None = None
 
     # -- the run ------------------------------------------------------------------------------------
 
-    def run(self) -> str:
+    def run(self) -> ExperimentStatus:
         """Run to the end; returns the experiment's final status (DONE, STOPPED or FAILED)."""
         with self._lock(), self._logging():
             return self._run_locked()
@@ -196,16 +214,15 @@ class Manager:
             log.removeHandler(handler)
             handler.close()
 
-    def _run_locked(self) -> str:
+    def _run_locked(self) -> ExperimentStatus:
         storage = self.storage
         storage.track_counts()  # this manager holds the lock: it is the only writer
         self.session = storage.start_session(os.getpid())
-        self.deadline = None
         self._elapsed_before = storage.elapsed()
         self._session_start = time.monotonic()
         if self.config.max_experiment_duration is not None:
             self.deadline = self._session_start + self.config.max_experiment_duration - self._elapsed_before
-        storage.set_meta(status="RUNNING", message=None, pid=os.getpid())
+        storage.set_meta(status=ExperimentStatus.RUNNING, message=None, pid=os.getpid())
         log.info("experiment %s: session %s started (pid %s)", self.id, self.session, os.getpid())
         self._recover_interrupted()
         self.search_space = storage.meta("search_space")
@@ -236,7 +253,7 @@ class Manager:
         self._wake = lambda: _poke(wake_w)
         self.worker = TunerWorker(self.tuner, wake=self._wake)
         restore_signals = self._install_signals(wake_w)
-        status = "FAILED"
+        status = ExperimentStatus.FAILED
         message: str | None = None
         finished = False
         try:
@@ -316,7 +333,7 @@ class Manager:
             while sock.recv(4096):
                 pass
 
-    def _loop(self) -> tuple[str, str | None]:
+    def _loop(self) -> tuple[ExperimentStatus, str | None]:
         storage = self.storage
         next_heartbeat = time.monotonic() + _HEARTBEAT
         next_checkpoint = time.monotonic() + _CHECKPOINT_EVERY
@@ -328,18 +345,18 @@ class Manager:
             if self.stop_signal is not None:
                 name = signal.Signals(self.stop_signal).name
                 self._interrupt_running()
-                return "STOPPED", f"stopped by {name}; resume with: nasctl resume {self.id}"
+                return ExperimentStatus.STOPPED, f"stopped by {name}; resume with: nasctl resume {self.id}"
             if self.failure is not None:
                 self._interrupt_running()
-                return "FAILED", self.failure
+                return ExperimentStatus.FAILED, self.failure
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self._cancel_running()
-                return "DONE", "maxExperimentDuration reached"
+                return ExperimentStatus.DONE, "maxExperimentDuration reached"
             self._fill_slots()
             if not self.service.running and self.failure is None:
-                if not storage.trial_ids_with_status("WAITING") and not self._may_create():
+                if not storage.trial_ids_with_status(TrialStatus.WAITING) and not self._may_create():
                     reason = "the tuner has no more trials" if self.exhausted else "maxTrialNumber reached"
-                    return "DONE", reason
+                    return ExperimentStatus.DONE, reason
             now = time.monotonic()
             waits = [next_heartbeat - now]
             if self.deadline is not None:
@@ -429,14 +446,14 @@ class Manager:
         """Trials a killed manager left RUNNING: their processes are killed; a trial whose every
         parameter has its final result stored is SUCCEEDED with it, the others wait to run again."""
         storage = self.storage
-        for trial_id in storage.trial_ids_with_status("RUNNING"):
+        for trial_id in storage.trial_ids_with_status(TrialStatus.RUNNING):
             pgid = storage.trial_pgid(trial_id)
             if pgid and kill_orphans(pgid, self.id, trial_id):
                 log.info("trial %s: killed the process group %s left by the previous manager", trial_id, pgid)
             phases = [parameter_id for parameter_id, _, _ in storage.trial_parameters(trial_id)]
             if phases and set(phases) <= storage.final_parameter_ids(trial_id):
                 storage.finish_trial(
-                    trial_id, "SUCCEEDED", exit_code=None,
+                    trial_id, TrialStatus.SUCCEEDED, exit_code=None,
                     stderr_tail=stderr_tail(self.dir / "trials" / trial_id) or None,
                     message="its final result was stored before the manager stopped; its process was ended")
                 log.info("trial %s: had reported its final result when the manager stopped; SUCCEEDED", trial_id)
@@ -479,7 +496,7 @@ class Manager:
             return
         slots = self.service.free_slots()
         if self.prepare_ahead:
-            slots += len(self.service.running) - self.storage.counts()["WAITING"]
+            slots += len(self.service.running) - self.storage.counts()[TrialStatus.WAITING]
         wanted = min(slots, self._trials_left())
         if len(self._prepared) < wanted:
             self._submit_generate()
@@ -532,7 +549,7 @@ class Manager:
 
     def _fill_slots(self) -> None:
         while self.service.free_slots() > 0 and self.stop_signal is None and self.failure is None:
-            waiting = self.storage.trial_ids_with_status("WAITING")
+            waiting = self.storage.trial_ids_with_status(TrialStatus.WAITING)
             trial_id = waiting[0] if waiting else (self._new_trial() if self._may_create() else None)
             if trial_id is None:
                 break
@@ -582,20 +599,20 @@ class Manager:
             self._record_early_stop(trial, early_step, code, tail)
             return
         if trial.timed_out:
-            status, message = "TIMEOUT", f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
+            status, message = TrialStatus.TIMEOUT, f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
         elif code == 0 or early_step is not None:  # stopped early only after its final result
-            status, message = "SUCCEEDED", None
+            status, message = TrialStatus.SUCCEEDED, None
         else:
-            status = "FAILED"
+            status = TrialStatus.FAILED
             if trial.failure is not None:
                 message = trial.failure
             else:
                 message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
         self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
-        self._tell_trial_end(trial.trial_id, status == "SUCCEEDED")
+        self._tell_trial_end(trial.trial_id, status == TrialStatus.SUCCEEDED)
         if self.assessor is not None:
-            self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
+            self.assessor.trial_end(trial.trial_id, status == TrialStatus.SUCCEEDED)
         self._check_early_failures(trial, status, code, tail)
         self._report_progress()
 
@@ -635,19 +652,19 @@ class Manager:
         self._tell_trial_end(trial.trial_id, False)
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, False)
-        self._check_early_failures(trial, "EARLY_STOPPED", code, tail)
+        self._check_early_failures(trial, TrialStatus.EARLY_STOPPED, code, tail)
         self._report_progress()
 
-    def _check_early_failures(self, trial: TrialProcess, status: str, code: int | None, tail: str) -> None:
+    def _check_early_failures(self, trial: TrialProcess, status: TrialStatus, code: int | None, tail: str) -> None:
         if self.early_check_done:
             return
-        if status != "FAILED":
+        if status != TrialStatus.FAILED:
             self.early_check_done = True  # one trial did not fail: never stop early
             return
         line = error_line(tail, f"exit code {code}")
         signature = error_signature(line, trial.folder, trial.trial_id)
         self.session_failures.append((code, signature))
-        if self.storage.counts()["SUCCEEDED"]:
+        if self.storage.counts()[TrialStatus.SUCCEEDED]:
             self.early_check_done = True
             return
         count = len(self.session_failures)
@@ -676,7 +693,7 @@ class Manager:
         """Stop running trials for good (the experiment's time is up): USER_CANCELED."""
         for trial in self.service.stop_all():
             self.live.pop(trial.trial_id, None)
-            self.storage.finish_trial(trial.trial_id, "USER_CANCELED", exit_code=trial.process.returncode,
+            self.storage.finish_trial(trial.trial_id, TrialStatus.USER_CANCELED, exit_code=trial.process.returncode,
                                       stderr_tail=stderr_tail(trial.folder) or None,
                                       message="canceled: maxExperimentDuration reached")
             self._tell_trial_end(trial.trial_id, False)
@@ -694,19 +711,19 @@ class Manager:
 
     def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
         live = self.live[request["trial_id"]]
-        kind = request["type"]
-        if kind == "get_parameter":
+        kind = Request(request["type"])
+        if kind == Request.GET_PARAMETER:
             return self._get_parameter(live)
-        if kind == "metric":
+        if kind == Request.METRIC:
             warning = self._metric(live, request)
             if warning is not None:
-                return {"type": "ack", "warning": warning}
-        elif kind == "architecture":
+                return {"type": Reply.ACK, "warning": warning}
+        elif kind == Request.ARCHITECTURE:
             self._architecture(live, request)
         else:
             level = getattr(logging, request["level"].upper())
             log.log(level, "trial %s: %s", live.trial_id, printable(request["message"], 10000))
-        return {"type": "ack"}
+        return {"type": Reply.ACK}
 
     def _get_parameter(self, live: _Live) -> dict[str, Any]:
         if live.served < len(live.phases):
@@ -714,14 +731,14 @@ class Manager:
         else:
             prepared = self._next_prepared()
             if prepared is None:
-                return {"type": "no_more_parameters"}
+                return {"type": Reply.NO_MORE_PARAMETERS}
             parameter_id, parameters = prepared
             self.storage.add_parameter(live.trial_id, parameter_id, live.served, parameters, tuner_event=False)
             live.phases.append((parameter_id, parameters))
         live.served += 1
         live.current = parameter_id
         live.given[parameter_id] = parameters
-        return {"type": "parameter", "parameter_id": parameter_id, "parameters": parameters}
+        return {"type": Reply.PARAMETER, "parameter_id": parameter_id, "parameters": parameters}
 
     def _next_prepared(self) -> tuple[int, dict[str, Any]] | None:
         """Parameters for another phase of a running trial; waits for the tuner if none are prepared."""
@@ -746,14 +763,15 @@ class Manager:
         """Store a metric (a final one goes to the tuner); returns a warning for the trial, if any."""
         parameter_id, parameters = self._resolve_parameter(live, request.get("parameter_id"))
         value = request["value"]
-        if request["kind"] == "final":
+        kind = MetricKind(request["kind"])
+        if kind == MetricKind.FINAL:
             if parameter_id in live.finals:
                 warning = (f"a second final result for parameter {parameter_id} was ignored; "
                            "the first one stands")
                 log.warning("trial %s: %s", live.trial_id, warning)
                 return warning
             live.finals.add(parameter_id)
-            if self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters):
+            if self.storage.add_metric(live.trial_id, parameter_id, kind, None, value, parameters=parameters):
                 # Stored first, so the trial's acknowledgement does not wait on the tuner.
                 self.worker.submit(self.tuner.receive_trial_result, parameter_id, parameters, value)
             else:
@@ -762,11 +780,10 @@ class Manager:
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)
-        elif request["kind"] == "arch_weights":  # darts' architecture weights: stored for the view, never assessed
-            self.storage.add_metric(live.trial_id, parameter_id, "arch_weights", request.get("sequence"), value)
         else:
-            self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
-            if self.assessor is not None and live.trial_id not in self._early_stops:
+            self.storage.add_metric(live.trial_id, parameter_id, kind, request.get("sequence"), value)
+            # darts' architecture weights are stored for the view, never assessed
+            if kind == MetricKind.INTERMEDIATE and self.assessor is not None and live.trial_id not in self._early_stops:
                 self.assessor.report(live.trial_id, value)
         return None
 
@@ -788,7 +805,7 @@ class Manager:
 
     def _best_value(self) -> float | None:
         values = [t.default_value for t in self.storage.trials()
-                  if t.default_value is not None and t.status != "EARLY_STOPPED"]
+                  if t.default_value is not None and t.status != TrialStatus.EARLY_STOPPED]
         if not values:
             return None
         return min(values) if self.optimize_mode == "minimize" else max(values)
@@ -798,10 +815,9 @@ class Manager:
             return
         counts = self.storage.counts()
         self.on_progress(Progress(
-            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"]
-            + counts["EARLY_STOPPED"],
-            running=len(self.service.running) if hasattr(self, "service") else 0,
-            failed=counts["FAILED"] + counts["TIMEOUT"], total=self.config.max_trial_number,
+            done=sum(counts[status] for status in FINISHED_STATUSES),
+            running=len(self.service.running) if self.service is not None else 0,
+            failed=sum(counts[status] for status in FAILED_STATUSES), total=self.config.max_trial_number,
             best=self._best, elapsed=self._elapsed_before + time.monotonic() - self._session_start))
 
 

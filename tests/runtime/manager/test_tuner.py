@@ -77,15 +77,23 @@ def test_restored_tuner_continues_exactly(tmp_path: Path, checkpoints: bool) -> 
     storage.close()
 
 
-def test_no_more_trials_is_recognised_by_name() -> None:
+def test_no_more_trials_is_recognised_by_class_nasctls_or_nnis(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
     from nasctl import tuners
 
-    class NoMoreTrialError(Exception):
+    class NoMoreTrialError(Exception):  # a look-alike: only the name is the same
         pass
 
     assert is_no_more_trials(tuners.NoMoreTrialError("done"))
-    assert is_no_more_trials(NoMoreTrialError())
     assert not is_no_more_trials(tuners.TunerError("broken"))
+    assert not is_no_more_trials(NoMoreTrialError())
+    nni = types.ModuleType("nni")  # NNI's own class, where a tuner written for NNI imported it
+    nni.NoMoreTrialError = type("NoMoreTrialError", (Exception,), {})
+    monkeypatch.setitem(sys.modules, "nni", nni)
+    assert is_no_more_trials(nni.NoMoreTrialError("Search space fully explored"))
+    assert not is_no_more_trials(NoMoreTrialError())
 
 
 def test_an_unusable_checkpoint_is_reported_for_a_full_replay(tmp_path: Path) -> None:
