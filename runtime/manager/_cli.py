@@ -440,6 +440,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _architecture_folder(output: str, option: str) -> Path:
+    """`-o` as the folder for one file per architecture (with `option`): new or empty, then made."""
+    folder = _output_path(output, folder=True)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ExperimentError(f"-o {folder}: with {option}, -o is a folder for one file per architecture, "
+                              "and it must be new or empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if args.code:
         raise ExperimentError("--sample and --code export different things; give one of them")
@@ -447,11 +457,7 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(samples, indent=2) + "\n")
     else:
-        folder = _output_path(args.output, folder=True)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ExperimentError(f"-o {folder}: with --sample, -o is a folder for one file per architecture, "
-                                  "and it must be new or empty")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _architecture_folder(args.output, "--sample")
         width = len(str(len(samples) - 1))
         for index, sample in enumerate(samples):
             (folder / f"arch-{index:0{width}d}.json").write_text(json.dumps(sample, indent=2) + "\n",
@@ -512,11 +518,7 @@ def _export_budgets(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(records, indent=2) + "\n")
     else:
-        folder = _output_path(args.output, folder=True)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ExperimentError(f"-o {folder}: with --lambdas/--frontier, -o is a folder for one file per "
-                                  "architecture, and it must be new or empty")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _architecture_folder(args.output, "--lambdas/--frontier")
         for name, d in zip(names, found, strict=True):
             (folder / name).write_text(json.dumps(d.architecture, indent=2) + "\n", encoding="utf-8")
         costs = [{key: value for key, value in record.items() if key != "architecture"} for record in records]

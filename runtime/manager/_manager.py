@@ -54,6 +54,7 @@ from nasctl.runtime.manager._kinds import (
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._outcome import error_line, error_signature
 from nasctl.runtime.manager._ray import RayTrainingService, RayTrial
+from nasctl.runtime.manager._service import TrainingService
 from nasctl.runtime.manager._storage import Storage
 from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
 from nasctl.runtime.manager._tuner import (
@@ -166,7 +167,7 @@ class Manager:
         self.search_space: dict[str, Any] = {}
         self.channel: ChannelServer | None = None
         self.channel_address = ""
-        self.service: LocalTrainingService | RayTrainingService | None = None
+        self.service: TrainingService | None = None
 
     # -- the run ------------------------------------------------------------------------------------
 
@@ -295,7 +296,7 @@ class Manager:
             self.selector.close()
         return status
 
-    def _training_service(self) -> LocalTrainingService | RayTrainingService:
+    def _training_service(self) -> TrainingService:
         config = self.config
         if config.platform == "ray":
             return RayTrainingService(
