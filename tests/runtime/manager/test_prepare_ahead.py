@@ -152,3 +152,23 @@ def test_a_stop_keeps_prepared_parameters_out_of_the_trials_and_the_resume_runs_
         events = db.execute("SELECT kind, COUNT(*), COUNT(DISTINCT parameter_id) FROM tuner_events GROUP BY kind")
         assert {kind: (n, distinct) for kind, n, distinct in events} == {
             "generate": (3, 3), "result": (3, 3), "end": (3, 3)}
+
+
+def test_prepare_ahead_in_the_config_is_a_boolean() -> None:
+    from nasctl.runtime.errors import ConfigError
+    from nasctl.runtime.manager import ExperimentConfig
+
+    base = {"trialCommand": "python3 t.py", "searchSpace": {}}
+    config = ExperimentConfig.from_dict({**base, "tuner": {"name": "TPE", "prepareAhead": False}})
+    assert config.tuner is not None and config.tuner.prepare_ahead is False
+    assert ExperimentConfig.from_dict({**base, "tuner": {"name": "TPE"}}).tuner.prepare_ahead is None
+    with pytest.raises(ConfigError, match=r"key 'tuner\.prepareAhead': 'yes' is not of type 'boolean'"):
+        ExperimentConfig.from_dict({**base, "tuner": {"name": "TPE", "prepareAhead": "yes"}})
+
+
+@pytest.mark.parametrize(("name", "ahead"), [("Random", True), ("GridSearch", True), ("Evolution", True),
+                                             ("TPE", True), ("PPO", True), ("Reinforce", False), ("ENAS", False)])
+def test_which_built_in_tuners_prepare_ahead(name: str, ahead: bool) -> None:
+    from nasctl import tuners
+
+    assert tuners.create(name).prepares_ahead is ahead
