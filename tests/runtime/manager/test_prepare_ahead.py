@@ -65,8 +65,8 @@ def _calls(log: Path) -> list[tuple[str, int]]:
 
 def _log_tuner(project: Path, helpers: Any, cls: str, log: Path, prepare_ahead: bool | None,
                sleep: float = 0.0) -> dict[str, Any]:
-    helpers.write(project / "logtuner" / "logtuner.py", TUNER)
-    tuner: dict[str, Any] = {"codeDirectory": "logtuner", "className": f"logtuner:{cls}",
+    helpers.write(project / "aheadtuner" / "aheadtuner.py", TUNER)
+    tuner: dict[str, Any] = {"codeDirectory": "aheadtuner", "className": f"aheadtuner:{cls}",
                              "classArgs": {"log": str(log), "sleep": sleep}}
     if prepare_ahead is not None:
         tuner["prepareAhead"] = prepare_ahead
