@@ -130,3 +130,19 @@ def test_trial_end_is_optional_as_in_nni() -> None:
     ending = Ending()
     tell_trial_end(ending, 3, False)
     assert ending.ended == [(3, False)]
+
+
+def test_nni_shim_gives_nascls_no_more_trial_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`from nni import NoMoreTrialError` works where NNI is absent, and the manager knows the class."""
+    import sys
+
+    import nasctl
+    from nasctl import tuners
+
+    monkeypatch.delitem(sys.modules, "nni", raising=False)
+    monkeypatch.syspath_prepend(str(Path(nasctl.__file__).parent / "_nni"))
+    from nni import NoMoreTrialError
+
+    assert NoMoreTrialError is tuners.NoMoreTrialError
+    assert is_no_more_trials(NoMoreTrialError("Search space fully explored"))
+    monkeypatch.delitem(sys.modules, "nni")
