@@ -51,6 +51,9 @@ class TPETuner(BuiltinTuner):
     True
     """
 
+    # The constant liar counts a proposal still waiting for its trial like a running one.
+    prepares_ahead = True
+
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, sampler: str = "TPE",
                  sampler_args: dict[str, Any] | None = None, max_retries: int = 32) -> None:
         super().__init__(optimize_mode, seed)

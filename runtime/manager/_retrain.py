@@ -85,6 +85,8 @@ def _restrict(parameters: Mapping[str, Any], space: Mapping[str, Any]) -> dict[s
 class TunerlessProposer:
     """Stands in for a tuner where nothing is searched (no key is open): every trial gets `{}`."""
 
+    prepares_ahead = True
+
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         pass
 
@@ -142,7 +144,9 @@ class PartialSpaceTuner:
         self.inner.receive_trial_result(parameter_id, _restrict(parameters, self.space), value, **kw)
 
     def trial_end(self, parameter_id: int, success: bool, **kw: Any) -> None:
-        self.inner.trial_end(parameter_id, success, **kw)
+        hook = getattr(self.inner, "trial_end", None)
+        if callable(hook):
+            hook(parameter_id, success, **kw)
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
         hook = getattr(self.inner, "import_data", None)
