@@ -8,6 +8,7 @@ so `import nas` stays free of torch.
 
 from __future__ import annotations
 
+import nasctl.runtime.trial  # noqa: F401  the trial runtime serves the current trial these functions use
 from nasctl.runtime.modes._warmup import Warmup
 from nasctl.runtime.modes.torch._supernet import (
     CHECKPOINT_NAME,

@@ -1,27 +1,26 @@
-"""Classic mode for any framework: only the chosen candidate runs, on the chosen inputs.
+"""classic mode for any framework: only the chosen candidate runs, on the chosen inputs.
 
-Functions are called directly; a class is constructed once per owner and layer and kept in the
+The `(None, classic)` backend: it serves a layer whose framework has no classic backend of its own
+(plain Python values; `torch._classic` and `tensorflow._classic` serve theirs). Functions are called
+directly; a class is constructed once per owner and layer and kept in the
 owner's `nas_candidates` mapping (a plain attribute, which Keras tracks), or, without an owner, in the
 trial's candidate registry (`nas.candidates()`). Needs no framework import.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
 
+from nasctl.searchspace import candidate_key
+
+if TYPE_CHECKING:
+    from nasctl.runtime._host import TrialHost
+
 __all__ = ["ClassicBackend", "candidate_key"]
-
-_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
-
-
-def candidate_key(block_key: str, layer_key: str, index: int) -> str:
-    """The `nas_candidates` key of candidate `index` of a layer: `<block>__<layer>__<index>`, sanitised."""
-    return _UNSAFE.sub("_", f"{block_key}__{layer_key}__{index}")
 
 
 def _function_call(label: str, chosen: tuple[str, ...]) -> LayerCall:
@@ -51,8 +50,15 @@ class ClassicBackend(LayerBackend):
 
     mode = "classic"
 
+    @property
+    def trial(self) -> TrialHost:
+        """The trial served: classic mode runs its choices, so it runs only inside one."""
+        if self.context is None:
+            raise TrialError(f"{type(self).__name__} runs a trial's choices: make it with for_trial(context)")
+        return self.context
+
     def resolve(self, layer: LayerRequest) -> LayerCall:
-        label, chosen = self.context.layer_choice(layer)
+        label, chosen = self.trial.layer_choice(layer)
         callee, args, kwargs = layer.candidates[label]
         if isinstance(callee, type):
             index = layer.labels.index(label)
@@ -79,7 +85,7 @@ class ClassicBackend(LayerBackend):
         """Where the layer's candidate instances live: the owner's `nas_candidates`, or the registry."""
         owner = layer.owner
         if owner is None:
-            return self.context.candidate_registry(self.framework)
+            return self.trial.candidate_registry(self.framework)
         holder = getattr(owner, "nas_candidates", None)
         if holder is None:
             try:

@@ -1,9 +1,8 @@
 """Trial-side functions of the one-shot modes, for every framework: `arch_parameters()`, `derive_architecture()`.
 
-They work on the current trial context's backends and never import a framework themselves, so the
-`nas` facade can expose them lazily. Any backend object with the same hooks (the tensorflow package's
-too) is served: `arch_parameters()`, `derive(evaluate, budget, search, maximize=)`,
-`derived_architecture()`.
+They work on a trial's backends through the backend contract (`arch_parameters()`,
+`derived_architecture()`; oneshot's `derive(evaluate, budget, search, maximize=)`) and never import a
+framework themselves, so the `nas` facade can expose them lazily.
 """
 
 from __future__ import annotations
@@ -11,35 +10,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from nasctl.runtime._host import TrialHost, current_host, using_host
 from nasctl.runtime.errors import ArchitectureError, TrialError
 
+from nasctl.searchspace import input_size_bounds
 
-def _engines(context: Any) -> Iterator[Any]:
+
+def _engines(context: TrialHost) -> Iterator[Any]:
+    """The trial's backends of the one-shot modes."""
     for backend in context.backends:
-        engine = getattr(backend, "inner", backend)
-        if getattr(engine, "mode", getattr(backend, "mode", "classic")) != "classic":
-            yield engine
+        if backend.mode != "classic":
+            yield backend
 
 
-def _context(context: Any) -> Any:
-    if context is not None:
-        return context
-    from nasctl.runtime.trial._context import current_context
-
-    return current_context()
-
-
-def arch_parameters(context: Any = None) -> list[Any]:
+def arch_parameters(context: TrialHost | None = None) -> list[Any]:
     """The architecture weights of the trial's layers (darts); `[]` in modes without any.
 
     They are kept out of `model.parameters()`; a script that wants its own architecture optimizer
     builds it over this list (and then need not call `training_update`).
     """
     params: list[Any] = []
-    for engine in _engines(_context(context)):
-        hook = getattr(engine, "arch_parameters", None)
-        if callable(hook):
-            params.extend(hook())
+    for backend in _engines(context if context is not None else current_host()):
+        params.extend(backend.arch_parameters())
     return params
 
 
@@ -50,7 +42,7 @@ def derive_architecture(
     *,
     maximize: bool | None = None,
     lam: float | None = None,
-    context: Any = None,
+    context: TrialHost | None = None,
 ) -> dict[str, Any]:
     """The architecture this trial derives, in the format of DESIGN.md §3, variables included.
 
@@ -67,23 +59,21 @@ def derive_architecture(
     The result is also what the trial reports as its derived architecture with its final result, so
     call this before `report_final_result`.
     """
-    from nasctl.runtime.trial._context import use_context
-
-    ctx = _context(context)
+    ctx = context if context is not None else current_host()
     derived: dict[str, Any] = {}
     engines = list(_engines(ctx))
     if lam is not None and not any(getattr(engine, "hypernet", None) is not None for engine in engines):
         raise TrialError("derive_architecture(lam=...) derives at a complexity budget, which needs darts mode "
                          "with darts.complexity.hypernet (alpha as a function of lambda)")
     for engine in engines:
-        derive = getattr(engine, "derive", None)
+        derive = getattr(engine, "derive", None)  # oneshot: derivation by evaluating subnets
         if callable(derive):
             if evaluate is None or not callable(evaluate):
                 raise TrialError("oneshot mode: derive_architecture(evaluate) needs evaluate, a function "
                                  "without arguments that scores the current subnet on validation data")
-            with use_context(ctx):  # evaluate() runs the model's layers in this trial's context
+            with using_host(ctx):  # evaluate() runs the model's layers in this trial's context
                 derived.update(derive(evaluate, budget, search, maximize=maximize))
-        elif getattr(engine, "specs", None):
+        else:
             found = (engine.derived_architecture(lam=lam) if getattr(engine, "hypernet", None) is not None
                      else engine.derived_architecture())
             if found:
@@ -134,8 +124,7 @@ def sample_architectures(
                 probs = np.asarray([weights["layer"][label] for label in labels], dtype=float)
                 chosen = labels[int(rng.choice(len(labels), p=probs / probs.sum()))]
                 inputs = list(spec.get("optional_inputs", []))
-                size = spec.get("optional_input_size", 0)
-                low, high = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+                low, high = input_size_bounds(spec.get("optional_input_size", 0), len(inputs), block, layer)
                 gates = [float(weights.get("inputs", {}).get(name, 1.0)) for name in inputs]
                 kept = [rng.random() < g for g in gates]
                 # Kept inputs rank first, by gate; the clamp to [low, high] takes from the top.

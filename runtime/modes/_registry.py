@@ -10,27 +10,24 @@ from typing import Any
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import LayerBackend
 
-# (framework, mode) -> backend class or "module:Class" (imported on first use, so that registering a
-# torch backend never imports torch). framework None: a backend for any framework.
+from nasctl.searchspace import normalize_mode
+
+# The one registry table: (framework, mode) -> backend class or "module:Class" (imported on first use,
+# so that registering a torch backend never imports torch). framework None: a backend for any
+# framework. Each (framework, mode) pair is one file (docs/internals.md, "Layer backends").
 _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
     (None, "classic"): "nasctl.runtime.modes._classic:ClassicBackend",
-    ("torch", "classic"): "nasctl.runtime.modes._torch_classic:TorchClassicBackend",
-    ("torch", "enas"): "nasctl.runtime.modes._adapter:TorchEnasBackend",
-    ("torch", "oneshot"): "nasctl.runtime.modes._adapter:TorchOneshotBackend",
-    ("torch", "darts"): "nasctl.runtime.modes._adapter:TorchDartsBackend",
-    # runtime.modes.tensorflow.ENTRIES, spelled out here so that the registry imports nothing.
-    ("tensorflow", "classic"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowClassic",
-    ("tensorflow", "enas"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowEnas",
-    ("tensorflow", "oneshot"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowOneShot",
-    ("tensorflow", "darts"): "nasctl.runtime.modes.tensorflow._plugin:TensorFlowDarts",
+    ("torch", "classic"): "nasctl.runtime.modes.torch._classic:TorchClassicBackend",
+    ("torch", "enas"): "nasctl.runtime.modes.torch._enas:EnasBackend",
+    ("torch", "oneshot"): "nasctl.runtime.modes.torch._oneshot:OneShotBackend",
+    ("torch", "darts"): "nasctl.runtime.modes.torch._darts:DartsBackend",
+    ("tensorflow", "classic"): "nasctl.runtime.modes.tensorflow._classic:ClassicBackend",
+    ("tensorflow", "enas"): "nasctl.runtime.modes.tensorflow._enas:EnasBackend",
+    ("tensorflow", "oneshot"): "nasctl.runtime.modes.tensorflow._oneshot:OneShotBackend",
+    ("tensorflow", "darts"): "nasctl.runtime.modes.tensorflow._darts:DartsBackend",
 }
 
 FRAMEWORKS = ("torch", "tensorflow")
-
-
-def normalize_mode(mode: str) -> str:
-    """`"darts_mode"` -> `"darts"` (NNI's names); other names unchanged."""
-    return mode[: -len("_mode")] if mode.endswith("_mode") else mode
 
 
 def register_backend(framework: str | None, mode: str, backend: type[LayerBackend] | str) -> None:
@@ -41,7 +38,12 @@ def register_backend(framework: str | None, mode: str, backend: type[LayerBacken
     """
     if framework is not None and framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)} or None")
-    _BACKENDS[(framework, normalize_mode(mode))] = backend
+    _BACKENDS[(framework, normalize_mode(mode, known=None))] = backend
+
+
+def registered() -> list[tuple[str | None, str]]:
+    """Every registered `(framework, mode)` pair (framework None: any framework)."""
+    return sorted(_BACKENDS, key=lambda pair: (pair[0] or "", pair[1]))
 
 
 def registered_modes() -> list[str]:
@@ -51,7 +53,7 @@ def registered_modes() -> list[str]:
 
 def has_mode(mode: str) -> bool:
     """Whether some framework has a backend for `mode`."""
-    return normalize_mode(mode) in registered_modes()
+    return normalize_mode(mode, known=None) in registered_modes()
 
 
 def backend_class(framework: str | None, mode: str) -> type[LayerBackend]:
@@ -59,7 +61,7 @@ def backend_class(framework: str | None, mode: str) -> type[LayerBackend]:
 
     Raises `TrialError` naming the mode when none is registered.
     """
-    mode = normalize_mode(mode)
+    mode = normalize_mode(mode, known=None)
     key = (framework, mode) if (framework, mode) in _BACKENDS else (None, mode)
     entry = _BACKENDS.get(key)
     if entry is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from nasctl.runtime._host import serve_trials
+
 # Public name -> the private module that defines it. Imported on first use (module __getattr__):
 # `import nas` loads only what a trial calls (a trivial trial: the context, platform and channel).
 _WHERE = {
@@ -22,15 +24,27 @@ _WHERE = {
         "materialize", "normal", "qlognormal", "qloguniform", "qnormal", "quniform", "randint",
         "report_architecture", "report_final_result", "report_intermediate_result", "training_update",
         "uniform"), "nasctl.runtime.trial._api"),
-    **dict.fromkeys(("load_architecture_file", "sample_architecture", "validate_architecture"),
-                    "nasctl.runtime.trial._architecture"),
+    "load_architecture_file": "nasctl.runtime.trial._architecture",
+    **dict.fromkeys(("sample_architecture", "validate_architecture"), "nasctl.searchspace._architecture"),
     "ChannelClient": "nasctl.runtime.trial._channel",
+    "InProcessTunerPlatform": "nasctl.runtime.trial._inprocess",
     **dict.fromkeys(("TrialContext", "current_context", "mutable_layer", "set_context", "use_context"),
                     "nasctl.runtime.trial._context"),
     **dict.fromkeys(("ChannelPlatform", "Platform", "StandalonePlatform", "platform_from_environment"),
                     "nasctl.runtime.trial._platform"),
     "run_script": "nasctl.runtime.trial._runner",
 }
+
+
+def _from_environment() -> Any:
+    from nasctl.runtime.trial._context import TrialContext
+
+    return TrialContext.from_environment()
+
+
+# The current trial, wherever it is asked for (`runtime.modes` asks `nasctl.runtime._host`), is a
+# `TrialContext` made from the environment.
+serve_trials(_from_environment)
 
 
 def __getattr__(name: str) -> Any:
@@ -52,6 +66,7 @@ __all__ = [
     "sample_architectures",
     "ChannelClient",
     "ChannelPlatform",
+    "InProcessTunerPlatform",
     "Platform",
     "StandalonePlatform",
     "TrialContext",

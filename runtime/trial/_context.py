@@ -16,16 +16,19 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from nasctl.runtime._host import current_host, set_host, using_host
 from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ArchitectureError, TrialError
-from nasctl.runtime.trial._architecture import (
+from nasctl.runtime.trial._platform import Platform, platform_from_environment
+
+from nasctl.searchspace import (
     check_layer_choice,
     check_variable,
     key_random,
+    normalize_mode,
     sample_layer,
-    sample_variable,
+    sample_value,
 )
-from nasctl.runtime.trial._platform import Platform, platform_from_environment
 
 if TYPE_CHECKING:
     from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
@@ -33,12 +36,6 @@ if TYPE_CHECKING:
 # parameters and reports results never loads them.
 
 __all__ = ["TrialContext", "current_context", "set_context", "use_context"]
-
-
-def _mode_name(mode: str) -> str:
-    from nasctl.runtime.modes._registry import normalize_mode
-
-    return normalize_mode(mode)
 
 
 def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
@@ -120,7 +117,7 @@ class TrialContext:
     @property
     def mode(self) -> str:
         """The trial's NAS mode: what `nas.choice` and `nas.nn` modules follow (classic when unknown)."""
-        return _mode_name(self._mode) if self._mode else "classic"
+        return normalize_mode(self._mode, known=None) if self._mode else "classic"
 
     def mode_options(self, mode: str) -> dict[str, Any]:
         """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` section, or the whole object when
@@ -145,7 +142,7 @@ class TrialContext:
         self.parameter_id, self.parameters = received
         self._sequence = 0
         for backend in self._backends.values():
-            backend.on_parameters(self.parameters)
+            backend.set_architecture(self.parameters)
         self.layers.clear()
         return self.parameters
 
@@ -174,7 +171,7 @@ class TrialContext:
             return check_variable(key, type_, spec, parameters[key])
         if not self.platform.samples_missing:
             raise ArchitectureError(f"the trial's architecture has no value for this {type_}", key)
-        value = parameters[key] = sample_variable(key_random(self.platform.seed, key), type_, spec)
+        value = parameters[key] = sample_value(key_random(self.platform.seed, key), type_, spec)
         return value
 
     def layer_choice(self, layer: LayerRequest) -> tuple[str, tuple[str, ...]]:
@@ -223,7 +220,7 @@ class TrialContext:
         value = _metric(value, "report_final_result")
         parameter_id = self._parameter_id()
         for backend in list(self._backends.values()):
-            derived = backend.derive_architecture()
+            derived = backend.derived_architecture()
             if derived is not None and _architecture_json(derived) != self._sent_architecture:
                 # enas reports a result every step; its derived architecture changes far less often
                 self.report_architecture(derived)
@@ -260,7 +257,7 @@ class TrialContext:
         cls = backend_class(framework, mode)
         backend = self._backends.get(cls)
         if backend is None:
-            backend = self._backends[cls] = cls(self)
+            backend = self._backends[cls] = cls.for_trial(self)
         return backend
 
     @property
@@ -333,32 +330,21 @@ class TrialContext:
         self.platform.close()
 
 
-_current: TrialContext | None = None
-
-
 def current_context() -> TrialContext:
     """The trial's context, created from the environment on first use."""
-    global _current
-    if _current is None:
-        _current = TrialContext.from_environment()
-    return _current
+    return current_host()  # type: ignore[return-value]
 
 
 def set_context(context: TrialContext | None) -> TrialContext | None:
     """Make `context` the current one (None: create from the environment on next use); returns the old."""
-    global _current
-    previous, _current = _current, context
-    return previous
+    return set_host(context)  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
 def use_context(context: TrialContext) -> Iterator[TrialContext]:
     """Make `context` current inside a `with` block, then restore the previous one."""
-    previous = set_context(context)
-    try:
+    with using_host(context):
         yield context
-    finally:
-        set_context(previous)
 
 
 def mutable_layer(block_key: str, layer_key: str, candidates: CandidateTable, fixed_inputs: list[Any],
@@ -374,7 +360,7 @@ def mutable_layer(block_key: str, layer_key: str, candidates: CandidateTable, fi
     ...     return sum(fixed) + sum(chosen) + k
     >>> mutable_layer("m/h", "h", {"add(k=1)": (add, (), {"k": 1})}, [1], {"s": 2}, [0, 1])  # doctest: +SKIP
     """
-    context = _current if _current is not None else current_context()
+    context = current_host()
     call = context.layers.get((id(owner), block_key, layer_key))
     if call is None:
         call = context.resolve_layer(block_key, layer_key, candidates, fixed_inputs, optional_inputs,

@@ -16,47 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nasctl._searchspace import relaxable_options
+from nasctl.runtime._host import FloatChoice, IntChoice, RelaxedChoice, relaxed_choice
 
 __all__ = ["FloatChoice", "IntChoice", "MixedChoice", "RelaxedChoice", "relaxed_choice"]
-
-
-class RelaxedChoice:
-    """What `IntChoice` and `FloatChoice` add to their number: `key` and `options`."""
-
-    key: str
-    options: tuple[Any, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickles, copies and JSON see the plain number
-        base = int if isinstance(self, int) else float
-        return (base, (base(self),))
-
-
-class IntChoice(RelaxedChoice, int):
-    """An `int` that is one option of the search-space choice `key` (see the module docstring)."""
-
-    def __new__(cls, value: int, key: str, options: tuple[int, ...]) -> IntChoice:
-        self = int.__new__(cls, value)
-        self.key, self.options = key, tuple(options)
-        return self
-
-
-class FloatChoice(RelaxedChoice, float):
-    """A `float` that is one option of the search-space choice `key` (see the module docstring)."""
-
-    def __new__(cls, value: float, key: str, options: tuple[float, ...]) -> FloatChoice:
-        self = float.__new__(cls, value)
-        self.key, self.options = key, tuple(options)
-        return self
-
-
-def relaxed_choice(value: Any, key: str, options: tuple[Any, ...]) -> Any:
-    """`value` as an `IntChoice`/`FloatChoice` of `key` when the options are distinct numbers; else `value`."""
-    if not relaxable_options(options) or isinstance(value, bool):
-        return value
-    if all(isinstance(o, int) for o in options):
-        return IntChoice(int(value), key, options)
-    return FloatChoice(float(value), key, tuple(float(o) for o in options))
 
 
 class MixedChoice:
@@ -82,8 +44,7 @@ class MixedChoice:
 
         context = current_context()
         values = [*args, *kwargs.values()]
-        backend = context.backend(detect_framework(None, [], values), context.mode)
-        engine = backend.engine() if hasattr(backend, "engine") else getattr(backend, "inner", backend)
+        engine = context.backend(detect_framework(None, [], values), context.mode)
         if not hasattr(engine, "value_weights"):
             raise TrialError(f"choice '{self.key}' (architectural=True): the {context.mode} backend of this "
                              "framework cannot relax a choice of functions")

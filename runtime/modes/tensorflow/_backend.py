@@ -10,25 +10,25 @@ A TensorFlow trial is written in one of two styles, told apart per layer on its 
   scope `<block>__<layer>/c<index>` (inside the caller's scope) with `AUTO_REUSE`, so that calling it
   again (another subgraph of enas, the same layer built twice) shares its weights.
 
-Life of a backend in a trial (the trial runtime drives it; a test can drive it by hand):
+Life of a backend in a trial (the trial runtime drives it through the `LayerBackend` contract; a test
+can drive it by hand, `Backend(options, seed=...)`):
 
-1. `layer(...)` is what `_nas.mutable_layer(...)` resolves to for `(tensorflow, mode)`. The first call
-   of a layer builds its `Layer` (candidates) and the mode's per-layer state (`_new_layer_impl`); every
-   call runs `_forward_impl`.
+1. `resolve(layer)` is what `mutable_layer(...)` resolves to for `(tensorflow, mode)`; `layer(...)`
+   runs one layer directly (a test). The first call of a layer builds its `Layer` (candidates) and
+   the mode's per-layer state (`_new_layer_impl`); every call runs `_forward_impl`.
 2. `set_architecture(arch)`: the trial received an architecture (classic) or a subgraph (enas).
 3. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode.
 4. `on_final_result(value)` after each `report_final_result`; `finish()` derives the architecture and
    sends it through `report_architecture`.
 
-Hooks the runtime sets, all optional: `reporter(value)` sends architecture weights (an `arch_weights` metric),
-`fetch_parameters()` asks for the next parameters (enas), `report_architecture(arch)` sends the derived
-architecture.
+Hooks (`FrameworkBackend`) the trial sets on `attach`, all optional: `reporter(value)` sends
+architecture weights (an `arch_weights` metric), `fetch_parameters()` asks for the next parameters
+(enas), `report_architecture(arch)` sends the derived architecture.
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
 import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._backend import FrameworkBackend, LayerRequest
+from nasctl.runtime.modes._backend import LayerCall as TrialLayerCall
 from nasctl.runtime.modes._classic import candidate_key
 from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
 
@@ -320,25 +322,17 @@ def run_subgraph(layer: Layer, index: Any, fixed: list[Any], optional: list[Any]
     return tf.switch_case(index, branches)
 
 
-class TensorFlowBackend:
+class TensorFlowBackend(FrameworkBackend):
     """Base of the four TensorFlow backends; see the module docstring."""
 
-    mode: ClassVar[str] = ""
+    framework: ClassVar[str | None] = "tensorflow"
     #: `training_update` keyword arguments every mode accepts (NNI passes `tf=tf, session=sess`); the
     #: modes without an architecture step ignore `loss`, `tape` and `feed_dict`, so one script runs in all.
     update_keys: ClassVar[frozenset[str]] = frozenset({"tf", "session", "feed_dict", "loss", "tape"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
                  architecture: Architecture | None = None) -> None:
-        self.options: dict[str, Any] = dict(options or {})
-        self.seed = seed
-        self.rng = random.Random(seed)
-        self.registry: dict[str, Any] = {}
-        self.reporter: Callable[[Any], None] | None = None
-        self.report_architecture: Callable[[Architecture], None] | None = None
-        self.fetch_parameters: Callable[[], Mapping[str, Any] | None] | None = None
-        self.architecture: Architecture | None = None
-        self.specs: dict[tuple[str, str], LayerSpec] = {}
+        super().__init__(options, seed=seed)
         self.session: Any = None
         self._generator: tf.random.Generator | None = None
         self._owned: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Layer]] = weakref.WeakKeyDictionary()
@@ -350,17 +344,20 @@ class TensorFlowBackend:
 
     # -- the layer call -----------------------------------------------------------------------------
 
-    def layer(
-        self,
-        block_key: str,
-        layer_key: str,
-        candidates: CandidateTable,
-        fixed_inputs: Sequence[Any],
-        optional_inputs: Mapping[str, Any],
-        optional_input_size: int | Sequence[int],
-        owner: Any = None,
-    ) -> Any:
-        """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
+    def resolve(self, layer: LayerRequest) -> TrialLayerCall:
+        """The contract's per-call function of one layer: `_run` (which tells the trial's style and
+        finds the built layer on every call)."""
+        run, block_key, layer_key = self._run, layer.block_key, layer.layer_key
+        size, owner = layer.optional_input_size, layer.owner
+
+        def call(candidates: CandidateTable, fixed: list[Any], optional: Mapping[str, Any]) -> Any:
+            return run(block_key, layer_key, candidates, fixed, optional, size, owner)
+
+        return call
+
+    def _run(self, block_key: str, layer_key: str, candidates: CandidateTable, fixed_inputs: Sequence[Any],
+             optional_inputs: Mapping[str, Any], optional_input_size: int | Sequence[int], owner: Any) -> Any:
+        """One call of a layer in this backend's mode: build it on its first call, then `_forward_impl`."""
         style = trial_style()
         if style == GRAPH:
             layers = self._owned.setdefault(outer_graph(), {})
@@ -407,7 +404,8 @@ class TensorFlowBackend:
 
     def set_architecture(self, architecture: Mapping[str, Any]) -> None:
         """The trial received `architecture` (classic: the architecture; enas: the next subgraph)."""
-        self.architecture = dict(architecture)
+        super().set_architecture(architecture)
+        assert self.architecture is not None
         self._architecture_impl(self.architecture)
 
     def _architecture_impl(self, architecture: Architecture) -> None:
@@ -415,12 +413,7 @@ class TensorFlowBackend:
 
     def training_update(self, **kwargs: Any) -> None:
         """`nas.training_update(...)`: one step of the mode (see each backend)."""
-        unknown = sorted(set(kwargs) - self.update_keys)
-        if unknown:
-            raise TrialError(
-                f"{self.mode} mode (TensorFlow): training_update() got unknown argument(s) "
-                f"{', '.join(unknown)}; it takes {', '.join(sorted(self.update_keys))}"
-            )
+        self.check_update(kwargs, f"{self.mode} mode (TensorFlow)")
         kwargs.pop("tf", None)
         session = kwargs.pop("session", None)
         if session is not None:
@@ -430,27 +423,9 @@ class TensorFlowBackend:
     def _training_update_impl(self, session: Any = None, **kwargs: Any) -> None:
         """Nothing to do by default (classic, oneshot)."""
 
-    def on_final_result(self, value: Any) -> None:
-        """Called by the runtime after each `report_final_result(value)`; nothing by default."""
-
     def arch_parameters(self) -> list[tf.Variable]:
         """The architecture weights (darts); empty for modes without any."""
         return []
-
-    def derived_architecture(self) -> Architecture:
-        """The architecture this trial derived so far, in the format of DESIGN.md §3."""
-        if self.architecture is None:
-            raise TrialError(f"{self.mode} mode: no architecture was received yet")
-        return self.architecture
-
-    def finish(self) -> Architecture | None:
-        """Derive the architecture and send it through `report_architecture`; returns it (None if none)."""
-        if not self.specs:
-            return None
-        arch = self.derived_architecture()
-        if self.report_architecture is not None:
-            self.report_architecture(arch)
-        return arch
 
     # -- helpers shared by the modes ----------------------------------------------------------------
 
@@ -481,32 +456,3 @@ class TensorFlowBackend:
             )
         return session
 
-
-class ClassicBackend(TensorFlowBackend):
-    """classic: only the chosen candidate is built and run, on the chosen inputs in the chosen order.
-
-    In graph style only the chosen candidate's ops and variables enter the graph.
-    """
-
-    mode = "classic"
-
-    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
-                 architecture: Architecture | None = None) -> None:
-        self._decoded: dict[tuple[str, str], tuple[int, tuple[int, ...]]] = {}
-        super().__init__(options, seed=seed, architecture=architecture)
-
-    def _architecture_impl(self, architecture: Architecture) -> None:
-        self._decoded.clear()
-
-    def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
-        if self.architecture is None:
-            raise TrialError(
-                f"classic mode: layer '{layer.spec.where}' ran before the trial received an architecture; "
-                "call nas.get_next_parameter() first, or run with --arch FILE"
-            )
-        key = (layer.spec.block_key, layer.spec.layer_key)
-        decoded = self._decoded.get(key)
-        if decoded is None:
-            decoded = self._decoded[key] = layer.spec.decode(self.architecture)
-        candidate, inputs = decoded
-        return layer.call(candidate, fixed, [optional[i] for i in inputs])

@@ -399,8 +399,11 @@ class DartsBackend(TensorFlowBackend):
         pairs = self._all_values()
         return self._weights_values([state for state, _ in pairs], [values for _, values in pairs])
 
-    def derived_architecture(self) -> Architecture:
-        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range."""
+    def derived_architecture(self) -> Architecture | None:
+        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range
+        (None before a layer ran)."""
+        if not self.specs:
+            return None
         arch: Architecture = {}
         for state, (probs, gates) in self._all_values():
             spec = state.spec

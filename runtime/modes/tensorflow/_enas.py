@@ -13,14 +13,13 @@ Must be called outside `tf.function`: fetching a subgraph is a message to the di
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
 from nasctl.runtime.errors import TrialError
-from nasctl.runtime.modes._options import EnasOptions
-from nasctl.runtime.modes._spec import Architecture, LayerSpec, RewardWindow, fetch_subgraph
+from nasctl.runtime.modes._enas import EnasSubgraphs
+from nasctl.runtime.modes._spec import Architecture, LayerSpec
 from nasctl.runtime.modes.tensorflow._backend import Layer, Signal, TensorFlowBackend, run_subgraph
 
 
@@ -31,32 +30,16 @@ class _EnasLayer:
     built: bool = False
 
 
-class EnasBackend(TensorFlowBackend):
+class EnasBackend(EnasSubgraphs, TensorFlowBackend):
     """The enas mode; see the module docstring."""
-
-    mode = "enas"
-
-    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None,
-                 architecture: Architecture | None = None) -> None:
-        self.config = EnasOptions.parse(options)
-        self._rewards = RewardWindow(self.config.window, self.config.optimize_mode)
-        self.exhausted = False
-        super().__init__(options, seed=seed, architecture=architecture)
 
     def _new_layer_impl(self, layer: Layer) -> _EnasLayer:
         spec = layer.spec
         if self.architecture is None:
-            self._next()
+            self.next_subgraph()
         assert self.architecture is not None
         initial = spec.subgraph_index(*spec.decode(self.architecture))
         return _EnasLayer(spec, Signal(layer.style, layer.scope + "_subgraph", initial))
-
-    def _next(self) -> None:
-        parameters = fetch_subgraph(self.fetch_parameters, self.architecture is not None)
-        if parameters is None:
-            self.exhausted = True
-            return
-        self.set_architecture(parameters)
 
     def _forward_impl(self, layer: Layer, fixed: list[Any], optional: list[Any]) -> Any:
         state: _EnasLayer = self.states[self.state_key(layer)]
@@ -83,30 +66,10 @@ class EnasBackend(TensorFlowBackend):
         graph_layers = any(key[0] is not None for key in self.states)
         if graph_layers:
             session = self.need_session(session, "loading the next subgraph")
-        self._next()
+        self.next_subgraph()
         if session is not None:
             for state in self.graph_states(session):
                 state.signal.load(session)
-
-    def on_final_result(self, value: Any) -> None:
-        """Record `value` as the reward of the subgraph that ran."""
-        if self.architecture is not None:
-            self._rewards.add(self._layers_only(self.architecture), value)
-
-    def _layers_only(self, arch: Mapping[str, Any]) -> Architecture:
-        blocks = {spec.block_key for spec in self.specs.values()}
-        return {key: value for key, value in arch.items() if key in blocks}
-
-    def derived_architecture(self) -> Architecture:
-        """The best subgraph by mean reward over the last `window` rewards, counting only subgraphs seen
-        at least twice there when any is (`RewardWindow`, as the torch backend); with no reward, the
-        current one."""
-        best = self._rewards.best()
-        if best is not None:
-            return best
-        if self.architecture is None:
-            raise TrialError("enas mode: no subgraph has run yet, so there is no architecture to derive")
-        return self._layers_only(self.architecture)
 
 
 def _first_subgraph_per_candidate(spec: LayerSpec) -> list[tuple[int, tuple[int, ...]]]:

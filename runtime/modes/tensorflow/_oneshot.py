@@ -239,18 +239,10 @@ class OneShotBackend(TensorFlowBackend):
         """The architecture `derive(evaluate)` found, None before it ran."""
         return self._derived
 
-    def derived_architecture(self) -> Architecture:
-        """The architecture `derive(evaluate)` found."""
-        if self._derived is None:
-            raise TrialError(
-                "oneshot mode: no architecture derived yet; call "
-                "nas.derive_architecture(evaluate) after training"
-            )
+    def derived_architecture(self) -> Architecture | None:
+        """The architecture `derive(evaluate)` found; None before any derivation (a trial that never
+        called `nas.derive_architecture(evaluate)` reports no architecture: there is nothing to rank by)."""
         return self._derived
-
-    def finish(self) -> Architecture | None:
-        """Report the derived architecture, if `derive` ran; None otherwise."""
-        return super().finish() if self._derived is not None else None
 
 
 def _scaled(weight: Any, value: Any) -> Any:

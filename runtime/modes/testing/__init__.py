@@ -14,8 +14,17 @@ dilated, kernel 1) only `Conv(3)` can express the target, and of the optional in
 >>> testing.check_backend("torch", "oneshot_single_path", seed=0)
 'torch oneshot_single_path'
 
+The task's layer runs through the backend contract (`resolve`, then the returned call), and
+`check_contract(framework)` checks that every registered backend of the framework implements the
+contract (`nasctl.runtime.modes.CONTRACT`): each method callable as the trial calls it, `for_trial`
+attaching it to a trial, `derived_architecture()` None and `arch_parameters()` a list before any layer
+ran, `set_architecture` and `close` accepted.
+
+>>> testing.check_contract("torch")
+['torch classic', 'torch darts', 'torch enas', 'torch oneshot']
+
 `check_backend(framework, mode, factory=MyBackend)` runs a task on another backend class built as
-`factory(options, seed=seed)`; `check_backends(framework)` runs every mode. `task_module(framework)`
+`factory(options, seed=seed)`; `check_backends(framework)` checks the contract and runs every mode. `task_module(framework)`
 gives the task's pieces (`Net`, `Task`, `TARGET`, ...) to write more tests on; the TensorFlow one
 imports TensorFlow, which is an optional dependency (`pip install nasctl[tf]`).
 """
@@ -28,8 +37,8 @@ from types import ModuleType
 from ._errors import BackendConformanceError
 from ._run import BackendFactory, Run
 
-__all__ = ["FRAMEWORKS", "MODES", "check_backend", "check_backends", "task_module", "BackendConformanceError",
-           "BackendFactory", "Run"]
+__all__ = ["FRAMEWORKS", "MODES", "check_backend", "check_backends", "check_contract", "task_module",
+           "BackendConformanceError", "BackendFactory", "Run"]
 
 FRAMEWORKS = ("torch", "tensorflow")
 MODES = ("darts", "enas", "oneshot_dropout", "oneshot_single_path")
@@ -64,8 +73,33 @@ def check_backend(framework: str, mode: str, *, seed: int = 0, factory: BackendF
     return f"{framework} {mode}"
 
 
+def check_contract(framework: str | None) -> list[str]:
+    """Check every registered backend of `framework` (None: the any-framework ones) against the
+    backend contract; raise `BackendConformanceError` naming each pair and what it breaks. Returns the
+    pairs checked, as `"<framework> <mode>"`."""
+    from nasctl.runtime.modes._registry import registered
+
+    from ._contract import contract_problems
+
+    if framework is not None:
+        task_module(framework)  # the framework is installed (its backends import it)
+    failures, checked = [], []
+    for owner, mode in registered():
+        if owner != framework:
+            continue
+        name = f"{framework or 'any framework'} {mode}"
+        problems = contract_problems(framework, mode)
+        if problems:
+            failures.append(f"{name}: " + "; ".join(problems))
+        checked.append(name)
+    if failures:
+        raise BackendConformanceError(f"{len(failures)} backend(s) break the contract:\n  " + "\n  ".join(failures))
+    return checked
+
+
 def check_backends(framework: str, *, seed: int = 0) -> list[str]:
-    """`check_backend` for every mode of `framework`; one error listing every failed mode."""
+    """`check_contract` and `check_backend` for every mode of `framework`; one error listing every failure."""
+    check_contract(framework)
     failures, checked = [], []
     for mode in MODES:
         try:

@@ -6,14 +6,51 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nasctl.runtime.modes._backend import LayerRequest
 from nasctl.tuners.testing import TunerConformanceError, check_proposal
 
 from ._errors import BackendConformanceError
 
-__all__ = ["Run", "BackendFactory", "verify"]
+__all__ = ["CHANNELS", "LENGTH", "Run", "BackendFactory", "candidate_table", "run_layer", "summed", "task_space",
+           "verify"]
+
+CHANNELS = 2
+LENGTH = 12
+# The task's candidates, the same in every framework: label -> the arguments of its convolution.
+_CONVOLUTIONS = {"Conv(3)": {"kernel": 3}, "Conv(3, dilation=2)": {"kernel": 3, "dilation": 2}, "Conv(1)": {"kernel": 1}}
+
+
+def candidate_table(callee: Any) -> dict[str, tuple[Any, tuple[()], dict[str, int]]]:
+    """The task layer's candidate table with `callee` (a framework's convolution) for each label."""
+    return {label: (callee, (), dict(kwargs)) for label, kwargs in _CONVOLUTIONS.items()}
+
+
+def task_space(block: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(TARGET, SEARCH_SPACE)` of the task's layer `h` in `block`: `Conv(3)` on the input `s2`."""
+    target = {block: {"h": {"chosen_layer": "Conv(3)", "chosen_inputs": ["s2"]}}}
+    space = {block: {"_type": "mutable_layer", "_value": {"h": {
+        "layer_choice": list(_CONVOLUTIONS), "optional_inputs": ["s1", "s2"], "optional_input_size": [0, 1]}}}}
+    return target, space
+
+
+def summed(inputs: list[list[Any]]) -> Any:
+    """A candidate's input in NNI's calling convention `[fixed, chosen]`: the fixed input plus each chosen one."""
+    fixed, chosen = inputs
+    h = fixed[0]
+    for x in chosen:
+        h = h + x
+    return h
 
 BackendFactory = Callable[..., Any]
-"""`factory(options, seed=seed)` -> a one-shot backend (`layer(...)`, `training_update`, ...)."""
+"""`factory(options, seed=seed)` -> a `LayerBackend` of the mode (`resolve`, `training_update`, ...)."""
+
+
+def run_layer(backend: Any, framework: str, block_key: str, layer_key: str, candidates: Any, fixed: list[Any],
+              optional: dict[str, Any], size: Any, owner: Any) -> Any:
+    """One call of a task's layer through the backend contract, as a trial runs it: `resolve` the
+    layer, then call what it returns (a conforming backend builds nothing twice)."""
+    request = LayerRequest(block_key, layer_key, candidates, fixed, optional, size, backend.mode, owner, framework)
+    return backend.resolve(request)(candidates, fixed, optional)
 
 
 @dataclass

@@ -17,18 +17,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._run import BackendFactory, Run
+from ._run import CHANNELS, LENGTH, BackendFactory, Run, candidate_table, run_layer, summed, task_space
 
 __all__ = ["BLOCK", "LABELS", "TARGET", "SEARCH_SPACE", "Conv", "KERAS_CANDIDATES", "GRAPH_CANDIDATES",
            "graph_conv", "Net", "Task", "mse", "keras_train", "GraphNet", "uniform_fetch", "MODES", "search"]
 
 BLOCK = "task/Net.call/h"
-CHANNELS = 2
-LENGTH = 12
-LABELS = ("Conv(3)", "Conv(3, dilation=2)", "Conv(1)")
-TARGET = {BLOCK: {"h": {"chosen_layer": "Conv(3)", "chosen_inputs": ["s2"]}}}
-SEARCH_SPACE = {BLOCK: {"_type": "mutable_layer", "_value": {"h": {
-    "layer_choice": list(LABELS), "optional_inputs": ["s1", "s2"], "optional_input_size": [0, 1]}}}}
+TARGET, SEARCH_SPACE = task_space(BLOCK)
 # (out, in, taps) as in the torch task; Keras kernels are (taps, in, out).
 KERNEL = np.array([[[0.8, -1.2, 0.6], [0.3, 0.9, -0.7]],
                    [[-0.5, 0.4, 1.1], [1.0, -0.6, 0.2]]], dtype="float32").transpose(2, 1, 0)
@@ -44,35 +39,21 @@ class Conv(keras.layers.Layer):
         self.conv = keras.layers.Conv1D(CHANNELS, kernel, dilation_rate=dilation, padding="same", use_bias=False)
 
     def call(self, inputs: list[list[tf.Tensor]]) -> tf.Tensor:
-        fixed, chosen = inputs
-        h = fixed[0]
-        for x in chosen:
-            h = h + x
-        return tf.tanh(self.conv(h))
+        return tf.tanh(self.conv(summed(inputs)))
 
 
-KERAS_CANDIDATES = {
-    "Conv(3)": (Conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (Conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (Conv, (), {"kernel": 1}),
-}
+KERAS_CANDIDATES = candidate_table(Conv)
+LABELS = tuple(KERAS_CANDIDATES)
 
 
 def graph_conv(inputs: list[list[tf.Tensor]], kernel: int, dilation: int = 1) -> tf.Tensor:
     """The same candidate as a graph-mode function that creates its weight with `get_variable`."""
-    fixed, chosen = inputs
-    h = fixed[0]
-    for x in chosen:
-        h = h + x
+    h = summed(inputs)
     w = v1.get_variable("w", [kernel, CHANNELS, CHANNELS], initializer=v1.glorot_uniform_initializer())
     return tf.tanh(tf.nn.convolution(h, w, padding="SAME", dilations=dilation))
 
 
-GRAPH_CANDIDATES = {
-    "Conv(3)": (graph_conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (graph_conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (graph_conv, (), {"kernel": 1}),
-}
+GRAPH_CANDIDATES = candidate_table(graph_conv)
 
 
 class Net(keras.Model):
@@ -85,7 +66,8 @@ class Net(keras.Model):
 
     def call(self, inputs: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
         x, s1, s2 = inputs
-        h = self.backend.layer(BLOCK, "h", KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
+        h = run_layer(self.backend, "tensorflow", BLOCK, "h", KERAS_CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1],
+                      self)
         return self.scale * h
 
 
@@ -154,8 +136,8 @@ class GraphNet:
             self.x, self.s1, self.s2, self.y = (
                 v1.placeholder(tf.float32, [None, LENGTH, CHANNELS], name=n) for n in ("x", "s1", "s2", "y")
             )
-            self.out = backend.layer(BLOCK, "h", GRAPH_CANDIDATES, [self.x], {"s1": self.s1, "s2": self.s2},
-                                     [0, 1], self)
+            self.out = run_layer(backend, "tensorflow", BLOCK, "h", GRAPH_CANDIDATES, [self.x],
+                                 {"s1": self.s1, "s2": self.s2}, [0, 1], self)
             self.loss = tf.reduce_mean((self.out - self.y) ** 2)
             self.train_op = v1.train.AdamOptimizer(lr).minimize(self.loss)
             self.session = v1.Session(graph=self.graph)

@@ -15,13 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._run import BackendFactory, Run
+from ._run import CHANNELS, LENGTH, BackendFactory, Run, candidate_table, run_layer, summed, task_space
 
 __all__ = ["BLOCK", "CANDIDATES", "LABELS", "TARGET", "SEARCH_SPACE", "Conv", "Net", "Task", "MODES", "search"]
 
 BLOCK = "task/Net.forward/h"
-CHANNELS = 2
-LENGTH = 12
 
 
 class Conv(nn.Module):
@@ -33,22 +31,12 @@ class Conv(nn.Module):
                               padding=dilation * (kernel - 1) // 2, bias=False)
 
     def forward(self, inputs: list[list[torch.Tensor]]) -> torch.Tensor:
-        fixed, chosen = inputs
-        h = fixed[0]
-        for x in chosen:
-            h = h + x
-        return torch.tanh(self.conv(h))
+        return torch.tanh(self.conv(summed(inputs)))
 
 
-CANDIDATES = {
-    "Conv(3)": (Conv, (), {"kernel": 3}),
-    "Conv(3, dilation=2)": (Conv, (), {"kernel": 3, "dilation": 2}),
-    "Conv(1)": (Conv, (), {"kernel": 1}),
-}
+CANDIDATES = candidate_table(Conv)
 LABELS = list(CANDIDATES)
-TARGET = {BLOCK: {"h": {"chosen_layer": "Conv(3)", "chosen_inputs": ["s2"]}}}
-SEARCH_SPACE = {BLOCK: {"_type": "mutable_layer", "_value": {"h": {
-    "layer_choice": list(CANDIDATES), "optional_inputs": ["s1", "s2"], "optional_input_size": [0, 1]}}}}
+TARGET, SEARCH_SPACE = task_space(BLOCK)
 
 
 class Net(nn.Module):
@@ -60,7 +48,7 @@ class Net(nn.Module):
         self.scale = nn.Parameter(torch.ones(()))  # an ordinary weight beside the candidates
 
     def forward(self, x: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
-        h = self.backend.layer(BLOCK, "h", CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
+        h = run_layer(self.backend, "torch", BLOCK, "h", CANDIDATES, [x], {"s1": s1, "s2": s2}, [0, 1], self)
         return self.scale * h
 
 
@@ -148,18 +136,27 @@ def _darts(seed: int, factory: BackendFactory | None) -> Run:
 
 
 def _enas(seed: int, factory: BackendFactory | None) -> Run:
-    from nasctl.runtime.modes.torch import EnasBackend, attach_tuner
+    from nasctl.runtime.modes.torch import EnasBackend
     from nasctl.tuners._enas import ENASTuner
 
     task = Task(seed)
     torch.manual_seed(seed)
     backend = (factory or EnasBackend)({}, seed=seed)
     tuner = ENASTuner(optimize_mode="maximize", seed=seed, lr=0.02, batch_size=5, baseline_decay=0.9)
-    report_final_result = attach_tuner(backend, tuner, SEARCH_SPACE)
+    tuner.update_search_space(SEARCH_SPACE)
+    sent: list[dict[str, Any]] = []  # the controller's subgraphs, by parameter id
+
+    def next_subgraph() -> dict[str, Any]:
+        sent.append(tuner.generate_parameters(len(sent)))
+        return sent[-1]
+
+    backend.fetch_parameters = next_subgraph  # what a trial's dispatcher does, without a trial
 
     def reward_and_next_subgraph(model: Net) -> None:
         with torch.no_grad():
-            report_final_result(-float(task.loss(model, task.batch(64))))
+            reward = -float(task.loss(model, task.batch(64)))
+        tuner.receive_trial_result(len(sent) - 1, sent[-1], reward)
+        backend.on_final_result(reward)
         backend.training_update()
 
     _, run = _train(backend, task, 300, reward_and_next_subgraph)

@@ -1,4 +1,5 @@
-"""The PyTorch backends of the one-shot modes: enas, oneshot and darts.
+"""The PyTorch backends of the four modes, one file each: `_classic.py`, `_enas.py`, `_oneshot.py` and
+`_darts.py` (the one-shot modes over the base in `_backend.py`).
 
 >>> import torch
 >>> from nasctl.runtime.modes.torch import DartsBackend
@@ -20,15 +21,15 @@ from nasctl.runtime.modes._derive import arch_parameters, derive_architecture, s
 # `arch_parameters` and `derive_architecture` without importing a framework.
 _LAZY = {
     "TorchOneShotBackend": "_backend",
+    "TorchClassicBackend": "_classic",
+    "materialize": "_classic",
     "DartsBackend": "_darts",
     "EnasBackend": "_enas",
-    "attach_tuner": "_enas",
     "LayerCandidates": "_layer",
     "LayerSpec": "nasctl.runtime.modes._spec",
     "candidate_attribute": "_layer",
     "OneShotBackend": "_oneshot",
     "supernet": "nasctl.runtime.modes.torch._supernet",
-    "InProcessTunerPlatform": "_inprocess",
     "DartsOptions": "nasctl.runtime.modes._options",
     "EnasOptions": "nasctl.runtime.modes._options",
     "OneShotOptions": "nasctl.runtime.modes._options",
@@ -39,16 +40,16 @@ __all__ = [
     "DartsOptions",
     "EnasBackend",
     "EnasOptions",
-    "InProcessTunerPlatform",
     "LayerCandidates",
     "LayerSpec",
     "OneShotBackend",
     "OneShotOptions",
+    "TorchClassicBackend",
     "TorchOneShotBackend",
     "arch_parameters",
-    "attach_tuner",
     "candidate_attribute",
     "derive_architecture",
+    "materialize",
     "sample_architectures",
     "supernet",
 ]

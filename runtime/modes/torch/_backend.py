@@ -1,58 +1,54 @@
-"""The part every one-shot torch backend shares: layer bookkeeping, hooks to the trial runtime.
+"""The part every one-shot torch backend shares: layer bookkeeping, the contract's trial side.
 
-Life of a backend in a trial (the trial runtime drives it; a test can drive it by hand):
+Life of a backend in a trial (the trial runtime drives it through the `LayerBackend` contract; a test
+can drive it by hand, `Backend(options, seed=...)`):
 
-1. `layer(...)` is what `_nas.mutable_layer(...)` resolves to for `(torch, mode)`; `resolve(...)`
-   returns the per-call function of one layer on one owner, for a runtime that caches it. The first
-   call of a layer on an owner builds its candidates (`LayerCandidates`) and, the first time the layer
-   is seen at all, the mode's per-layer state (darts: its architecture weights, shared by owners);
-   every call runs `_forward_impl`.
-2. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode (an architecture
+1. `resolve(layer)` is what `mutable_layer(...)` resolves to for `(torch, mode)`; `layer(...)` runs
+   one layer directly (a test, no trial). The first call of a layer on an owner builds its candidates
+   (`LayerCandidates`) and, the first time the layer is seen at all, the mode's per-layer state
+   (darts: its architecture weights, shared by owners); every call runs `_forward_impl`.
+2. `set_architecture(arch)`: the trial received a parameter set (enas: the next subgraph).
+3. `training_update(**kwargs)` is `nas.training_update(...)`: a step of the mode (an architecture
    optimizer step, the next subgraph).
-3. `on_final_result(value)` is called by the runtime after each `report_final_result` (enas: the reward
+4. `on_final_result(value)` is called by the runtime after each `report_final_result` (enas: the reward
    of the current subgraph); `derived_architecture()` is what the trial reports when it ends.
 
-Hooks the runtime sets, all optional: `reporter(value)` sends the mode's
-architecture-weight values (`{"default": ..., "arch_weights": ..., "step": ...}`, an `arch_weights` metric), `fetch_parameters()` asks the dispatcher for the
-next parameters (enas), `report_architecture(arch)` sends a derived architecture, and (enas)
-`report_reward(value)` reports a reward as a final result.
+Hooks (`FrameworkBackend`) the trial sets on `attach`, all optional: `reporter(value)` sends the mode's
+architecture-weight values (`{"default": ..., "arch_weights": ..., "step": ...}`, an `arch_weights`
+metric), `fetch_parameters()` asks the dispatcher for the next parameters (enas),
+`report_architecture(arch)` sends a derived architecture, and (enas) `report_reward(value)` reports a
+reward as a final result.
 """
 
 from __future__ import annotations
 
-import random
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
-from nasctl.runtime.errors import TrialError
+from nasctl.runtime.modes._backend import FrameworkBackend, LayerRequest
+from nasctl.runtime.modes._backend import LayerCall as TrialLayerCall
 from nasctl.runtime.modes._optimizer_check import OptimizerCheck
-from nasctl.runtime.modes._spec import Architecture, LayerSpec, remember_spec
+from nasctl.runtime.modes._spec import LayerSpec, remember_spec
 from nasctl.runtime.modes.torch._cost import CostTerm, count_flops
 from nasctl.runtime.modes.torch._layer import CandidateTable, LayerCandidates, first_tensor
 from torch import nn
 
 LayerCall = Callable[[list[Any], list[Any]], Any]
 
-_TRAINING_UPDATE_KEYS = frozenset({"loss", "train_loss", "model", "lr", "epoch"})
 
-
-class TorchOneShotBackend:
+class TorchOneShotBackend(FrameworkBackend):
     """Base of the enas, oneshot and darts backends for PyTorch; see the module docstring."""
 
-    mode: ClassVar[str] = ""
+    framework: ClassVar[str | None] = "torch"
+    registry_factory = nn.ModuleDict
+    update_keys: ClassVar[frozenset[str]] = frozenset({"loss", "train_loss", "model", "lr", "epoch"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
-        self.options: dict[str, Any] = dict(options or {})
-        self.rng = random.Random(seed)
+        super().__init__(options, seed=seed)
         self.generator = torch.Generator()
         self.generator.manual_seed(self.rng.randrange(2**63))
-        self.registry = nn.ModuleDict()
-        self.reporter: Callable[[Any], None] | None = None
-        self.report_architecture: Callable[[Architecture], None] | None = None
-        self.fetch_parameters: Callable[[], Mapping[str, Any] | None] | None = None
-        self.specs: dict[tuple[str, str], LayerSpec] = {}
         self.costs: dict[str, CostTerm] = {}  # per layer / nas.nn module: its cost per choice (_cost.py)
         self.count_flops = False  # count each candidate's FLOPs on its first forward (a flops cost model)
         self._owned: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, str], LayerCall]] = (
@@ -63,21 +59,17 @@ class TorchOneShotBackend:
 
     # -- the layer call -----------------------------------------------------------------------------
 
-    def layer(
-        self,
-        block_key: str,
-        layer_key: str,
-        candidates: CandidateTable,
-        fixed_inputs: Sequence[Any],
-        optional_inputs: Mapping[str, Any],
-        optional_input_size: int | Sequence[int],
-        owner: Any = None,
-    ) -> Any:
-        """Run one mutable layer in this backend's mode; arguments as in docs/internals.md."""
-        call = self.resolve(block_key, layer_key, candidates, optional_inputs, optional_input_size, owner)
-        return call(list(fixed_inputs), list(optional_inputs.values()))
+    def resolve(self, layer: LayerRequest) -> TrialLayerCall:
+        """The contract's per-call function of one layer on one owner (see `layer_call`)."""
+        run = self.layer_call(layer.block_key, layer.layer_key, layer.candidates, layer.optional_inputs,
+                              layer.optional_input_size, layer.owner)
 
-    def resolve(
+        def call(candidates: CandidateTable, fixed: list[Any], optional: Mapping[str, Any]) -> Any:
+            return run(list(fixed), list(optional.values()))
+
+        return call
+
+    def layer_call(
         self,
         block_key: str,
         layer_key: str,
@@ -177,37 +169,12 @@ class TorchOneShotBackend:
 
     def training_update(self, **kwargs: Any) -> None:
         """`nas.training_update(...)`: one step of the mode (see each backend)."""
-        unknown = sorted(set(kwargs) - _TRAINING_UPDATE_KEYS)
-        if unknown:
-            raise TrialError(
-                f"{self.mode} mode: training_update() got unknown argument(s) {', '.join(unknown)}; "
-                f"it takes {', '.join(sorted(_TRAINING_UPDATE_KEYS))}"
-            )
+        self.check_update(kwargs, f"{self.mode} mode")
         self._training_update_impl(**kwargs)
 
     def _training_update_impl(self, **kwargs: Any) -> None:
         """Nothing to do by default (oneshot)."""
 
-    def on_final_result(self, value: Any) -> None:
-        """Called by the runtime after each `report_final_result(value)`; nothing by default."""
-
-    def arch_parameters(self) -> list[torch.Tensor]:
-        """The architecture weights (darts); empty for modes without any."""
-        return []
-
-    def derived_architecture(self) -> Architecture | None:
-        """The architecture this trial derived so far, in the format of DESIGN.md §3 (None: none yet)."""
-        raise NotImplementedError
-
     def close(self) -> None:
         """The trial is ending: remove the optimizer check's hook."""
         self.optimizer_check.close()
-
-    def finish(self) -> Architecture | None:
-        """Derive the architecture and send it through `report_architecture`; returns it (None if none)."""
-        if not self.specs:
-            return None
-        arch = self.derived_architecture()
-        if arch is not None and self.report_architecture is not None:
-            self.report_architecture(arch)
-        return arch

@@ -394,8 +394,9 @@ class DartsBackend(TorchOneShotBackend):
             }
         return values
 
-    def derived_architecture(self, lam: float | None = None) -> Architecture:
-        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range.
+    def derived_architecture(self, lam: float | None = None) -> Architecture | None:
+        """Argmax of `alpha` per layer, and the inputs with gate above 0.5 clamped to the size range
+        (None before a layer ran).
 
         With a hypernet, at the normalised complexity parameter `lam` in [0, 1] (0: the low end of
         `complexity.lambda`), which later calls without `lam` keep (0.5 until set); the trial's last
@@ -406,6 +407,8 @@ class DartsBackend(TorchOneShotBackend):
                 raise TrialError("derive_architecture(lam=...) derives at a complexity budget, which needs darts "
                                  "with darts.complexity.hypernet (alpha as a function of lambda)")
             self.derive_t = check_t(lam)
+        if not self.specs:
+            return None
         if self.hypernet is not None and self.reporter is not None and self.config.report_every \
                 and self._reported_step != self.steps:
             self._reported_step = self.steps

@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from nasctl.runtime._host import RelaxedChoice, current_host
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes.torch._cost import CostTerm
-from nasctl.runtime.trial._value import RelaxedChoice
 from torch import nn
 from torch.nn import functional as F
 
@@ -42,9 +42,7 @@ Size = Any  # an int, a float fraction (Embedding.num) or a RelaxedChoice of the
 
 
 def _mode() -> str:
-    from nasctl.runtime.trial._context import current_context
-
-    return current_context().mode
+    return current_host().mode
 
 
 def _relaxed(value: Any) -> RelaxedChoice | None:
@@ -58,11 +56,8 @@ def _options(value: Any) -> tuple[Any, ...]:
 
 def _engine() -> Any:
     """The current trial's torch backend of its mode (what serves the relaxed choices)."""
-    from nasctl.runtime.trial._context import current_context
-
-    context = current_context()
-    backend = context.backend("torch", context.mode)
-    engine = backend.engine() if hasattr(backend, "engine") else getattr(backend, "inner", backend)
+    context = current_host()
+    engine = context.backend("torch", context.mode)
     if not hasattr(engine, "value_weights"):
         raise TrialError(f"nas.nn: the {context.mode} backend for torch cannot relax a size choice")
     return engine

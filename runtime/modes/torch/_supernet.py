@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from nasctl.runtime._host import current_host
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._options import EvolutionOptions
 from nasctl.runtime.modes._spec import Architecture, evolve_architectures
@@ -57,11 +58,7 @@ Candidate = dict[str, Any]
 
 
 def _context(context: Any) -> Any:
-    if context is not None:
-        return context
-    from nasctl.runtime.trial._context import current_context
-
-    return current_context()
+    return context if context is not None else current_host()
 
 
 def oneshot_backend(context: Any = None) -> Any:

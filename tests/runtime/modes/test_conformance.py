@@ -23,7 +23,46 @@ def test_tensorflow_backends_solve_the_task(mode, seed):
     assert testing.check_backend("tensorflow", mode, seed=seed) == f"tensorflow {mode}"
 
 
+def test_every_registered_backend_implements_the_contract():
+    assert testing.check_contract("torch") == ["torch classic", "torch darts", "torch enas", "torch oneshot"]
+    assert testing.check_contract(None) == ["any framework classic"]
+    pytest.importorskip("tensorflow")
+    assert testing.check_contract("tensorflow") == [
+        "tensorflow classic", "tensorflow darts", "tensorflow enas", "tensorflow oneshot"]
+
+
 # -- the kit catches what it promises (negative controls) ----------------------------------------
+
+
+def test_a_backend_that_breaks_the_contract_is_named():
+    from nasctl.runtime.modes import LayerBackend, register_backend
+    from nasctl.runtime.modes._registry import _BACKENDS
+    from nasctl.runtime.modes.torch import OneShotBackend
+
+    class NoResolve(LayerBackend):
+        framework, mode = "torch", "halfway"
+
+        def set_architecture(self):  # takes no architecture
+            pass
+
+    class Eager(OneShotBackend):
+        mode = "eager"
+
+        def derived_architecture(self):
+            return {}
+
+    register_backend("torch", "halfway", NoResolve)
+    register_backend("torch", "eager", Eager)
+    try:
+        with pytest.raises(testing.BackendConformanceError, match="2 backend\\(s\\) break the contract") as error:
+            testing.check_contract("torch")
+    finally:
+        _BACKENDS.pop(("torch", "halfway"))
+        _BACKENDS.pop(("torch", "eager"))
+    assert "torch eager: derived_architecture() before any layer ran is {}, not None" in str(error.value)
+    assert ("torch halfway: set_architecture() cannot be called as the trial calls it (too many positional "
+            "arguments); it does not implement resolve()") in str(error.value)
+
 
 
 def test_darts_that_never_moves_its_weights_is_named():

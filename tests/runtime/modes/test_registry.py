@@ -26,7 +26,7 @@ class Recording(LayerBackend):
     def training_update(self, **kwargs):
         Recording.events.append(f"update {sorted(kwargs)}")
 
-    def derive_architecture(self):
+    def derived_architecture(self):
         return {"m/b": {"h": {"chosen_layer": "one()", "chosen_inputs": []}}}
 
 

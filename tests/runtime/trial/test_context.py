@@ -176,7 +176,7 @@ def test_the_derived_architecture_is_sent_only_when_it_changed(monkeypatch):
     class Deriving(LayerBackend):
         mode = "enas"
 
-        def derive_architecture(self):
+        def derived_architecture(self):
             return next(derived)
 
     monkeypatch.setattr("nasctl.runtime.modes._registry.backend_class", lambda framework, mode: Deriving)

@@ -272,6 +272,5 @@ def test_oneshot_derive_needs_a_forward_and_a_number(kit):
     data = kit.Task(0).val
     with pytest.raises(TrialError, match="did not run the fixed architecture.*training=False"):
         backend.derive(lambda: -float(kit.mse(model, data)))  # a training call: the supernet
-    with pytest.raises(TrialError, match="no architecture derived yet"):
-        backend.derived_architecture()
+    assert backend.derived_architecture() is None  # nothing derived: nothing to report
     assert backend.finish() is None

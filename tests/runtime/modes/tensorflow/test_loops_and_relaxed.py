@@ -87,7 +87,7 @@ def test_keras_darts_relaxes_a_function_choice_and_derives_the_one_that_fits():
             xv = rng.standard_normal((32, 4)).astype("float32")
             context.training_update(loss=lambda xv=xv: tf.reduce_mean((act(dense(xv)) - np.tanh(xv @ target)) ** 2))
         assert derive_architecture(context=context)["m/act/choice"] == "tf.tanh"
-        weights = context.backends[0].inner.arch_weight_values()["m/act/choice"]["choice"]
+        weights = context.backends[0].arch_weight_values()["m/act/choice"]["choice"]
     assert weights["tf.tanh"] > weights["tf.nn.relu"]
 
 

@@ -97,7 +97,7 @@ def test_oneshot_max_params_only_derives_subnets_within_the_budget():
         width = nas.choice(4, 8, 16, key="m/w")
         model = nn.Sequential(nas.nn.Linear(8, width), nas.nn.Linear(width, 2))
         model(torch.randn(4, 8))
-        backend = context.backends[0].inner
+        backend = context.backends[0]
         assert isinstance(backend, OneShotBackend)
         widest_scores_best = backend.derive(lambda: float(backend.fixed["m/w"]), budget=3)
     # width w costs 8w + w + 2w + 2 = 11w + 2: 46, 90, 178; only 4 and 8 fit in 100

@@ -35,7 +35,7 @@ def context(mode: str, architecture: dict | None = None, **options) -> TrialCont
 
 
 def engine(ctx: TrialContext):
-    return ctx.backends[0].inner
+    return ctx.backends[0]
 
 
 # -- classic: exact sizes ---------------------------------------------------------------------------

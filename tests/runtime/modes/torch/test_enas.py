@@ -5,29 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from nasctl.runtime.errors import ArchitectureError, ConfigError, TrialError
-from nasctl.runtime.modes.torch import EnasBackend, attach_tuner
-from nasctl.tuners._enas import ENASTuner
-
-
-def search(kit, seed: int, steps: int = 300):
-    """ENAS on the task: each step trains the current subgraph on a batch, then reports its reward
-    (minus the loss on a validation batch) and fetches the next subgraph."""
-    task = kit.Task(seed)
-    torch.manual_seed(seed)
-    backend = EnasBackend(seed=seed)
-    tuner = ENASTuner(optimize_mode="maximize", seed=seed, lr=0.02, batch_size=5, baseline_decay=0.9)
-    report_final_result = attach_tuner(backend, tuner, kit.SEARCH_SPACE)
-    model = kit.Net(backend)
-    model(*task.batch()[:3])  # fetches the first subgraph
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        task.loss(model, task.batch()).backward()
-        optimizer.step()
-        with torch.no_grad():
-            report_final_result(-float(task.loss(model, task.batch(64))))
-        backend.training_update()
-    return backend, tuner, model
+from nasctl.runtime.modes.torch import EnasBackend
 
 
 def test_forward_runs_only_the_current_subgraph(kit):
@@ -71,8 +49,7 @@ def test_errors_name_the_problem(kit):
     backend.set_architecture({kit.BLOCK: {"h": {"chosen_layer": "Conv(9)", "chosen_inputs": []}}})
     with pytest.raises(ArchitectureError, match="architecture key 'task/Net.forward/h'.*'Conv\\(9\\)'"):
         model(x, x, x)
-    with pytest.raises(TrialError, match="no subgraph has run yet"):
-        EnasBackend().derived_architecture()
+    assert EnasBackend().derived_architecture() is None  # no subgraph ran: nothing to report
     with pytest.raises(ConfigError, match="key 'enas.window'"):
         EnasBackend({"window": 0})
 
@@ -88,4 +65,4 @@ def test_training_update_with_a_loss_reports_minus_the_loss_as_the_reward(kit):
     loss = ((model(x, s1, s2) - y) ** 2).mean()
     backend.training_update(loss=loss)
     assert rewards == [pytest.approx(-float(loss.detach()))]
-    assert backend.current == {kit.BLOCK: {"h": {"chosen_layer": "Conv(3, dilation=2)", "chosen_inputs": []}}}
+    assert backend.architecture == {kit.BLOCK: {"h": {"chosen_layer": "Conv(3, dilation=2)", "chosen_inputs": []}}}

@@ -63,7 +63,7 @@ def test_a_loop_of_three_layers_has_three_keys_and_three_sets_of_weights(mode):
     assert len(storages) == len(set(storages))  # no weight shared between iterations
     if mode == "darts":
         assert sorted(derived) == KEYS
-        assert len(context.backends[0].inner.arch_parameters()) == 3  # one alpha per iteration
+        assert len(context.backends[0].arch_parameters()) == 3  # one alpha per iteration
     elif derived is not None:
         assert derived == ARCHITECTURE
 

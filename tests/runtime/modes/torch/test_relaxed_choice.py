@@ -32,7 +32,7 @@ def test_darts_mixes_the_functions_by_softmax_alpha():
     x = torch.linspace(-2, 2, 9)
     with use_context(context):
         y = act(x)
-        weights = torch.softmax(context.backends[0].inner.arch_parameters()[0], -1)
+        weights = torch.softmax(context.backends[0].arch_parameters()[0], -1)
     assert torch.allclose(y, weights[0] * torch.relu(x) + weights[1] * torch.tanh(x))
 
 

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 import torch
-from nasctl.runtime.modes.torch import InProcessTunerPlatform, arch_parameters, derive_architecture
+from nasctl.runtime.modes.torch import arch_parameters, derive_architecture
+from nasctl.runtime.trial import InProcessTunerPlatform
 from nasctl.runtime.trial._context import TrialContext, mutable_layer
 from nasctl.runtime.trial._platform import StandalonePlatform
 from nasctl.tuners._enas import ENASTuner

@@ -1,4 +1,4 @@
-"""Classic mode for PyTorch: candidate modules live in the owner's `nas_candidates` `nn.ModuleDict`.
+"""classic mode for PyTorch: candidate modules live in the owner's `nas_candidates` `nn.ModuleDict`.
 
 So `parameters()`, `state_dict()` and `.to(device)` see them. A module is created on the layer's
 first forward, on the device of its inputs and with the owner's training flag. An optimizer built
@@ -7,7 +7,7 @@ before that forward would miss its parameters: its first `step()` raises a Trial
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import torch
@@ -15,16 +15,10 @@ from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import LayerRequest
 from nasctl.runtime.modes._classic import ClassicBackend
 from nasctl.runtime.modes._optimizer_check import OptimizerCheck
+from nasctl.runtime.modes.torch._layer import first_tensor
 from torch import nn
 
 __all__ = ["TorchClassicBackend", "materialize"]
-
-
-def _first_tensor(layer: LayerRequest) -> torch.Tensor | None:
-    for value in [*layer.fixed_inputs, *layer.optional_inputs.values()]:
-        if isinstance(value, torch.Tensor):
-            return value
-    return None
 
 
 class TorchClassicBackend(ClassicBackend):
@@ -32,15 +26,15 @@ class TorchClassicBackend(ClassicBackend):
 
     framework = "torch"
 
-    def __init__(self, context: Any) -> None:
-        super().__init__(context)
+    def __init__(self, options: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
+        super().__init__(options, seed=seed)
         self._optimizer_check = OptimizerCheck()
         self._plain: dict[tuple[int, str, str, int], Any] = {}
 
     def holder(self, layer: LayerRequest) -> MutableMapping[str, Any]:
         owner = layer.owner
         if not isinstance(owner, nn.Module):
-            return self.context.candidate_registry("torch", nn.ModuleDict)
+            return self.trial.candidate_registry("torch", nn.ModuleDict)
         holder = owner._modules.get("nas_candidates")
         if holder is None:
             if hasattr(owner, "nas_candidates"):
@@ -56,7 +50,7 @@ class TorchClassicBackend(ClassicBackend):
     def place(self, layer: LayerRequest, instance: Any) -> Any:
         if not isinstance(instance, nn.Module):
             return instance
-        tensor = _first_tensor(layer)
+        tensor = first_tensor([*layer.fixed_inputs, *layer.optional_inputs.values()])
         if tensor is not None and tensor.device.type != "cpu":
             instance.to(tensor.device)
         owner = layer.owner

@@ -1,8 +1,8 @@
 """A trial platform whose "dispatcher" is a tuner in this process: standalone enas trials and tests.
 
-`nasctl trial run --mode enas` has no experiment to ask for subgraphs; with this platform the
-trial's `training_update()` asks the tuner (the ENAS controller) directly, and each final result is
-passed to `receive_trial_result` as the dispatcher would. Results and the derived architecture are
+The one in-process ENAS driver, for every framework: `nasctl trial run --mode enas` has no experiment
+to ask for subgraphs; with this platform the trial's `training_update()` asks the tuner (the ENAS
+controller) directly, and each final result is passed to `receive_trial_result` as the dispatcher would. Results and the derived architecture are
 printed like the standalone platform does, unless `echo=False`.
 """
 

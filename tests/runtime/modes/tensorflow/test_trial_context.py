@@ -36,9 +36,8 @@ class Recording(Platform):
 
 @pytest.fixture
 def context_of(make_current):
-    """`context_of(platform, mode_config)`: a current trial context with the TensorFlow backends registered."""
+    """`context_of(platform, mode_config)`: a current trial context (the TensorFlow backends are built in)."""
     saved = dict(registry._BACKENDS)
-    tf_modes.register()
     yield lambda platform, mode_config=None: make_current(TrialContext(platform, mode_config=mode_config))
     registry._BACKENDS.clear()
     registry._BACKENDS.update(saved)
@@ -56,13 +55,13 @@ def compiled_net(kit, mode: str) -> keras.Model:
 
 
 def test_the_registry_serves_the_tensorflow_backends_for_the_four_modes(context_of):
-    for mode, name in (("classic", "TensorFlowClassic"), ("enas", "TensorFlowEnas"),
-                       ("oneshot", "TensorFlowOneShot"), ("darts_mode", "TensorFlowDarts")):
-        assert backend_class("tensorflow", mode).__name__ == name
+    for mode, name in (("classic", "ClassicBackend"), ("enas", "EnasBackend"),
+                       ("oneshot", "OneShotBackend"), ("darts_mode", "DartsBackend")):
+        assert backend_class("tensorflow", mode) is getattr(tf_modes, name)
 
 
 def test_importing_the_package_imports_no_framework():
-    code = ("import sys, runtime.modes.tensorflow as m; m.register(); "
+    code = ("import sys, nasctl.runtime.modes.tensorflow as m; m.__all__; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'framework imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
