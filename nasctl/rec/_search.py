@@ -138,17 +138,21 @@ def _cycle(data: CTRData, batch_size: int, seed: int, device: Any) -> Iterator[t
 def darts_fit(model: nn.Module, train: CTRData, architecture_step: Callable[[Callable[[], torch.Tensor], int], None],
               *, epochs: int, lr: float, batch_size: int, optimizer: str = "adagrad", arch_fraction: float = 0.2,
               warmup_epochs: int = 1, max_steps: int | None = None, seed: int = 0, device: Any = "cpu",
+              arch_batch_size: int | None = None, arch_every: int = 1,
               log: Callable[[str], None] | None = None) -> int:
     """Train a supernet: weights on the first `1 - arch_fraction` of `train`, and after `warmup_epochs`
-    epochs one architecture step per weight step on a batch of the rest.
+    epochs one architecture step every `arch_every` weight steps on a batch (of `arch_batch_size`
+    rows, default `batch_size`) of the rest.
 
     `architecture_step(loss, epoch)` is where the trial calls `nas.training_update(loss=loss, epoch=epoch)`;
     `loss()` is the model's loss on the next architecture batch. `max_steps` stops early (tests).
     Returns the number of weight steps taken.
     """
+    if arch_every < 1:
+        raise ValueError(f"arch_every (--arch-every) must be at least 1, got {arch_every}")
     cut = int(round(len(train) * (1 - arch_fraction)))
     weights_part, arch_part = train.subset(slice(0, cut)), train.subset(slice(cut, len(train)))
-    arch_batches = _cycle(arch_part, batch_size, seed + 1, device)
+    arch_batches = _cycle(arch_part, arch_batch_size or batch_size, seed + 1, device)
     opt = _optimizer(optimizer, model.parameters(), lr)
     steps = 0
     for epoch in range(epochs):
@@ -160,7 +164,7 @@ def darts_fit(model: nn.Module, train: CTRData, architecture_step: Callable[[Cal
             loss.backward()
             opt.step()
             total, count, steps = total + float(loss.detach()) * len(labels), count + len(labels), steps + 1
-            if epoch >= warmup_epochs:  # the architecture weights move only after the warm-up epochs
+            if epoch >= warmup_epochs and steps % arch_every == 0:  # the architecture moves after the warm-up
                 batch = next(arch_batches)
 
                 def arch_loss(batch: tuple[torch.Tensor, ...] = batch) -> torch.Tensor:
@@ -227,6 +231,9 @@ def trial_arguments(description: str, argv: Sequence[str] | None = None) -> Any:
     parser.add_argument("--warmup-epochs", type=int, default=1,
                         help="darts: epochs that train the weights only, before the architecture weights move")
     parser.add_argument("--epochs", type=int, default=4, help="classic (retrain): epochs; the best on validation is kept")
+    parser.add_argument("--arch-batch-size", type=int, help="darts: rows of an architecture step's batch "
+                                                            "(default: --batch-size)")
+    parser.add_argument("--arch-every", type=int, default=1, help="darts: one architecture step every N weight steps")
     parser.add_argument("--lr", type=float, default=0.1, help="darts: the weights' learning rate (a retrain "
                                                                "takes its own from the lr choice)")
     parser.add_argument("--optimizer", choices=("sgd", "adagrad", "adam"), default="adagrad")
@@ -273,7 +280,8 @@ def run_trial(args: Any, build: Callable[[CTRSplits], nn.Module], architecture_s
     if searching:
         darts_fit(model, splits.train, architecture_step, epochs=args.search_epochs, lr=args.lr,
                   batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed, device=args.device,
-                  warmup_epochs=args.warmup_epochs, max_steps=args.max_steps, log=lambda line: print(line, flush=True))
+                  warmup_epochs=args.warmup_epochs, max_steps=args.max_steps, arch_batch_size=args.arch_batch_size,
+                  arch_every=args.arch_every, log=lambda line: print(line, flush=True))
         validation = evaluate(model, splits.validation, device=args.device)
     else:
         validation = retrain_fit(model, splits.train, splits.validation, epochs=args.epochs, lr=float(lr),

@@ -48,6 +48,20 @@ def test_darts_fit_steps_architecture_on_the_last_fifth_after_the_warm_up() -> N
     assert all(len(rows) == 10 for _, rows in calls)
 
 
+def test_darts_fit_takes_larger_architecture_batches_less_often() -> None:
+    model, sizes = _Recorder(), []
+
+    def architecture_step(loss, epoch: int) -> None:
+        loss()
+        sizes.append(len(model.seen))
+
+    rec.darts_fit(model, _data(100), architecture_step, epochs=2, lr=0.1, batch_size=10, warmup_epochs=1,
+                  arch_batch_size=20, arch_every=4)
+    assert sizes == [20, 20]  # 8 weight steps in the second epoch: steps 12 and 16 of 16
+    with pytest.raises(ValueError, match="arch_every .* at least 1, got 0"):
+        rec.darts_fit(model, _data(100), architecture_step, epochs=1, lr=0.1, batch_size=10, arch_every=0)
+
+
 def test_darts_fit_stops_after_max_steps() -> None:
     calls: list[int] = []
     steps = rec.darts_fit(_Recorder(), _data(100), lambda loss, epoch: calls.append(epoch), epochs=5, lr=0.1,
