@@ -95,7 +95,8 @@ def nasctl_trial(space: str, args: argparse.Namespace, extra: list[str], *, mode
 def search(space: str, metric: str, coef: float, args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     found = nasctl_trial(space, args, ["--search-epochs", str(args.search_epochs), "--warmup-epochs",
-                                       str(args.warmup_epochs), "--lr", "0.1"], mode="darts",
+                                       str(args.warmup_epochs), "--lr", "0.1", "--arch-every", str(args.arch_every),
+                                       "--arch-batch-size", str(args.arch_batch_size or args.batch_size)], mode="darts",
                          darts=darts_config(metric, coef))
     print(f"  [{space} search, coef {coef}: {time.monotonic() - started:.0f} s]", flush=True)
     return found["derived"]
@@ -176,7 +177,8 @@ def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
     document = {"pipeline": {
         "name": "bench-mlp",
         "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs} "
-                                             f"--warmup-epochs {args.warmup_epochs}",
+                                             f"--warmup-epochs {args.warmup_epochs} --arch-every {args.arch_every} "
+                                             f"--arch-batch-size {args.arch_batch_size or args.batch_size}",
                    "nasMode": "darts", "darts": darts_config("flops", 1.0 if args.coef is None else args.coef),
                    "maxTrialNumber": 1},
         "sample": {"count": args.samples, "seed": 0},
@@ -239,6 +241,8 @@ def main() -> None:
                         help="the embedding-dimension search's cost: parameters (tables and projections), or "
                              "FLOPs (the projections': the sum of the dimensions, each feature's cost normalised)")
     parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
+    parser.add_argument("--arch-batch-size", type=int, help="rows of an architecture step (default: --batch-size)")
+    parser.add_argument("--arch-every", type=int, default=1, help="one architecture step every N weight steps")
     parser.add_argument("--temperature-decay", type=float, default=0.7,
                         help="the Gumbel temperature is decay^epoch")
     parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
@@ -259,7 +263,9 @@ def main() -> None:
           f"log loss {truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f} "
           f"[{time.monotonic() - started:.0f} s]", flush=True)
     print(f"search: {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, temperature "
-          f"{args.temperature_decay}^epoch, batch {args.batch_size}; retrain {args.epochs} epochs", flush=True)
+          f"{args.temperature_decay}^epoch, batch {args.batch_size}, an architecture step of "
+          f"{args.arch_batch_size or args.batch_size} rows every {args.arch_every}; retrain {args.epochs} epochs",
+          flush=True)
     figures = {"emb_dim": emb_dim_figures, "emb_card": emb_card_figures, "mlp": mlp_figures}
     spaces = [space for space in args.spaces.split(",") if space]
     unknown = sorted(set(spaces) - set(figures))
