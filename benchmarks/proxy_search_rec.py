@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 from nasctl.runtime import proxies
-from nasctl.runtime.modes._spec import Architecture, evolve_architectures, sample_architecture
+from nasctl.runtime.modes._spec import Architecture, evolve_architectures, sample_layers
 from nasctl.runtime.modes.torch import OneShotBackend
 from nasctl.runtime.modes.torch._supernet import active_parameter_count, finetune_scorer, proxy_scorer
 from proxy_correlation import LEVELS, PROXIES, print_table  # the sibling script (benchmarks/)
@@ -188,7 +188,7 @@ def main() -> None:
     specs = list(backend.specs.values())
     archs: list[Architecture] = []
     while len(archs) < args.subnets:
-        arch = sample_architecture(specs, rng)
+        arch = sample_layers(specs, rng)
         if arch not in archs:
             archs.append(arch)
     truth_started = time.perf_counter()
@@ -227,7 +227,7 @@ def main() -> None:
         found: list[tuple[float, float]] = []
         seen: list[Architecture] = []
         while time.perf_counter() - clock < budget or not found:
-            arch = sample_architecture(specs, search_rng)
+            arch = sample_layers(specs, search_rng)
             if arch in seen:
                 continue
             seen.append(arch)

@@ -386,7 +386,7 @@ class Continuous(Dimension):
 
 def _layer_input_size(key: str, layer: str, spec: Mapping[str, Any]) -> tuple[int, int]:
     inputs = spec.get("optional_inputs", [])
-    size = spec.get("optional_input_size", [0, len(inputs)] if inputs else 0)
+    size = spec.get("optional_input_size", 0)  # the runtime's default (nasctl.searchspace._architecture)
     low, high = (size, size) if isinstance(size, int) else (size[0], size[1])
     where = f"layer '{layer}': optional_input_size {size!r}"
     if low > high:

@@ -6,7 +6,7 @@ backends (`nasctl.runtime.modes.tensorflow`) use the same definitions without lo
 - `LayerSpec` (`nasctl.searchspace`'s): what the search space says about one layer, its subgraphs,
   decoding and encoding a layer's choice of an architecture;
 - `drop_rate`, `kept_scale`: oneshot's path dropout, rate `r**(1/k)`, kept paths scaled by `1/(1-rate)`;
-- `top_inputs`, `sample_architecture`, `mutate_architecture`: darts' input choice, uniform sampling,
+- `top_inputs`, `sample_layers`, `mutate_architecture`: darts' input choice, uniform sampling,
   regularized evolution's mutation;
 - `search_architecture`: oneshot's derivation, scoring subnets by random or evolutionary search;
 - `evolve_architectures`: the regularized evolution behind both (generations, children, several
@@ -69,7 +69,7 @@ def top_inputs(spec: LayerSpec, scores: Sequence[float], threshold: float | None
     return sorted(order[:count])
 
 
-def sample_architecture(specs: Sequence[LayerSpec], rng: random.Random) -> Architecture:
+def sample_layers(specs: Sequence[LayerSpec], rng: random.Random) -> Architecture:
     """A uniformly sampled architecture: per layer an input count in range, those inputs, a candidate."""
     arch: Architecture = {}
     for spec in specs:
@@ -176,7 +176,7 @@ def search_architecture(
             for _ in range(100 * budget):  # `budget` distinct ones, unless few fit
                 if len(scores) >= budget:
                     break
-                found = draw(lambda: sample_architecture(specs, rng))
+                found = draw(lambda: sample_layers(specs, rng))
                 if found is None:
                     break
                 score(found)
@@ -234,7 +234,7 @@ def evolve_architectures(
 
     members: deque[Architecture] = deque()
     for _ in range(population):
-        child = draw(lambda: sample_architecture(specs, rng))
+        child = draw(lambda: sample_layers(specs, rng))
         if child is not None:
             score(child)
             members.append(child)
@@ -242,7 +242,7 @@ def evolve_architectures(
         born: list[tuple[Architecture, bool]] = []
         for _ in range(children):
             if not members:
-                child, mutated = draw(lambda: sample_architecture(specs, rng)), False
+                child, mutated = draw(lambda: sample_layers(specs, rng)), False
             else:
                 contenders = rng.sample(list(members), min(sample_size, len(members)))
                 parent = max(contenders, key=score)

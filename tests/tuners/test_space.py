@@ -233,3 +233,21 @@ def test_a_narrow_unbounded_space_never_runs_out():
     for _ in range(10):
         seen.add(qlog.random_unseen(rng, seen))
     assert min(p[0] for p in seen) >= 0
+
+
+@pytest.mark.parametrize("name", ["Random", "Evolution", "TPE"])
+def test_proposals_for_a_layer_without_optional_input_size_pass_the_runtimes_check(name):
+    """Tuners and trials read an absent `optional_input_size` alike (0), so every proposal validates."""
+    from nasctl import searchspace, tuners
+
+    space = {"m/f/h": {"_type": "mutable_layer", "_value": {"h": {
+        "layer_choice": ["a()", "b()"], "optional_inputs": ["x", "y"]}}}}
+    tuner = tuners.create(name, seed=0)
+    tuner.update_search_space(space)
+    proposals = []
+    with pytest.raises(tuners.NoMoreTrialError, match="all 2 architectures"):
+        for parameter_id in range(8):
+            proposals.append(tuner.generate_parameters(parameter_id))
+            searchspace.validate_architecture(proposals[-1], space)
+            tuner.receive_trial_result(parameter_id, proposals[-1], float(parameter_id))
+    assert sorted(p["m/f/h"]["h"]["chosen_layer"] for p in proposals) == ["a()", "b()"]

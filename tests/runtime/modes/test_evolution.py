@@ -8,7 +8,7 @@ from nasctl.runtime.modes._spec import (
     LayerSpec,
     evolve_architectures,
     mutate_architecture,
-    sample_architecture,
+    sample_layers,
 )
 
 SPECS = [LayerSpec.of_call("m/b", f"l{i}", ("a", "b", "c", "d"), (), 0) for i in range(6)]
@@ -25,7 +25,7 @@ def changed(parent, child):
 
 def test_mutation_changes_exactly_the_asked_number_of_choices():
     rng = random.Random(0)
-    parent = sample_architecture(SPECS, rng)
+    parent = sample_layers(SPECS, rng)
     for count in (1, 2, 4):
         assert {changed(parent, mutate_architecture(SPECS, parent, rng, count)) for _ in range(20)} == {count}
 

@@ -18,7 +18,7 @@ from nasctl.runtime.modes._spec import (
     kept_scale,
     mutate_architecture,
     remember_spec,
-    sample_architecture,
+    sample_layers,
     search_architecture,
     top_inputs,
 )
@@ -114,7 +114,7 @@ def test_evolution_scores_each_subnet_once_and_mutation_always_changes_one_choic
     best, _ = search_architecture([SPEC], evaluate, budget=40, search="evolution", maximize=True, rng=rng,
                                   population=4, sample_size=2)
     assert best == TARGET and len(seen) == len(set(seen))
-    parent = sample_architecture([SPEC, OTHER], rng)
+    parent = sample_layers([SPEC, OTHER], rng)
     for _ in range(20):
         child = mutate_architecture([SPEC, OTHER], parent, rng)
         changed = [(b, layer) for b in parent for layer in parent[b] if parent[b][layer] != child[b][layer]]
