@@ -257,8 +257,9 @@ class Pipeline:
             self.record["message"] = f"nothing to sample from the search {search.id}"
             self._save()
             raise ExperimentError(f"pipeline {self.id}: {error}; a darts trial reports its weights every "
-                                  f"darts.report_every ({every}) architecture steps, so a shorter search needs a "
-                                  "smaller report_every (pipeline.search)") from None
+                                  f"darts.report_every ({every}) architecture steps and at its final result (0 "
+                                  "turns the reports off): set report_every >= 1 in pipeline.search and make the "
+                                  "trial take architecture steps (nas.training_update)") from None
         distinct: list[dict[str, Any]] = []
         for architecture in drawn:
             if architecture not in distinct:

@@ -99,7 +99,7 @@ class DartsBackend(TorchOneShotBackend):
         #: hypernet: where `derived_architecture()` derives when not told (`nas.derive_architecture(lam=)` sets it)
         self.derive_t = 0.5
         self._reported_step: int | None = None
-        self._arch_loss = 0.0
+        self._arch_loss: torch.Tensor | float = 0.0  # the last architecture step's loss, kept on its device
 
     # -- forward ------------------------------------------------------------------------------------
 
@@ -293,13 +293,12 @@ class DartsBackend(TorchOneShotBackend):
         self.optimizer.step()
         self.steps += 1
         every = self.config.report_every
+        self._arch_loss = value.detach() + (penalty.detach() if penalty is not None else 0.0)
         if self.reporter is not None and every and self.steps % every == 0:
-            arch_loss = float(value.detach()) + (float(penalty.detach()) if penalty is not None else 0.0)
-            self._arch_loss = arch_loss
-            report = {"default": arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps}
+            report = {"default": float(self._arch_loss), "arch_weights": self.arch_weight_values(), "step": self.steps}
             if self.hypernet is not None:
                 report["hypernet"] = self.hypernet_state()
-                self._reported_step = self.steps
+            self._reported_step = self.steps
             self.reporter(report)
         self._next_lambda()
 
@@ -399,8 +398,9 @@ class DartsBackend(TorchOneShotBackend):
         (None before a layer ran).
 
         With a hypernet, at the normalised complexity parameter `lam` in [0, 1] (0: the low end of
-        `complexity.lambda`), which later calls without `lam` keep (0.5 until set); the trial's last
-        alpha(lambda) is then reported too, for `nasctl experiment export --lambdas/--frontier`.
+        `complexity.lambda`), which later calls without `lam` keep (0.5 until set). The final
+        architecture weights (and alpha(lambda)) are reported first when the last periodic report was at
+        an earlier step, so the pipeline's samples and `export --lambdas/--frontier` use the trial's end.
         """
         if lam is not None:
             if self.hypernet is None:
@@ -409,11 +409,13 @@ class DartsBackend(TorchOneShotBackend):
             self.derive_t = check_t(lam)
         if not self.specs:
             return None
-        if self.hypernet is not None and self.reporter is not None and self.config.report_every \
-                and self._reported_step != self.steps:
+        if self.reporter is not None and self.config.report_every and self.steps \
+                and self._reported_step != self.steps:  # the final weights, whatever step the last report was at
             self._reported_step = self.steps
-            self.reporter({"default": self._arch_loss, "arch_weights": self.arch_weight_values(), "step": self.steps,
-                           "hypernet": self.hypernet_state()})
+            report = {"default": float(self._arch_loss), "arch_weights": self.arch_weight_values(), "step": self.steps}
+            if self.hypernet is not None:
+                report["hypernet"] = self.hypernet_state()
+            self.reporter(report)
         arch: Architecture = {}
         for state in self.weights.values():
             spec = state.spec

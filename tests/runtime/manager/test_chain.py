@@ -20,7 +20,8 @@ from nasctl.runtime.manager import Experiment  # noqa: E402
 from nasctl.runtime.manager._pipeline import Pipeline  # noqa: E402
 
 # Two searched layers and a learning-rate variable on a tiny regression. The final result is a dict:
-# `val` picks the architecture, `test` is reported. TEST_TRIAL_SLEEP slows the retrain trials down.
+# `val` picks the architecture, `test` is reported. TEST_TRIAL_SLEEP slows the retrain trials down;
+# TEST_ARCH_STEPS limits the architecture steps of the search.
 NET = '''\
 """A tiny annotated regression."""
 import os
@@ -72,13 +73,15 @@ def main():
     model = Net()
     model(x[:2])
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    for _ in range(10):
+    arch_steps = int(os.environ.get("TEST_ARCH_STEPS", "10"))
+    for step in range(10):
         loss = ((model(x) - y) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         val = ((model(xv) - yv) ** 2).mean()
-        """@nas.training_update(loss=val)"""
+        if step < arch_steps:
+            """@nas.training_update(loss=val)"""
     time.sleep(float(os.environ.get("TEST_TRIAL_SLEEP", "0")))
     test = float(((model(xt) - yt) ** 2).mean())
     """@nas.report_final_result({"default": float(val), "val": float(val), "test": test, "lr": lr})"""
@@ -210,11 +213,12 @@ def test_pipeline_config_errors_name_the_key(tmp_path: Path, nas_home: Path, hel
 
 def test_a_search_that_reported_no_weights_fails_with_what_to_do(tmp_path: Path, nas_home: Path,
                                                                  helpers: Any) -> None:
-    config = _project(tmp_path, helpers, report_every=50)  # 10 architecture steps: nothing reported
-    out = helpers.nasctl("run", str(config), "--id", "P", "--no-progress", env={"NAS_HOME": str(nas_home)},
+    config = _project(tmp_path, helpers)
+    out = helpers.nasctl("run", str(config), "--id", "P", "--no-progress",
+                         env={"NAS_HOME": str(nas_home), "TEST_ARCH_STEPS": "0"},  # no architecture step: no weights
                          timeout=300)
     assert out.returncode == 2
-    assert "pipeline P:" in out.stderr and "smaller report_every (pipeline.search)" in out.stderr
+    assert "pipeline P:" in out.stderr and "set report_every >= 1 in pipeline.search" in out.stderr
     assert "Traceback" not in out.stderr
     assert Pipeline.load("P", nas_home_dir=nas_home).record["status"] == "FAILED"
     assert Experiment.load("P-search", nas_home=nas_home).status == "DONE"  # the search itself is kept

@@ -96,6 +96,22 @@ def test_arch_weights_are_reported_as_intermediate_data(kit):
     assert isinstance(reports[0]["default"], float)
 
 
+def test_deriving_reports_the_final_weights_when_the_last_report_is_older(kit):
+    task = kit.Task(0)
+    backend = DartsBackend({"report_every": 2}, seed=0)
+    reports = []
+    backend.reporter = reports.append
+    model = kit.Net(backend)
+    for _ in range(5):
+        loss = task.loss(model, task.batch())
+        backend.training_update(loss=loss)
+    backend.derived_architecture()
+    backend.derived_architecture()  # nothing new since: no second report
+    assert [r["step"] for r in reports] == [2, 4, 5]
+    assert reports[-1]["arch_weights"] == backend.arch_weight_values()
+    assert "hypernet" not in reports[-1] and isinstance(reports[-1]["default"], float)
+
+
 def test_sampled_architectures_follow_the_learned_distribution(kit):
     backend, _ = train(kit, 0, FAST)
     samples = backend.sample_architectures(200, seed=1)
