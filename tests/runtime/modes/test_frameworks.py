@@ -40,8 +40,10 @@ def test_torch_darts_through_the_registry(standalone, capsys):
     nas.training_update(loss=net(torch.randn(8, 4)).pow(2).mean())
     nas.report_final_result(0.5)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith('derived architecture: {"m/Net.forward/h": {"h": {"chosen_layer": ')
-    assert lines[1] == "final result: 0.5"
+    assert lines[0].startswith('arch_weights result: {"default": ')  # the final weights (step 1, not yet reported)
+    assert '"step": 1' in lines[0]
+    assert lines[1].startswith('derived architecture: {"m/Net.forward/h": {"h": {"chosen_layer": ')
+    assert lines[2] == "final result: 0.5"
 
 
 def test_keras_classic_tracks_candidates_on_the_owner(standalone, capsys):
