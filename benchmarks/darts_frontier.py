@@ -168,12 +168,18 @@ def plot(path: Path, hyper: list[tuple[float, int, float]], separate: list[tuple
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([p for p, _ in randoms], [a for _, a in randoms], c="lightgray", label="random architectures")
-    for points, style, label in ((separate, "s--", "5 fixed-penalty searches"), (hyper, "o-", "one hypernet search")):
+    for points, style, label, offset in ((separate, "s--", "5 fixed-penalty searches", (5, -11)),
+                                         (hyper, "o-", "one hypernet search", (5, 4))):
         ordered = sorted(points, key=lambda r: r[1])
         ax.plot([r[1] for r in ordered], [r[2] for r in ordered], style, label=label)
+        labels: dict[tuple[int, float], list[str]] = {}  # the lambdas that gave each point
         for t, params, acc in points:
-            ax.annotate(f"{t:g}", (params, acc), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xlabel("parameters (retrained model)")
+            labels.setdefault((params, acc), []).append(f"{t:g}")
+        for (params, acc), ts in labels.items():
+            ax.annotate(",".join(ts), (params, acc), textcoords="offset points", xytext=offset, fontsize=7,
+                        color=ax.lines[-1].get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters after retraining (log scale); labels: normalised lambda")
     ax.set_ylabel(f"{split} accuracy after retraining (mean over seeds)")
     ax.set_title("digits: one alpha(lambda) search vs fixed penalties", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
