@@ -34,17 +34,17 @@ lr = _nas.choice(0.1, 0.01, key="mnist/lr/choice")
 from __future__ import annotations
 
 from nasctl.annotator._compile import (
-    MODES,
     CompileResult,
     compile_source,
     expand_annotations,
     generate_search_space,
     inline_architecture,
     is_environment,
-    normalize_mode,
 )
 from nasctl.annotator._errors import AnnotationError, AnnotationErrors, ArchitectureMismatch
 from nasctl.annotator._parse import KEY_STYLES
+
+from nasctl.searchspace import MODES, normalize_mode  # the search space's mode names, re-exported
 
 __all__ = [
     "KEY_STYLES",

@@ -1,4 +1,8 @@
-"""Code generation: splice text into the source at exact offsets, leaving every other byte alone."""
+"""Code generation: splice text into the source at exact offsets, leaving every other byte alone.
+
+The edits that lay out an annotation's code on its own lines are here; which code each kind of
+annotation becomes is in its module (`_kinds.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,8 @@ import re
 from dataclasses import dataclass
 
 from nasctl.annotator._errors import AnnotationError
-from nasctl.annotator._ir import (
-    Annotation,
-    Candidate,
-    FunctionChoice,
-    Layer,
-    LayerBlock,
-    ModuleIR,
-    PlainCall,
-    Variable,
-)
+from nasctl.annotator._ir import Annotation, ModuleIR, Region
+from nasctl.annotator._kinds import kind_of
 from nasctl.annotator._literals import python_string
 from nasctl.annotator._source import line_starts
 
@@ -104,29 +100,11 @@ def remove(ir: ModuleIR, annotation: Annotation) -> Edit:
     return Edit(region.start, region.end, "pass", annotation)
 
 
-def _call_args(args: list[str]) -> str:
-    if not args:
-        return "()"
-    if len(args) == 1:
-        return f"({args[0]},)"
-    return "(" + ", ".join(args) + ")"
-
-
-def _call_kwargs(kwargs: list[tuple[str | None, str]]) -> str:
-    parts = [f"**{value}" if name is None else f"{python_string(name)}: {value}" for name, value in kwargs]
-    return "{" + ", ".join(parts) + "}"
-
-
-def candidate_tuple(candidate: Candidate) -> str:
-    """`(callee, args, kwargs)` as the runtime's layer call takes it."""
-    args = [one_line(arg) for arg in candidate.args]
-    kwargs = [(name, one_line(value)) for name, value in candidate.kwargs]
-    return f"({one_line(candidate.callee)}, {_call_args(args)}, {_call_kwargs(kwargs)})"
-
-
-def input_size_text(layer: Layer) -> str:
-    size = layer.optional_input_size
-    return f"[{size[0]}, {size[1]}]" if isinstance(size, tuple) else str(size)
+def rewrite_target(removal: Edit, annotation: Annotation, target: Region | None, new: str) -> list[Edit]:
+    """`removal` (the edit that deletes the annotation) and `new` in place of the code it rewrites:
+    the value of a variable's assignment, the call of a function choice."""
+    assert target is not None  # the reader sets it or raises
+    return [removal, Edit(target.start, target.end, new, annotation)]
 
 
 def _tuple(items: list[str]) -> str:
@@ -140,39 +118,6 @@ def key_code(annotation: Annotation, key: str) -> str:
     indices = _tuple([loop.index for loop in annotation.loops])
     counts = _tuple([str(loop.count) for loop in annotation.loops])
     return f"_nas.loop_key({python_string(key)}, {indices}, {counts})"
-
-
-def layer_statement(block: LayerBlock, layer: Layer, mode: str) -> str:
-    """One `h = _nas.mutable_layer(...)` line (docs/internals.md, "The compiled code")."""
-    candidates = (
-        "{" + ", ".join(f"{python_string(c.label)}: {candidate_tuple(c)}" for c in layer.candidates) + "}"
-    )
-    fixed = "[" + ", ".join(one_line(text) for text in layer.fixed_inputs) + "]"
-    optional = "{" + ", ".join(f"{python_string(text)}: {one_line(text)}" for text in layer.optional_inputs) + "}"
-    return (
-        f"{layer.output} = _nas.mutable_layer({key_code(block, block.key)}, {python_string(layer.key)}, "
-        f"{candidates}, {fixed}, {optional}, {input_size_text(layer)}, {python_string(mode)}, "
-        f"{block.owner or 'None'})"
-    )
-
-
-def _label_code(label: object) -> str:
-    """A choice label (a source text, or a literal's value) as Python code."""
-    return python_string(label) if isinstance(label, str) else repr(label)
-
-
-def variable_call(variable: Variable) -> str:
-    options = ", ".join(one_line(option.text) for option in variable.options)
-    labels = ""
-    if variable.function == "choice" and not all(option.literal for option in variable.options):
-        labels = ", labels=[" + ", ".join(_label_code(label) for label in variable.labels) + "]"
-    relaxed = ", architectural=True" if variable.architectural else ""
-    return f"_nas.{variable.function}({options}, key={key_code(variable, variable.key)}{labels}{relaxed})"
-
-
-def function_choice_call(choice: FunctionChoice) -> str:
-    table = ", ".join(f"{python_string(text)}: lambda: {one_line(text)}" for text in choice.candidates)
-    return f"_nas.function_choice({{{table}}}, key={key_code(choice, choice.key)})"
 
 
 def import_in_place(ir: ModuleIR) -> Edit:
@@ -342,29 +287,7 @@ def compile_ir(ir: ModuleIR, mode: str, verify: bool = False) -> str:
         return ir.text
     edits = [import_in_place(ir)]
     for annotation in ir.annotations:
-        if isinstance(annotation, LayerBlock):
-            statements = [layer_statement(annotation, layer, mode) for layer in annotation.layers]
-            edits.append(replace_within(ir, annotation, statements))
-        elif isinstance(annotation, PlainCall):
-            call = f"_nas.{annotation.kind}({', '.join(one_line(a) for a in annotation.arguments)})"
-            edits.append(replace_within(ir, annotation, [call]))
-        elif isinstance(annotation, Variable):
-            assert annotation.target is not None
-            edits.append(remove(ir, annotation))
-            edits.append(
-                Edit(annotation.target.start, annotation.target.end, variable_call(annotation), annotation)
-            )
-        elif isinstance(annotation, FunctionChoice):
-            assert annotation.target is not None
-            edits.append(remove(ir, annotation))
-            edits.append(
-                Edit(
-                    annotation.target.start,
-                    annotation.target.end,
-                    function_choice_call(annotation),
-                    annotation,
-                )
-            )
+        edits.extend(kind_of(annotation.kind).compile(ir, annotation, mode))
     return apply(ir, _import_into_removed_line(ir, keep_line_numbers(ir, edits)), verify)
 
 

@@ -18,7 +18,7 @@ from nasctl.annotator._parse import KEY_STYLES, parse_module
 from nasctl.annotator._search_space import SpaceBuilder, module_search_space
 from nasctl.annotator._source import read_source
 
-MODES = ("classic", "enas", "oneshot", "darts")
+from nasctl.searchspace import normalize_mode
 
 
 @dataclass(frozen=True)
@@ -27,21 +27,6 @@ class CompileResult:
 
     code: str
     search_space: dict[str, Any]
-
-
-def normalize_mode(name: str) -> str:
-    """The canonical mode name: `"darts_mode"` -> `"darts"`; a `ValueError` for anything else.
-
-    >>> normalize_mode("enas_mode")
-    'enas'
-    """
-    if isinstance(name, str):
-        canonical = name.strip().lower()
-        canonical = canonical[: -len("_mode")] if canonical.endswith("_mode") else canonical
-        if canonical in MODES:
-            return canonical
-    known = ", ".join(MODES + tuple(f"{mode}_mode" for mode in MODES))
-    raise ValueError(f"unknown NAS mode {name!r}; expected one of: {known}")
 
 
 def _check_key_style(key_style: str) -> None:

@@ -11,24 +11,53 @@ import ast
 import bisect
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nasctl.annotator._errors import AnnotationError
-from nasctl.annotator._ir import SAMPLING_ARITY, Annotation, HandWritten
-from nasctl.annotator._literals import json_literal, number_literal
+from nasctl.annotator._ir import Annotation, HandWritten
+from nasctl.annotator._kinds import HANDWRITTEN, kind_of
+from nasctl.annotator._literals import json_literal
 from nasctl.annotator._loops import LoopResolver
 from nasctl.annotator._source import Positions
 
-from nasctl._searchspace import expand_key
+from nasctl.searchspace import expand_key
 
-FUNCTIONS = (*SAMPLING_ARITY, "function_choice", "mutable_layer")
-HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(FUNCTIONS) + r")\s*\("
+HANDWRITTEN_PATTERN = r"\b_?n(?:as|ni)\s*\.\s*(?:" + "|".join(HANDWRITTEN) + r")\s*\("
 _HANDWRITTEN = re.compile(HANDWRITTEN_PATTERN)
 
 ErrorFactory = Callable[[str, int, int], AnnotationError]
 
 
-class _Reader:
+@dataclass(frozen=True)
+class HandCall:
+    """One hand-written call `<prefix>.<function>(...)`: its node, keywords and `repeat=`, where it is,
+    and how to blame it (`fail(message, node)`) or read a literal argument (`literal(node, what)`)."""
+
+    node: ast.Call
+    prefix: str
+    function: str
+    keywords: dict[str, ast.expr]
+    repeat: int | None
+    line: int
+    column: int
+    fail: Callable[..., AnnotationError]
+    literal: Callable[[ast.AST, str], Any]
+
+    def entries(self, keys: list[str], entry: dict[str, Any]) -> list[HandWritten]:
+        """`entry` under each of `keys`."""
+        return [HandWritten(key, self.function, entry, None, self.line, self.column) for key in keys]
+
+    def choices(self, keys: list[str], labels: list[Any]) -> list[HandWritten]:
+        """A choice among `labels` under each of `keys`."""
+        if not labels:
+            raise self.fail("it has no options")
+        return self.entries(keys, {"_type": "choice", "_value": labels})
+
+
+class HandReader:
+    """Reads the hand-written calls of one module; each kind reads its own calls' entries (`_kinds.py`)."""
+
     def __init__(self, text: str, pos: Positions, module: str, error: ErrorFactory, tree: ast.Module) -> None:
         self.text = text
         self.pos = pos
@@ -108,6 +137,7 @@ class _Reader:
         return self.text[start:end]
 
     def call(self, node: ast.Call) -> list[HandWritten]:
+        """The search-space entries of one hand-written call, read by its kind."""
         assert isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
         prefix, function = node.func.value.id, node.func.attr
         line, column = node.lineno, self.pos.column(node.lineno, node.col_offset)
@@ -135,72 +165,34 @@ class _Reader:
         repeat = literal(keywords["repeat"], "repeat=") if "repeat" in keywords else None
         if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1):
             raise fail("repeat= must be a positive int", keywords["repeat"])
-        if function == "mutable_layer":
-            return self.layer(node, prefix, fail, literal, repeat)
-        if prefix == "nni":
-            if "name" in keywords:
-                keys = [f"{self.module}/{literal(keywords['name'], 'name=')}/{function}"]
-            elif node.args:
-                keys = [f"{self.module}/__line{node.args[-1].lineno}/{function}"]
-            else:
-                raise fail("it has no arguments")
-        else:
-            given = keywords.get("key", keywords.get("name"))  # the runtime takes NNI's name= as the key too
-            if given is None:
-                raise fail('it needs key="..." so that the trial can find its value in the architecture')
-            keys = self.keys(given, node, repeat, fail, literal)
-        args = list(node.args)
-        if function in ("choice", "function_choice"):
-            if len(args) == 1 and isinstance(args[0], ast.Dict):  # NNI's compiled form {label: option}
-                values = [literal(k, "an option label") if k is not None else None for k in args[0].keys]
-            elif "labels" in keywords and isinstance(keywords["labels"], (ast.List, ast.Tuple)):
-                values = [literal(e, "a label") for e in keywords["labels"].elts]  # type: ignore[attr-defined]
-            elif function == "choice":
-                pairs = [json_literal(segment(arg)) for arg in args]
-                values = (
-                    [v for _, v in pairs] if all(ok for ok, _ in pairs) else [segment(arg) for arg in args]
-                )
-            else:
-                raise fail("its first argument must be a dict {label: lambda: ...}")
-            if not values:
-                raise fail("it has no options")
-            entry: dict[str, Any] = {"_type": "choice", "_value": values}
-        else:
-            arity = SAMPLING_ARITY[function]
-            if len(args) != arity:
-                raise fail(f"{function} takes {arity} numbers, got {len(args)}")
-            numbers = [number_literal(segment(arg)) for arg in args]
-            if any(n is None for n in numbers):
-                raise fail(f"arguments of {function} must be number literals")
-            entry = {"_type": function, "_value": numbers}
-        return [HandWritten(key, function, entry, None, line, column) for key in keys]
+        call = HandCall(node, prefix, function, keywords, repeat, line, column, fail, literal)
+        read = kind_of(function).handwritten
+        assert read is not None  # HANDWRITTEN lists only kinds that read hand-written calls
+        return read(self, call)
 
-    def layer(self, node: ast.Call, prefix: str, fail: Any, literal: Any, repeat: int | None) -> list[HandWritten]:
-        args = node.args
-        # nas: (block, layer, candidates, fixed, optional, size, mode, owner)
-        # nni: (block, layer, funcs, funcs_args, fixed, optional, size, mode)
-        optional_at, size_at = (5, 6) if prefix == "nni" else (4, 5)
-        if len(args) <= size_at:
-            raise fail(f"expected at least {size_at + 1} positional arguments")
-        blocks = [literal(args[0], "the block key")] if prefix == "nni" else self.keys(
-            args[0], node, repeat, fail, literal)
-        layer = literal(args[1], "the layer key")
-        if not isinstance(args[2], ast.Dict) or not isinstance(args[optional_at], ast.Dict):
-            raise fail("candidates and optional inputs must be dicts {label: ...}")
-        choices = [literal(k, "a candidate label") for k in args[2].keys if k is not None]
-        optional = [literal(k, "an optional input label") for k in args[optional_at].keys if k is not None]
-        size = (
-            literal(args[size_at], "optional_input_size")
-            if not isinstance(args[size_at], ast.List)
-            else [literal(e, "optional_input_size") for e in args[size_at].elts]
-        )
-        entry = {"layer_choice": choices, "optional_inputs": optional, "optional_input_size": size}
-        column = self.pos.column(node.lineno, node.col_offset)
-        return [
-            HandWritten(f"{self.module}/{block}" if prefix == "nni" else block, "mutable_layer", entry, layer,
-                        node.lineno, column)
-            for block in blocks
-        ]
+    def named_keys(self, call: HandCall) -> list[str]:
+        """The keys of a sampling call or function choice: NNI's `name=` (or its line) for `nni.`,
+        `key=` (or NNI's `name=`) for `nas.`."""
+        node, function, keywords = call.node, call.function, call.keywords
+        if call.prefix == "nni":
+            if "name" in keywords:
+                return [f"{self.module}/{call.literal(keywords['name'], 'name=')}/{function}"]
+            if node.args:
+                return [f"{self.module}/__line{node.args[-1].lineno}/{function}"]
+            raise call.fail("it has no arguments")
+        given = keywords.get("key", keywords.get("name"))  # the runtime takes NNI's name= as the key too
+        if given is None:
+            raise call.fail('it needs key="..." so that the trial can find its value in the architecture')
+        return self.keys(given, node, call.repeat, call.fail, call.literal)
+
+    def labels(self, call: HandCall) -> list[Any] | None:
+        """The option labels of a compiled choice: NNI's `{label: option}` dict, or nasctl's `labels=`."""
+        args, keywords = call.node.args, call.keywords
+        if len(args) == 1 and isinstance(args[0], ast.Dict):  # NNI's compiled form {label: option}
+            return [call.literal(k, "an option label") if k is not None else None for k in args[0].keys]
+        if "labels" in keywords and isinstance(keywords["labels"], (ast.List, ast.Tuple)):
+            return [call.literal(e, "a label") for e in keywords["labels"].elts]  # type: ignore[attr-defined]
+        return None
 
 
 def find_handwritten(
@@ -222,7 +214,7 @@ def find_handwritten(
         lines.add(bisect.bisect_right(pos.starts, match.start()))
     if not lines:
         return []
-    reader = _Reader(text, pos, module, error, tree)
+    reader = HandReader(text, pos, module, error, tree)
     found: list[HandWritten] = []
     for statement in tree.body:
         end = statement.end_lineno or statement.lineno
@@ -237,7 +229,7 @@ def find_handwritten(
                 and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name)
                 and node.func.value.id in ("nas", "nni", "_nas")
-                and node.func.attr in FUNCTIONS
+                and node.func.attr in HANDWRITTEN
             ):
                 found.extend(reader.call(node))
     found.sort(key=lambda h: (h.line, h.column))

@@ -1,7 +1,9 @@
 """The intermediate representation of one module's annotations.
 
 The parser (`_parse.py`) builds it once; code generation for every mode (`_codegen.py`), the search
-space (`_search_space.py`) and architecture inlining (`_inline.py`) all read it. Source positions are
+space (`_search_space.py`) and architecture inlining (`_inline.py`) all read it. `Annotation` holds
+what every annotation has; each kind's module (`_kinds.py`) subclasses it with its own fields
+(`LayerBlock` in `_layers.py`, `Variable` in `_variable.py`, ...). Source positions are
 character offsets into the module's text (`Region.start`/`end`) plus a 1-based line and column for
 messages; texts (labels, arguments, callees) are exact slices of what the user wrote.
 """
@@ -11,32 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The sampling functions a `variable` (or a hand-written call) may use, with their argument count.
-SAMPLING_ARITY: dict[str, int | None] = {
-    "choice": None,
-    "randint": 2,
-    "uniform": 2,
-    "quniform": 3,
-    "loguniform": 2,
-    "qloguniform": 3,
-    "normal": 2,
-    "qnormal": 3,
-    "lognormal": 2,
-    "qlognormal": 3,
-}
-
-#: Annotations that become one plain runtime call.
-PLAIN_CALLS = (
-    "report_intermediate_result",
-    "report_final_result",
-    "get_next_parameter",
-    "training_update",
-    "derive_architecture",
-)
-
-#: Every annotation function a source may use after `@nas.` / `@nni.`.
-ANNOTATIONS = ("mutable_layers", "mutable_layer", "variable", "function_choice", *PLAIN_CALLS)
-
 
 @dataclass(frozen=True)
 class Region:
@@ -44,32 +20,6 @@ class Region:
 
     start: int
     end: int
-    line: int
-    column: int
-
-
-@dataclass
-class Candidate:
-    """One entry of a layer's `layer_choice`: `callee(*args, **kwargs)` as written."""
-
-    label: str
-    callee: str
-    args: list[str]
-    kwargs: list[tuple[str | None, str]]  # (keyword, value text); keyword None for `**mapping`
-    line: int
-    column: int
-
-
-@dataclass
-class Layer:
-    """One layer spec of a `mutable_layers` annotation."""
-
-    key: str
-    output: str
-    candidates: list[Candidate]
-    fixed_inputs: list[str]
-    optional_inputs: list[str]
-    optional_input_size: int | tuple[int, int]
     line: int
     column: int
 
@@ -108,70 +58,6 @@ class Annotation:
     def counts(self) -> list[int]:
         """How many times each enclosing loop runs (empty outside loops)."""
         return [loop.count for loop in self.loops]
-
-
-@dataclass
-class LayerBlock(Annotation):
-    """`mutable_layers(...)` / `mutable_layer(...)`: a block of layers sharing one search-space key."""
-
-    key: str = ""
-    scope: str = ""
-    owner: str | None = None
-    layers: list[Layer] = field(default_factory=list)
-
-
-@dataclass
-class Option:
-    """One option of a `choice`: its source text, and its JSON value when it is a literal."""
-
-    text: str
-    value: Any
-    literal: bool
-
-
-@dataclass
-class Variable(Annotation):
-    """`variable(nas.<sampling>(...), name=x)` and the assignment after it, whose value is `target`."""
-
-    key: str = ""
-    name: str = ""
-    function: str = ""
-    options: list[Option] = field(default_factory=list)
-    target: Region | None = None
-    architectural: bool = False  # `architectural=True`: a one-shot mode relaxes it (mixes its options)
-    #: NNI's labels: each literal option by its value, the others by source text (key style nni).
-    by_value: bool = False
-
-    @property
-    def labels(self) -> list[Any]:
-        """The labels an architecture uses for this choice: values if all literal, else source texts
-        (with `by_value`, literal options by value and the others by source text, as NNI writes them)."""
-        if all(option.literal for option in self.options):
-            return [option.value for option in self.options]
-        if self.by_value:
-            return [option.value if option.literal else option.text for option in self.options]
-        return [option.text for option in self.options]
-
-
-@dataclass
-class FunctionChoice(Annotation):
-    """`function_choice(f(h), g(h), name=f)`: the call `target` in the next statement is replaced."""
-
-    key: str = ""
-    name: str = ""
-    candidates: list[str] = field(default_factory=list)
-    target: Region | None = None
-
-
-@dataclass
-class PlainCall(Annotation):
-    """A call passed through to the runtime: `report_final_result(x)`, `training_update(...)`, ...
-
-    `derive_architecture(evaluate)` is nasctl's own: in oneshot mode it ranks sampled subnets with
-    `evaluate()`; in the other modes it does nothing.
-    """
-
-    arguments: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Loops around an annotation: how many times they run and which iteration is current.
 
 An annotation inside `for` loops expands into one search-space key per iteration (the base key
-suffixed `[i]`, `nasctl._searchspace.indexed_key`). The compiler counts a loop when its iterable is a
+suffixed `[i]`, `nasctl.searchspace.indexed_key`). The compiler counts a loop when its iterable is a
 `range(...)` of integer literals, a list or tuple literal, `enumerate(...)` of one of those, or a name
 bound once at module level to one of those; otherwise the annotation says `repeat=N`. The compiled
 code computes the iteration number from the loop's target at run time (`i`, `(i - 2) // 3`,

@@ -1,4 +1,4 @@
-"""The JSON search space of a module's IR (NNI's format, DESIGN.md §3)."""
+"""The JSON search space of a module's IR (NNI's format, DESIGN.md §3); each kind's entry is in its module."""
 
 from __future__ import annotations
 
@@ -6,23 +6,10 @@ import json
 from typing import Any
 
 from nasctl.annotator._errors import AnnotationError
-from nasctl.annotator._ir import FunctionChoice, LayerBlock, ModuleIR, Variable
-from nasctl.annotator._literals import number_literal
+from nasctl.annotator._ir import Annotation, ModuleIR
+from nasctl.annotator._kinds import kind_of
 
-from nasctl._searchspace import expand_key
-
-
-def _layer_entry(layer: Any) -> dict[str, Any]:
-    size = layer.optional_input_size
-    return {
-        "layer_choice": [candidate.label for candidate in layer.candidates],
-        "optional_inputs": list(layer.optional_inputs),
-        "optional_input_size": list(size) if isinstance(size, tuple) else size,
-    }
-
-
-def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+from nasctl.searchspace import expand_key, json_equal
 
 
 class SpaceBuilder:
@@ -48,7 +35,7 @@ class SpaceBuilder:
 
     def add(self, ir: ModuleIR, key: str, entry: dict[str, Any], line: int, column: int) -> None:
         """Add a whole entry (a variable, a function choice, or a block with all its layers)."""
-        if key in self.space and not _same(self.space[key], entry):
+        if key in self.space and not json_equal(self.space[key], entry):
             raise self._conflict(ir, key, line, column, self._origin[(key, None)])
         self.space.setdefault(key, entry)
         self._origin.setdefault((key, None), (ir.path, line))
@@ -62,12 +49,12 @@ class SpaceBuilder:
             raise self._conflict(ir, key, line, column, self._origin[(key, None)])
         self._origin.setdefault((key, None), (ir.path, line))
         existing = block["_value"].get(layer_key)
-        if existing is not None and not _same(existing, layer):
+        if existing is not None and not json_equal(existing, layer):
             raise self._conflict(ir, f"{key}/{layer_key}", line, column, self._origin[(key, layer_key)])
         block["_value"].setdefault(layer_key, layer)
         self._origin.setdefault((key, layer_key), (ir.path, line))
 
-    def _add_repeated(self, ir: ModuleIR, annotation: Any, key: str, entry: dict[str, Any]) -> None:
+    def _add_repeated(self, ir: ModuleIR, annotation: Annotation, key: str, entry: dict[str, Any]) -> None:
         """An annotation's entry under its key, or under one key per iteration of its loops."""
         for each in expand_key(key, annotation.counts):
             self.add(ir, each, json.loads(json.dumps(entry)), annotation.line, annotation.column)
@@ -75,22 +62,10 @@ class SpaceBuilder:
     def add_module(self, ir: ModuleIR) -> None:
         """Every annotation and hand-written call of one module, in source order."""
         for annotation in ir.annotations:
-            if isinstance(annotation, LayerBlock):
-                entry = {
-                    "_type": "mutable_layer",
-                    "_value": {layer.key: _layer_entry(layer) for layer in annotation.layers},
-                }
-                self._add_repeated(ir, annotation, annotation.key, entry)
-            elif isinstance(annotation, Variable):
-                if annotation.function == "choice":
-                    values = annotation.labels
-                else:
-                    values = [number_literal(option.text) for option in annotation.options]
-                entry = {"_type": annotation.function, "_value": values}
-                self._add_repeated(ir, annotation, annotation.key, entry)
-            elif isinstance(annotation, FunctionChoice):
-                entry = {"_type": "choice", "_value": list(annotation.candidates)}
-                self._add_repeated(ir, annotation, annotation.key, entry)
+            entry = kind_of(annotation.kind).entry
+            if entry is not None:
+                key, value = entry(annotation)
+                self._add_repeated(ir, annotation, key, value)
         for call in ir.handwritten:
             if call.layer_key is not None:
                 self.add_layer(ir, call.key, call.layer_key, call.entry, call.line, call.column)

@@ -7,7 +7,10 @@ controller) and switches subgraph (`training_update()`: one parameter request an
 controller's next sample, then the new subgraph is set for the next forward). The trial times both and
 this script prints their medians and p99 in microseconds (target: `training_update` under 1 ms median).
 The same loop then runs in this process against the controller directly (`InProcessTunerPlatform`, no
-channel, no manager), which separates the trial and controller's share from the channel's.
+channel, no manager), which separates the trial and controller's share from the channel's. Last, the
+controller's own work per step (its update from the reward, then its next sample: what a
+`training_update` waits for in the manager) with torch's default intra-op threads and with one (what
+the manager's tuner thread uses), p99 of each and their ratio.
 
     .venv/bin/python benchmarks/enas_switch.py [--steps 500]
 """
@@ -116,6 +119,35 @@ def _in_process(steps: int) -> dict[str, list[int]]:
     return timings
 
 
+def _controller_step(steps: int, threads: int) -> list[int]:
+    """Nanoseconds of `receive_trial_result` + `generate_parameters` per step, at `threads` torch threads."""
+    import time
+
+    import torch
+    from nasctl.tuners._enas import ENASTuner
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        tuner = ENASTuner(seed=0, batch_size=10)
+        tuner.update_search_space(SPACE)
+        architecture = tuner.generate_parameters(0)
+        out = []
+        for step in range(steps):
+            start = time.perf_counter_ns()
+            tuner.receive_trial_result(step, architecture, float(step % 7))
+            architecture = tuner.generate_parameters(step + 1)
+            out.append(time.perf_counter_ns() - start)
+        return out
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _p99(values: list[int]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def _print(title: str, timings: dict[str, list[int]]) -> None:
     print(title)
     for kind, values in timings.items():
@@ -128,7 +160,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     args = parser.parse_args()
+    import torch
     from nasctl.runtime.manager import Experiment
+
+    default_threads = torch.get_num_threads()  # before the manager's tuner thread sets one for the process
 
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as tmp:
         root = Path(tmp)
@@ -150,12 +185,16 @@ def main() -> int:
             return 1
         timings = json.loads((exp.dir / "trials" / trial.trial_id / "timings.json").read_text())
     _print(f"enas mode, one trial, {args.steps} steps, ENAS controller in the manager (microseconds):", timings)
+    controller = {threads: _controller_step(args.steps, threads) for threads in (default_threads, 1)}
     local = _in_process(args.steps)
     _print("the same loop in this process, controller called directly (no channel, no manager):", local)
     median = statistics.median(timings["training_update"]) / 1e6
     share = statistics.median(local["training_update"]) / 1e6
     print(f"training_update median {median:.3f} ms over the channel (target < 1 ms); "
           f"{share:.3f} ms of it is the trial and controller")
+    wide, one = _p99(controller[default_threads]) / 1e6, _p99(controller[1]) / 1e6
+    print(f"ENAS controller per training_update (update + next sample), p99: {wide:.2f} ms at torch's default "
+          f"{default_threads} threads, {one:.2f} ms at one thread (the manager's); ratio {wide / one:.1f}x")
     return 0
 
 

@@ -1,8 +1,8 @@
-"""The root of every exception nasctl raises for a user to catch."""
+"""The root of every exception nasctl raises for a user to catch, and the runtime's root under it."""
 
 from __future__ import annotations
 
-__all__ = ["NasctlError"]
+__all__ = ["NasError", "NasctlError"]
 
 
 class NasctlError(Exception):
@@ -13,3 +13,13 @@ class NasctlError(Exception):
     >>> issubclass(ConfigError, NasctlError)
     True
     """
+
+
+class NasError(NasctlError):
+    """Root of every error the runtime raises for a user mistake or a failed experiment.
+
+    Defined here (re-exported by `nasctl.runtime.errors`) so that the search-space leaf's
+    `ArchitectureError` derives from it without importing the runtime.
+    """
+
+    __module__ = "nasctl.runtime.errors"

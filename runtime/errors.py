@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from nasctl._errors import NasctlError
+from nasctl._errors import NasError
+from nasctl.searchspace._errors import ArchitectureError
 
-
-class NasError(NasctlError):
-    """Root of every error the runtime raises for a user mistake or a failed experiment."""
+__all__ = ["ArchitectureError", "ChannelError", "ConfigError", "ExperimentError", "NasError", "TrialError"]
 
 
 class ConfigError(NasError):
@@ -17,14 +16,6 @@ class ConfigError(NasError):
         self.path = path
         where = ", ".join(part for part in (path, f"key '{key}'" if key else None) if part)
         super().__init__(f"{where}: {message}" if where else message)
-
-
-class ArchitectureError(NasError):
-    """An architecture does not match its search space; `key` is the search-space key."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        self.key = key
-        super().__init__(f"architecture key '{key}': {message}" if key else message)
 
 
 class ExperimentError(NasError):

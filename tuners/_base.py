@@ -68,6 +68,13 @@ class Tuner:
     ...     def receive_trial_result(self, parameter_id, parameters, value, **kwargs): pass
     """
 
+    prepares_ahead: bool = False
+    """Whether the manager may call `generate_parameters` while trials run, before their results
+    arrive, so that a slot that frees starts its next trial at once (one set per slot to come,
+    never more than maxTrialNumber leaves). Set it on a tuner whose suggestion stays valid without
+    the latest results. Off by default: the tuner is then asked only when a slot is free, after
+    the results that came before, as NNI asks. The config's `tuner: {prepareAhead: ...}` overrides it."""
+
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Receive the search space (NNI's JSON format)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement update_search_space")

@@ -52,6 +52,10 @@ class ENASTuner(Tuner):
     True
     """
 
+    # On-policy (the batch's log p(a) is taken under the current controller), and in enas mode the
+    # trial asks for its next subgraph right after the reward that may update the controller.
+    prepares_ahead = False
+
     def __init__(
         self,
         optimize_mode: str = "maximize",

@@ -29,6 +29,10 @@ class EvolutionTuner(BuiltinTuner):
     ...     tuner.receive_trial_result(i, p, p["m/units/randint"])
     """
 
+    # A child of the current population is a valid proposal whichever results are still running
+    # (Real et al. run their workers asynchronously).
+    prepares_ahead = True
+
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None,
                  population_size: int = 20, sample_size: int = 5) -> None:
         super().__init__(optimize_mode, seed)

@@ -23,6 +23,8 @@ class GridSearchTuner(BuiltinTuner):
     ['relu', 'tanh']
     """
 
+    prepares_ahead = True  # a fixed order that results do not change
+
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None,
                  continuous_points: int | None = None) -> None:
         super().__init__(optimize_mode, seed)

@@ -27,8 +27,10 @@ def load_class(target: str, code_dir: str | os.PathLike[str] | None, *, kind: st
         directory = str(Path(code_dir).resolve())
         if not Path(directory).is_dir():
             raise error(f"{kind} {name!r}: code directory {code_dir} does not exist")
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
+        if directory in sys.path:
+            sys.path.remove(directory)
+        sys.path.insert(0, directory)
+        _forget_module_from_elsewhere(module_name, Path(directory))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as failure:
@@ -43,6 +45,20 @@ def load_class(target: str, code_dir: str | os.PathLike[str] | None, *, kind: st
         raise error(f"{kind} {name!r}: module {module_name!r} has no class {class_name!r}"
                     + (f"; its classes: {', '.join(classes)}" if classes else ""))
     return cls
+
+
+def _forget_module_from_elsewhere(module_name: str, directory: Path) -> None:
+    """Drops an imported module (and its submodules) of the same top-level name as one in `directory`
+    but loaded from another folder, so a second experiment in this process gets its own code."""
+    top = module_name.split(".")[0]
+    if not ((directory / top).is_dir() or (directory / f"{top}.py").is_file()):
+        return
+    loaded = sys.modules.get(top)
+    origin = getattr(loaded, "__file__", None)
+    if loaded is None or (origin is not None and Path(origin).resolve().is_relative_to(directory)):
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
 
 
 def check_class_arguments(cls: type, label: str, class_args: dict[str, Any], *, kind: str,

@@ -17,5 +17,7 @@ class RandomTuner(BuiltinTuner):
     {'m/lr/choice': 0.01}
     """
 
+    prepares_ahead = True  # a draw never depends on results
+
     def _propose_impl(self, parameter_id: int) -> Point:
         return self.space.random_unseen(self.rng, self._seen)

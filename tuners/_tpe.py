@@ -7,9 +7,11 @@ import inspect
 import warnings
 from typing import Any
 
+from nasctl.searchspace import Continuous, Dimension, Quantized, RandInt
+
 from ._base import BuiltinTuner, check_int
 from ._errors import TunerArgumentError
-from ._space import Dimension, Point, _Continuous, _Quantized, _RandInt
+from ._space import Point
 
 __all__ = ["TPETuner", "SAMPLERS"]
 
@@ -48,6 +50,9 @@ class TPETuner(BuiltinTuner):
     >>> 1e-4 <= tuner.generate_parameters(0)["m/lr/loguniform"] <= 1e-1
     True
     """
+
+    # The constant liar counts a proposal still waiting for its trial like a running one.
+    prepares_ahead = True
 
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, sampler: str = "TPE",
                  sampler_args: dict[str, Any] | None = None, max_retries: int = 32) -> None:
@@ -130,11 +135,11 @@ class TPETuner(BuiltinTuner):
         coords = []
         for dim in self.space.dimensions:
             raw = params[dim.name]
-            if isinstance(dim, _RandInt):
+            if isinstance(dim, RandInt):
                 coords.append(int(raw) - dim.lower)
-            elif isinstance(dim, _Quantized):
+            elif isinstance(dim, Quantized):
                 coords.append(dim.quantize_index(float(raw)))
-            elif isinstance(dim, _Continuous) and dim.type in ("uniform", "loguniform"):
+            elif isinstance(dim, Continuous) and dim.type in ("uniform", "loguniform"):
                 coords.append(float(raw))
             elif not dim.categorical:
                 coords.append(dim.from_unit(float(raw)))
@@ -145,7 +150,7 @@ class TPETuner(BuiltinTuner):
     def _params(self, point: Point) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for dim, coordinate in zip(self.space.dimensions, point, strict=True):
-            if isinstance(dim, _RandInt | _Quantized) or (isinstance(dim, _Continuous)
+            if isinstance(dim, RandInt | Quantized) or (isinstance(dim, Continuous)
                                                          and dim.type in ("uniform", "loguniform")):
                 params[dim.name] = dim.value(coordinate)
             elif not dim.categorical:
@@ -157,11 +162,11 @@ class TPETuner(BuiltinTuner):
 
 def _distribution(optuna: Any, dim: Dimension) -> Any:
     dists = optuna.distributions
-    if isinstance(dim, _RandInt):
+    if isinstance(dim, RandInt):
         return dists.IntDistribution(dim.lower, dim.upper - 1)
-    if isinstance(dim, _Quantized):
+    if isinstance(dim, Quantized):
         return dists.FloatDistribution(dim.low, dim.high, log=dim.log)
-    if isinstance(dim, _Continuous) and dim.type in ("uniform", "loguniform"):
+    if isinstance(dim, Continuous) and dim.type in ("uniform", "loguniform"):
         return dists.FloatDistribution(dim.args[0], dim.args[1], log=dim.type == "loguniform")
     if not dim.categorical:
         return dists.FloatDistribution(0.0, 1.0)  # the prior's quantile; see Dimension.from_unit

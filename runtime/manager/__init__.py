@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from nasctl.runtime.manager._config import ExperimentConfig, TunerSpec, load_config, parse_duration
 from nasctl.runtime.manager._experiment import Experiment, experiment_ids, nas_home
-from nasctl.runtime.manager._storage import FINISHED_STATUSES, TRIAL_STATUSES, TrialRecord
+from nasctl.runtime.manager._kinds import (
+    FINISHED_STATUSES,
+    TRIAL_STATUSES,
+    ExperimentStatus,
+    MetricKind,
+    TrialStatus,
+)
+from nasctl.runtime.manager._storage import TrialRecord
 from nasctl.runtime.manager._trial_env import TRIAL_VARIABLES, derive_trial_seed, trial_environment
 
 __all__ = [
@@ -18,7 +25,10 @@ __all__ = [
     "TRIAL_VARIABLES",
     "Experiment",
     "ExperimentConfig",
+    "ExperimentStatus",
+    "MetricKind",
     "TrialRecord",
+    "TrialStatus",
     "TunerSpec",
     "derive_trial_seed",
     "experiment_ids",

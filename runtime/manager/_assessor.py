@@ -21,7 +21,8 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError
 from nasctl.runtime.manager._config import AssessorSpec
-from nasctl.runtime.manager._storage import FINISHED_STATUSES, TrialRecord
+from nasctl.runtime.manager._kinds import FINISHED_STATUSES, TrialStatus
+from nasctl.runtime.manager._storage import TrialRecord
 
 __all__ = ["AssessorRunner", "build_assessor"]
 
@@ -85,7 +86,8 @@ class AssessorRunner:
         for record in ended:
             history = scalar_history([v for v in record.intermediate if not _backend_report(v)])
             if history:
-                self._executor.submit(self._restore, record.trial_id, history, record.status == "SUCCEEDED")
+                self._executor.submit(self._restore, record.trial_id, history,
+                                      record.status == TrialStatus.SUCCEEDED)
 
     def report(self, trial_id: str, value: Any) -> None:
         """A trial's intermediate result (committed): queue its assessment and return at once."""

@@ -38,6 +38,7 @@ from typing import Any
 
 from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._kinds import MetricKind, Reply, Request
 
 __all__ = ["ChannelServer", "ChannelSession", "Refused", "printable"]
 
@@ -259,7 +260,7 @@ class ChannelSession:
                 message += f" (refused {self.refusals} requests: closing the connection)"
             self.closing = True
         self.server._log_refusal(self, message)
-        return {"type": "error", "seq": seq, "message": message}
+        return {"type": Reply.ERROR, "seq": seq, "message": message}
 
     def _serve(self, line: bytes) -> dict[str, Any]:
         from nasctl import schemas
@@ -291,7 +292,7 @@ class ChannelSession:
         if self.trial_id is not None and self.trial_id != trial_id:
             return self._refuse(seq, f"this connection belongs to trial {self.trial_id}, not {trial_id}")
         self.trial_id = trial_id
-        if request["type"] == "metric":
+        if request["type"] == Request.METRIC:
             problem = number_problem(request["value"])
             if problem is not None:
                 return self._refuse(seq, f"the {request['kind']} result is refused: {problem}")
@@ -541,7 +542,7 @@ class ChannelServer:
         self.refused_connections += 1
 
 
-_TOO_MANY = {"type": "error", "seq": None, "message": "too many connections to the experiment; connection refused"}
+_TOO_MANY = {"type": Reply.ERROR, "seq": None, "message": "too many connections to the experiment; connection refused"}
 
 
 class _SocketConnection:
@@ -626,11 +627,13 @@ class _SocketConnection:
 # to the schema itself, which decides and words the error. Keep the two in step.
 _COMMON = frozenset(("token", "trial_id", "type", "seq"))
 _FIELDS = {
-    "get_parameter": (_COMMON, frozenset()),
-    "metric": (_COMMON | {"kind", "value", "parameter_id", "sequence"}, frozenset(("kind", "value", "parameter_id"))),
-    "architecture": (_COMMON | {"architecture", "parameter_id"}, frozenset(("architecture", "parameter_id"))),
-    "log": (_COMMON | {"level", "message"}, frozenset(("level", "message"))),
+    Request.GET_PARAMETER: (_COMMON, frozenset()),
+    Request.METRIC: (_COMMON | {"kind", "value", "parameter_id", "sequence"},
+                     frozenset(("kind", "value", "parameter_id"))),
+    Request.ARCHITECTURE: (_COMMON | {"architecture", "parameter_id"}, frozenset(("architecture", "parameter_id"))),
+    Request.LOG: (_COMMON | {"level", "message"}, frozenset(("level", "message"))),
 }
+_METRIC_KINDS = frozenset(MetricKind)
 _LEVELS = frozenset(("debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"))
 
 
@@ -657,15 +660,15 @@ def _surely_valid(request: dict[str, Any]) -> bool:
     if not (type(request["token"]) is str and request["token"] and type(request["trial_id"]) is str
             and request["trial_id"] and _is_int(request["seq"]) and request["seq"] >= 0):
         return False
-    if kind == "metric":
+    if kind == Request.METRIC:
         value = request["value"]
         value_ok = _is_number(value) or (type(value) is dict and "default" in value and _is_number(value["default"]))
         sequence_ok = "sequence" not in request or (_is_int(request["sequence"]) and request["sequence"] >= 0)
         pid = request["parameter_id"]
-        return request["kind"] in ("intermediate", "final", "arch_weights") and value_ok and sequence_ok and (pid is None or _is_int(pid))
-    if kind == "architecture":
+        return type(request["kind"]) is str and request["kind"] in _METRIC_KINDS and value_ok and sequence_ok and (pid is None or _is_int(pid))
+    if kind == Request.ARCHITECTURE:
         pid = request["parameter_id"]
         return type(request["architecture"]) is dict and (pid is None or _is_int(pid))
-    if kind == "log":
+    if kind == Request.LOG:
         return request["level"] in _LEVELS and type(request["message"]) is str
     return True

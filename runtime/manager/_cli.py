@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._cli_live import register_experiment, register_trial
+from nasctl.runtime.manager._kinds import FINISHED_STATUSES, ExperimentStatus, TrialStatus
 
 __all__ = ["register"]
 
@@ -149,7 +150,7 @@ def _foreground(exp: Any, no_progress: bool) -> int:
     return _report_end(exp, status)
 
 
-def _report_end(exp: Any, status: str) -> int:
+def _report_end(exp: Any, status: ExperimentStatus) -> int:
     """Print how an experiment ended and its best trial; the exit status of `run`, `resume` and `follow`."""
     info = exp.info()
     best = exp.best()
@@ -157,12 +158,12 @@ def _report_end(exp: Any, status: str) -> int:
         print(f"best trial {best.trial_id}: value {best.default_value:.6g}", file=sys.stderr)
         if exp.config.use_annotation:
             print(f"  its code: nasctl trial codegen {exp.id} --trial_id {best.trial_id} -o DIR", file=sys.stderr)
-    if status == "DONE":
+    if status == ExperimentStatus.DONE:
         return _done_summary(exp, info)
-    if status == "STOPPED":
+    if status == ExperimentStatus.STOPPED:
         print(f"experiment {exp.id} stopped; resume with: nasctl resume {exp.id}", file=sys.stderr)
         return 130
-    if status == "INTERRUPTED":
+    if status == ExperimentStatus.INTERRUPTED:
         print(f"error: experiment {exp.id} was interrupted (its manager is gone); resume with: nasctl resume {exp.id}",
               file=sys.stderr)
         return 1
@@ -176,7 +177,7 @@ def _done_summary(exp: Any, info: dict[str, Any]) -> int:
 
     failed, finished, common = failure_summary(exp.trials(), exp.dir)
     failures = f"{failed} of {finished} trials failed, most common error: {common}" if failed else ""
-    if not info["counts"]["SUCCEEDED"]:
+    if not info["counts"][TrialStatus.SUCCEEDED]:
         why = failures or f"{finished} trials finished, none succeeded"
         print(f"error: experiment {exp.id} ended ({info.get('message')}) but no trial succeeded: {why}",
               file=sys.stderr)
@@ -233,10 +234,10 @@ def _run_pipeline(pipeline: Any, no_progress: bool) -> int:
     finally:
         for bar in bars:
             bar.close()
-    if status == "DONE":
+    if status == ExperimentStatus.DONE:
         return 0
     message = pipeline.record.get("message")
-    if status in ("STOPPED", "INTERRUPTED"):
+    if ExperimentStatus(status).resumable:
         print(f"pipeline {pipeline.id} stopped ({message}); resume with: nasctl resume {pipeline.id}", file=sys.stderr)
         return 130
     print(f"error: pipeline {pipeline.id} failed: {message}", file=sys.stderr)
@@ -328,7 +329,7 @@ def _list(args: argparse.Namespace) -> int:
             rows.append([exp_id, "-", f"UNREADABLE ({type(error).__name__})", "-", "-", "-"])
             continue
         counts = info["counts"]
-        finished = sum(counts[s] for s in ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED"))
+        finished = sum(counts[s] for s in FINISHED_STATUSES)
         total = exp.config.max_trial_number
         best = exp.best()
         rows.append([exp_id, info.get("name") or "-", info["status"],
@@ -439,6 +440,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _architecture_folder(output: str, option: str) -> Path:
+    """`-o` as the folder for one file per architecture (with `option`): new or empty, then made."""
+    folder = _output_path(output, folder=True)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ExperimentError(f"-o {folder}: with {option}, -o is a folder for one file per architecture, "
+                              "and it must be new or empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if args.code:
         raise ExperimentError("--sample and --code export different things; give one of them")
@@ -446,11 +457,7 @@ def _export_samples(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(samples, indent=2) + "\n")
     else:
-        folder = _output_path(args.output, folder=True)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ExperimentError(f"-o {folder}: with --sample, -o is a folder for one file per architecture, "
-                                  "and it must be new or empty")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _architecture_folder(args.output, "--sample")
         width = len(str(len(samples) - 1))
         for index, sample in enumerate(samples):
             (folder / f"arch-{index:0{width}d}.json").write_text(json.dumps(sample, indent=2) + "\n",
@@ -511,11 +518,7 @@ def _export_budgets(exp: Any, args: argparse.Namespace) -> int:
     if not args.output:
         _emit(json.dumps(records, indent=2) + "\n")
     else:
-        folder = _output_path(args.output, folder=True)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ExperimentError(f"-o {folder}: with --lambdas/--frontier, -o is a folder for one file per "
-                                  "architecture, and it must be new or empty")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _architecture_folder(args.output, "--lambdas/--frontier")
         for name, d in zip(names, found, strict=True):
             (folder / name).write_text(json.dumps(d.architecture, indent=2) + "\n", encoding="utf-8")
         costs = [{key: value for key, value in record.items() if key != "architecture"} for record in records]
@@ -543,14 +546,14 @@ def _trial_ls(args: argparse.Namespace) -> int:
              "PARAMETERS / ERROR"]]
     now = time.time()
     for t in exp.trials():
-        end = t.end_time or (now if t.status == "RUNNING" else None)  # a running trial: time so far
+        end = t.end_time or (now if t.status == TrialStatus.RUNNING else None)  # a running trial: time so far
         duration = f"{end - t.start_time:.1f}s" if t.start_time and end else "-"
         latest = f"{_value(t.intermediate[-1])} (#{len(t.intermediate)})" if t.intermediate else "-"
         parameters = t.parameters
         if parameters is not None and ignored:
             parameters = {key: value for key, value in parameters.items() if key not in ignored}
         detail = json.dumps(parameters, separators=(",", ":")) if parameters is not None else "-"
-        if t.status in ("FAILED", "TIMEOUT"):
+        if t.status.failed:
             last = (t.stderr_tail or "").strip().splitlines()
             detail = f"{t.message or ''}: {last[-1] if last else '(no stderr)'}"
         if len(detail) > 100:

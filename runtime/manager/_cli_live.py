@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._kinds import FAILED_STATUSES, FINISHED_STATUSES, ExperimentStatus, TrialStatus
 
 __all__ = ["register_experiment", "register_trial", "progress_of", "trial_report"]
 
@@ -59,17 +60,16 @@ def _load(exp_id: str) -> Any:
 # -- follow -----------------------------------------------------------------------------------------
 
 
-def progress_of(exp: Any) -> tuple[str, Any]:
+def progress_of(exp: Any) -> tuple[ExperimentStatus, Any]:
     """`(status, Progress)` of a stored experiment, read from its database as the manager's bar shows it."""
     from nasctl.runtime.manager._manager import Progress
-    from nasctl.runtime.manager._storage import FINISHED_STATUSES
 
     info = exp.info()
     counts = info["counts"]
     values = [t.default_value for t in exp.trials() if t.default_value is not None]
     pick = min if info.get("optimize_mode") == "minimize" else max
-    progress = Progress(done=sum(counts.get(status, 0) for status in FINISHED_STATUSES),
-                        running=counts.get("RUNNING", 0), failed=counts.get("FAILED", 0) + counts.get("TIMEOUT", 0),
+    progress = Progress(done=sum(counts[status] for status in FINISHED_STATUSES),
+                        running=counts[TrialStatus.RUNNING], failed=sum(counts[status] for status in FAILED_STATUSES),
                         total=exp.config.max_trial_number, best=pick(values) if values else None,
                         elapsed=info["elapsed"])
     return info["status"], progress
@@ -81,9 +81,9 @@ def _follow(args: argparse.Namespace) -> int:
 
     exp = _load(args.id)
     status, progress = progress_of(exp)
-    if status == "CREATED" and manager_pid(exp.dir) is None:
+    if status == ExperimentStatus.CREATED and manager_pid(exp.dir) is None:
         raise ExperimentError(f"experiment {exp.id} has not started; start it with: nasctl resume {exp.id}")
-    if status in ("RUNNING", "CREATED"):
+    if status in (ExperimentStatus.RUNNING, ExperimentStatus.CREATED):
         print(f"following experiment {exp.id} (Ctrl-C stops following; the experiment goes on)", file=sys.stderr)
     bar = _ProgressBar()
     try:
@@ -92,9 +92,9 @@ def _follow(args: argparse.Namespace) -> int:
             exp.config = _load(args.id).config
             status, progress = progress_of(exp)
             bar(progress)
-            if status not in ("RUNNING", "CREATED"):
+            if status not in (ExperimentStatus.RUNNING, ExperimentStatus.CREATED):
                 break
-            if status == "CREATED" and manager_pid(exp.dir) is None:
+            if status == ExperimentStatus.CREATED and manager_pid(exp.dir) is None:
                 bar.close()
                 raise ExperimentError(f"experiment {exp.id}: its manager exited before it started; see "
                                       f"{exp.dir / 'manager.out'}, then: nasctl resume {exp.id}")
@@ -159,7 +159,7 @@ def trial_report(exp: Any, trial_id: str) -> dict[str, Any]:
 
     record = exp.trial(trial_id)
     info = exp.info()
-    end = record.end_time or (time.time() if record.status == "RUNNING" else None)
+    end = record.end_time or (time.time() if record.status == TrialStatus.RUNNING else None)
     folder = exp.dir / "trials" / trial_id
     last_weights = record.arch_weights[-1] if record.arch_weights else None
     return {

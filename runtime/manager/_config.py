@@ -102,6 +102,7 @@ class TunerSpec:
     name: str
     class_args: dict[str, Any] = field(default_factory=dict)
     code_directory: Path | None = None
+    prepare_ahead: bool | None = None  # `prepareAhead`; None: the tuner's own `prepares_ahead`
 
     @property
     def is_custom(self) -> bool:
@@ -451,35 +452,6 @@ def _normalise_v1_plugin(section: dict[str, Any], kind: str, builtin_key: str, e
     return out
 
 
-def _assessor_spec(doc: dict[str, Any], errors: _Errors, path_of: Any) -> AssessorSpec | None:
-    """The `assessor:` section (already schema-checked); its code directory made absolute in `doc`."""
-    if "assessor" not in doc:
-        return None
-    section = doc["assessor"]
-    has_name, has_class = "name" in section, "className" in section
-    if has_name == has_class:
-        errors.raise_("give a built-in assessor 'name' (Medianstop, Curvefitting, SuccessiveHalving, Hyperband) "
-                      "or a custom 'className' (with codeDirectory)", "assessor.className" if has_class else "assessor.name")
-    code_dir = None
-    if has_class:
-        name = section["className"]
-        if ":" not in name:
-            module, _, cls_name = name.rpartition(".")
-            if not module:
-                errors.raise_(f"expected 'module:Class' or 'module.Class', got {name!r}", "assessor.className")
-            name = f"{module}:{cls_name}"
-        code_dir = path_of(section.get("codeDirectory", "."))
-        if not code_dir.is_dir():
-            errors.raise_(f"assessor code directory {code_dir} does not exist", "assessor.codeDirectory")
-        section["codeDirectory"] = str(code_dir)
-    else:
-        if "codeDirectory" in section:
-            errors.raise_("codeDirectory is for a custom assessor given by className", "assessor.codeDirectory")
-        name = section["name"]
-    return AssessorSpec(name=name, class_args=dict(section.get("classArgs", {})), code_directory=code_dir,
-                        where=errors.where("assessor"))
-
-
 def _schema_message(detail: str, key: str) -> tuple[str, str]:
     """A schema error's message and key, reworded for people."""
     unexpected = re.search(r"\('([^']+)' was unexpected\)|\(('[^)]+) were unexpected\)", detail)
@@ -511,6 +483,21 @@ def _check_mode_options(mode: str, options: Any, errors: _Errors) -> None:
         errors.raise_(str(error).removeprefix(f"key '{key}': "), key)
 
 
+class _Sections:
+    """The normalised document being parsed, section by section: each `_<section>` function reads its
+    keys from `doc` (making its paths absolute there) and returns the `ExperimentConfig` fields it sets."""
+
+    def __init__(self, doc: dict[str, Any], base_dir: Path, errors: _Errors) -> None:
+        self.doc = doc
+        self.base_dir = base_dir
+        self.errors = errors
+
+    def path_of(self, value: str) -> Path:
+        """A path of the config, relative to its folder unless absolute."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+
 def _build(document: dict[str, Any], base_dir: Path, source: str | None,
            lines: dict[str, int], *, schema: bool = True) -> ExperimentConfig:
     if not isinstance(document, dict):
@@ -518,23 +505,49 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     errors = _Errors(source, lines, {})
     doc = _normalise_v1(copy.deepcopy(document), errors)
     if schema:
-        from nasctl import schemas
+        _check_schema(doc, errors)
+    sections = _Sections(doc, base_dir, errors)
+    trial = _trial_section(sections)
+    mode = _mode_section(sections)
+    space = _search_space_section(sections, mode["nas_mode"])
+    architecture = _architecture_section(sections, mode["nas_mode"])
+    tuner = _tuner_section(sections, mode["nas_mode"], architecture)
+    assessor = _assessor_section(sections)
+    service = _training_service_section(sections)
+    limits = _limits_section(sections, tuner, architecture)
+    return ExperimentConfig(document=doc, source=source, **trial, **mode, **space, architecture=architecture,
+                            tuner=tuner, assessor=assessor, **service, **limits)
 
-        try:
-            schemas.validate("experiment", doc)
-        except schemas.SchemaError as error:
-            message, key = _schema_message(error.detail, error.key)
-            errors.raise_(message, key)
 
-    def path_of(value: str) -> Path:
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (base_dir / path).resolve()
+def _check_schema(doc: dict[str, Any], errors: _Errors) -> None:
+    from nasctl import schemas
 
-    code_dir = path_of(doc.get("trialCodeDirectory", "."))
+    try:
+        schemas.validate("experiment", doc)
+    except schemas.SchemaError as error:
+        message, key = _schema_message(error.detail, error.key)
+        errors.raise_(message, key)
+
+
+def _trial_section(sections: _Sections) -> dict[str, Any]:
+    """trialCommand, trialCodeDirectory, trialConcurrency, the experiment's name, folder and key style."""
+    doc = sections.doc
+    code_dir = sections.path_of(doc.get("trialCodeDirectory", "."))
     if not code_dir.is_dir():
-        errors.raise_(f"trial code directory {code_dir} does not exist", "trialCodeDirectory")
+        sections.errors.raise_(f"trial code directory {code_dir} does not exist", "trialCodeDirectory")
     doc["trialCodeDirectory"] = str(code_dir)
+    working_directory = None
+    if "experimentWorkingDirectory" in doc:
+        working_directory = sections.path_of(doc["experimentWorkingDirectory"])
+        doc["experimentWorkingDirectory"] = str(working_directory)
+    return {"trial_command": doc["trialCommand"], "trial_code_directory": code_dir,
+            "trial_concurrency": doc.get("trialConcurrency", 1), "name": doc.get("experimentName"),
+            "working_directory": working_directory, "key_style": doc.get("keyStyle", "stable")}
 
+
+def _mode_section(sections: _Sections) -> dict[str, Any]:
+    """nasMode and its options section (`darts:`, `oneshot:`, `enas:`), checked as the trials will read them."""
+    doc, errors = sections.doc, sections.errors
     mode = doc.get("nasMode", "classic").removesuffix("_mode")
     doc["nasMode"] = mode
     mode_config: dict[str, Any] = {}
@@ -548,12 +561,16 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     except (TypeError, ValueError):
         errors.raise_("mode options must be JSON values (numbers, strings, lists, mappings)", mode)
     _check_mode_options(mode, mode_config, errors)
+    return {"nas_mode": mode, "mode_config": dict(mode_config)}
 
+
+def _search_space_section(sections: _Sections, mode: str) -> dict[str, Any]:
+    """useAnnotation, searchSpaceFile or searchSpace: exactly one, unless the mode needs no tuner."""
+    doc, errors = sections.doc, sections.errors
     use_annotation = bool(doc.get("useAnnotation", False))
     search_space_file = None
-    search_space = doc.get("searchSpace")
     if "searchSpaceFile" in doc:
-        search_space_file = path_of(doc["searchSpaceFile"])
+        search_space_file = sections.path_of(doc["searchSpaceFile"])
         doc["searchSpaceFile"] = str(search_space_file)
         if not search_space_file.is_file():
             errors.raise_(f"search space file {search_space_file} does not exist", "searchSpaceFile")
@@ -565,54 +582,86 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
     if not use_annotation and not given and mode not in _TUNERLESS_MODES:
         errors.raise_("no search space: set useAnnotation: true, searchSpaceFile or searchSpace",
                       "searchSpaceFile")
+    return {"use_annotation": use_annotation, "search_space_file": search_space_file,
+            "search_space": doc.get("searchSpace")}
 
-    architecture = None
-    if "architecture" in doc:
-        if mode != "classic":
-            errors.raise_(f"a retrain (architecture:) runs in classic mode, but nasMode is '{mode}'; "
-                          "remove nasMode or set it to classic", "nasMode" if "nasMode" in doc else "architecture")
-        value = doc["architecture"]
-        where = errors.where("architecture")
-        if isinstance(value, str):
-            file = path_of(value)
-            doc["architecture"] = str(file)
-            architecture = ArchitectureSpec(file=file, where=where)
-        else:
-            architecture = ArchitectureSpec(experiment=value["experiment"], trial=value["trial"], where=where)
 
-    tuner = None
-    if "tuner" in doc:
-        tuner_doc = doc["tuner"]
-        has_name, has_class = "name" in tuner_doc, "className" in tuner_doc
-        if has_name == has_class:
-            errors.raise_("give a built-in tuner 'name' or a custom 'className' (with codeDirectory)",
-                          "tuner.className" if has_class else "tuner.name")
-        class_args = tuner_doc.get("classArgs", {})
-        tuner_code_dir = None
-        if has_class:
-            class_name = tuner_doc["className"]
-            if ":" not in class_name:
-                module, _, cls_name = class_name.rpartition(".")
-                if not module:
-                    errors.raise_(f"expected 'module:Class' or 'module.Class', got {class_name!r}",
-                                  "tuner.className")
-                class_name = f"{module}:{cls_name}"
-            tuner_code_dir = path_of(tuner_doc.get("codeDirectory", "."))
-            if not tuner_code_dir.is_dir():
-                errors.raise_(f"tuner code directory {tuner_code_dir} does not exist", "tuner.codeDirectory")
-            tuner_doc["codeDirectory"] = str(tuner_code_dir)
-            name = class_name
-        else:
-            if "codeDirectory" in tuner_doc:
-                errors.raise_("codeDirectory is for a custom tuner given by className", "tuner.codeDirectory")
-            name = tuner_doc["name"]
-            _check_nni_tuner(tuner_doc, errors)
-        tuner = TunerSpec(name=name, class_args=dict(class_args), code_directory=tuner_code_dir)
-    elif mode not in _TUNERLESS_MODES and architecture is None:
-        errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}", "tuner")
+def _architecture_section(sections: _Sections, mode: str) -> ArchitectureSpec | None:
+    """A retrain's `architecture:`: a file or folder, or `{experiment, trial}`; classic mode only."""
+    doc, errors = sections.doc, sections.errors
+    if "architecture" not in doc:
+        return None
+    if mode != "classic":
+        errors.raise_(f"a retrain (architecture:) runs in classic mode, but nasMode is '{mode}'; "
+                      "remove nasMode or set it to classic", "nasMode" if "nasMode" in doc else "architecture")
+    value = doc["architecture"]
+    where = errors.where("architecture")
+    if isinstance(value, str):
+        file = sections.path_of(value)
+        doc["architecture"] = str(file)
+        return ArchitectureSpec(file=file, where=where)
+    return ArchitectureSpec(experiment=value["experiment"], trial=value["trial"], where=where)
 
-    assessor = _assessor_spec(doc, errors, path_of)
 
+def _plugin_class(sections: _Sections, kind: str) -> tuple[str, Path | None]:
+    """A `tuner` or `assessor` section's built-in `name`, or its custom `className` as `module:Class`
+    with its code directory (made absolute in the document)."""
+    section, errors = sections.doc[kind], sections.errors
+    if "className" not in section:
+        if "codeDirectory" in section:
+            errors.raise_(f"codeDirectory is for a custom {kind} given by className", f"{kind}.codeDirectory")
+        return section["name"], None
+    name = section["className"]
+    if ":" not in name:
+        module, _, cls_name = name.rpartition(".")
+        if not module:
+            errors.raise_(f"expected 'module:Class' or 'module.Class', got {name!r}", f"{kind}.className")
+        name = f"{module}:{cls_name}"
+    code_dir = sections.path_of(section.get("codeDirectory", "."))
+    if not code_dir.is_dir():
+        errors.raise_(f"{kind} code directory {code_dir} does not exist", f"{kind}.codeDirectory")
+    section["codeDirectory"] = str(code_dir)
+    return name, code_dir
+
+
+def _tuner_section(sections: _Sections, mode: str, architecture: ArchitectureSpec | None) -> TunerSpec | None:
+    """`tuner:`, required unless the mode needs none or a retrain fixes the architecture."""
+    doc, errors = sections.doc, sections.errors
+    if "tuner" not in doc:
+        if mode not in _TUNERLESS_MODES and architecture is None:
+            errors.raise_(f"missing required key: nasMode '{mode}' needs a tuner, e.g. tuner: {{name: TPE}}",
+                          "tuner")
+        return None
+    section = doc["tuner"]
+    has_name, has_class = "name" in section, "className" in section
+    if has_name == has_class:
+        errors.raise_("give a built-in tuner 'name' or a custom 'className' (with codeDirectory)",
+                      "tuner.className" if has_class else "tuner.name")
+    name, code_dir = _plugin_class(sections, "tuner")
+    if code_dir is None:
+        _check_nni_tuner(section, errors)
+    return TunerSpec(name=name, class_args=dict(section.get("classArgs", {})), code_directory=code_dir,
+                     prepare_ahead=section.get("prepareAhead"))
+
+
+def _assessor_section(sections: _Sections) -> AssessorSpec | None:
+    """`assessor:` (already schema-checked)."""
+    doc, errors = sections.doc, sections.errors
+    if "assessor" not in doc:
+        return None
+    section = doc["assessor"]
+    has_name, has_class = "name" in section, "className" in section
+    if has_name == has_class:
+        errors.raise_("give a built-in assessor 'name' (Medianstop, Curvefitting, SuccessiveHalving, Hyperband) "
+                      "or a custom 'className' (with codeDirectory)", "assessor.className" if has_class else "assessor.name")
+    name, code_dir = _plugin_class(sections, "assessor")
+    return AssessorSpec(name=name, class_args=dict(section.get("classArgs", {})), code_directory=code_dir,
+                        where=errors.where("assessor"))
+
+
+def _training_service_section(sections: _Sections) -> dict[str, Any]:
+    """`trainingService:` with what a trial needs of it: trialGpuNumber and resourcesPerTrial."""
+    doc, errors = sections.doc, sections.errors
     service = doc.setdefault("trainingService", {"platform": "local"})
     platform = service["platform"]
     for key in _RAY_ONLY if platform == "local" else _LOCAL_ONLY:
@@ -622,6 +671,19 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
             errors.raise_(f"this key is for trainingService.platform {other}, not {platform}{hint}",
                           f"trainingService.{key}")
     gpu_indices = _gpu_list(service["gpuIndices"]) if "gpuIndices" in service else None
+    gpu_number, resources = _resources(doc, platform, errors)
+    gpu_key = "trialGpuNumber" if "trialGpuNumber" in doc else "resourcesPerTrial.gpu"
+    # trialGpuNumber without gpuIndices (NNI v1's gpuNum): the visible GPUs, found when trials start.
+    if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
+        errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}", gpu_key)
+    return {"platform": platform, "gpu_indices": gpu_indices, "trial_gpu_number": gpu_number,
+            "max_trial_number_per_gpu": service.get("maxTrialNumberPerGpu", 1), "resources": resources,
+            "ray_address": service.get("address", "local") if platform == "ray" else None,
+            "channel_host": service.get("channelHost")}
+
+
+def _resources(doc: dict[str, Any], platform: str, errors: _Errors) -> tuple[int | None, TrialResources]:
+    """(GPUs per trial, what Ray reserves per trial) from trialGpuNumber and resourcesPerTrial."""
     gpu_number = doc.get("trialGpuNumber")
     resources = TrialResources()
     if "resourcesPerTrial" in doc:
@@ -641,15 +703,16 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
                                    else None)
     if platform == "ray" and resources.gpu is None and gpu_number is not None:
         resources = TrialResources(cpu=resources.cpu, gpu=gpu_number, memory=resources.memory)
-    gpu_key = "trialGpuNumber" if "trialGpuNumber" in doc else "resourcesPerTrial.gpu"
-    # trialGpuNumber without gpuIndices (NNI v1's gpuNum): the visible GPUs, found when trials start.
-    if gpu_number and gpu_indices is not None and gpu_number > len(gpu_indices):
-        errors.raise_(f"a trial needs {gpu_number} GPUs but gpuIndices lists {len(gpu_indices)}", gpu_key)
+    return gpu_number, resources
 
+
+def _limits_section(sections: _Sections, tuner: TunerSpec | None,
+                    architecture: ArchitectureSpec | None) -> dict[str, Any]:
+    """seed, maxTrialNumber, maxExperimentDuration and maxTrialDuration."""
+    doc, errors = sections.doc, sections.errors
     seed = doc.get("seed")
     if seed is not None and seed > _MAX_SEED:
         errors.raise_(f"expected an integer from 0 to {_MAX_SEED} (2**32 - 1), got {seed}", "seed")
-
     durations: dict[str, float] = {}
     for key in ("maxExperimentDuration", "maxTrialDuration"):
         if key in doc:
@@ -657,38 +720,6 @@ def _build(document: dict[str, Any], base_dir: Path, source: str | None,
                 durations[key] = parse_duration(doc[key], key)
             except ConfigError as error:
                 errors.raise_(str(error).removeprefix(f"key '{key}': "), key)
-
-    working_directory = None
-    if "experimentWorkingDirectory" in doc:
-        working_directory = path_of(doc["experimentWorkingDirectory"])
-        doc["experimentWorkingDirectory"] = str(working_directory)
-
-    return ExperimentConfig(
-        document=doc,
-        source=source,
-        trial_command=doc["trialCommand"],
-        trial_code_directory=code_dir,
-        use_annotation=use_annotation,
-        search_space_file=search_space_file,
-        search_space=search_space,
-        nas_mode=mode,
-        mode_config=dict(mode_config),
-        trial_concurrency=doc.get("trialConcurrency", 1),
-        max_trial_number=doc.get("maxTrialNumber", _default_trials(tuner, architecture)),
-        max_experiment_duration=durations.get("maxExperimentDuration"),
-        max_trial_duration=durations.get("maxTrialDuration"),
-        seed=seed,
-        tuner=tuner,
-        platform=service["platform"],
-        gpu_indices=gpu_indices,
-        trial_gpu_number=gpu_number,
-        max_trial_number_per_gpu=service.get("maxTrialNumberPerGpu", 1),
-        working_directory=working_directory,
-        name=doc.get("experimentName"),
-        architecture=architecture,
-        key_style=doc.get("keyStyle", "stable"),
-        assessor=assessor,
-        resources=resources,
-        ray_address=service.get("address", "local") if platform == "ray" else None,
-        channel_host=service.get("channelHost"),
-    )
+    return {"seed": seed, "max_trial_number": doc.get("maxTrialNumber", _default_trials(tuner, architecture)),
+            "max_experiment_duration": durations.get("maxExperimentDuration"),
+            "max_trial_duration": durations.get("maxTrialDuration")}

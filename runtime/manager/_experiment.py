@@ -21,6 +21,7 @@ from typing import Any
 
 from nasctl.runtime.errors import ConfigError, ExperimentError, NasError
 from nasctl.runtime.manager._config import ExperimentConfig, load_config
+from nasctl.runtime.manager._kinds import ExperimentStatus, TrialStatus
 from nasctl.runtime.manager._manager import Manager, Progress, manager_pid
 from nasctl.runtime.manager._storage import DB_NAME, Storage, TrialRecord
 
@@ -171,13 +172,14 @@ class Experiment:
                 source=str(Path(config.source).resolve()) if config.source else None,
                 base_dir=str(Path(config.source).resolve().parent) if config.source else str(Path.cwd()),
                 search_space=search_space, seed=seed, code_dir=str(code_dir), created=time.time(),
-                optimize_mode=class_args.get("optimize_mode", "maximize"), status="CREATED", message=None, pid=None,
+                optimize_mode=class_args.get("optimize_mode", "maximize"), status=ExperimentStatus.CREATED, message=None, pid=None,
                 architecture=architecture,
                 architecture_source=config.architecture.describe() if config.architecture is not None else None)
         finally:
             storage.close()
 
-    def run(self, *, progress: Callable[[Progress], None] | None = None, grace_period: float = 5.0) -> str:
+    def run(self, *, progress: Callable[[Progress], None] | None = None,
+            grace_period: float = 5.0) -> ExperimentStatus:
         """Run (or resume) the experiment in this process until it ends; returns DONE, STOPPED or FAILED.
 
         SIGINT/SIGTERM stop it cleanly; running trials are then run again by the next `run()`.
@@ -250,14 +252,15 @@ class Experiment:
             meta["elapsed"] = storage.elapsed()
         finally:
             storage.close()
-        if meta.get("status") == "RUNNING" and manager_pid(self.dir) is None:
-            meta["status"] = "INTERRUPTED"
+        meta["status"] = ExperimentStatus(meta["status"])
+        if meta["status"] == ExperimentStatus.RUNNING and manager_pid(self.dir) is None:
+            meta["status"] = ExperimentStatus.INTERRUPTED
         return meta
 
     @property
-    def status(self) -> str:
-        """CREATED, RUNNING, DONE, STOPPED, FAILED, or INTERRUPTED (its manager was killed)."""
-        return self.info()["status"] if self.db_path.is_file() else "NEW"
+    def status(self) -> ExperimentStatus:
+        """CREATED, RUNNING, DONE, STOPPED, FAILED, INTERRUPTED (its manager was killed), or NEW (not created)."""
+        return self.info()["status"] if self.db_path.is_file() else ExperimentStatus.NEW
 
     def trials(self) -> list[TrialRecord]:
         """Every trial, in the order they were created."""
@@ -422,7 +425,7 @@ def _check_tuner(config: ExperimentConfig, search_space: dict[str, Any], seed: i
 
 def best_trial(records: list[TrialRecord], optimize_mode: str) -> TrialRecord | None:
     """The succeeded trial of `records` with the best final value, or None."""
-    scored = [t for t in records if t.status == "SUCCEEDED" and t.default_value is not None]
+    scored = [t for t in records if t.status == TrialStatus.SUCCEEDED and t.default_value is not None]
     if not scored:
         return None
     pick = min if optimize_mode == "minimize" else max

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._forkserver import ForkedProcess, ForkServer, forkable_script
+from nasctl.runtime.manager._service import TrainingService
 from nasctl.runtime.trial._traceback import trim_traceback
 
 __all__ = ["LocalTrainingService", "TrialProcess", "kill_marked", "kill_orphans", "trial_marks", "visible_gpus"]
@@ -75,17 +76,30 @@ class TrialProcess:
     started: float = field(default_factory=time.monotonic)
 
 
-def stderr_tail(folder: Path) -> str:
-    """The last lines of a trial's stderr file, nasctl's own traceback frames left out (NAS_DEBUG=1 keeps them)."""
-    path = folder / STDERR_NAME
+def file_tail(path: Path, limit: int) -> tuple[bytes, int]:
+    """(the last `limit` bytes of the file at `path`, its size); (b"", 0) when it cannot be read."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
-            handle.seek(max(0, size - _TAIL_BYTES))
-            data = handle.read()
+            handle.seek(max(0, size - limit))
+            return handle.read(), size
     except OSError:
-        return ""
+        return b"", 0
+
+
+def link_code(code_dir: str | Path, folder: Path) -> None:
+    """Link the code directory's entries into a trial's folder (what is there already stays)."""
+    for entry in os.scandir(code_dir):
+        link = folder / entry.name
+        if entry.name in (STDOUT_NAME, STDERR_NAME) or link.is_symlink() or link.exists():
+            continue
+        link.symlink_to(entry.path, target_is_directory=entry.is_dir())
+
+
+def stderr_tail(folder: Path) -> str:
+    """The last lines of a trial's stderr file, nasctl's own traceback frames left out (NAS_DEBUG=1 keeps them)."""
+    data, size = file_tail(folder / STDERR_NAME, _TAIL_BYTES)
     lines = data.decode("utf-8", "replace").splitlines()
     if size > _TAIL_BYTES and lines:
         lines = lines[1:]
@@ -202,7 +216,7 @@ def _kill_group(pgid: int, marks: tuple[bytes, bytes], stderr_end: str | None = 
     return False
 
 
-class LocalTrainingService:
+class LocalTrainingService(TrainingService):
     """Starts, watches and stops trial subprocesses; `on_exit(trial)` is called from the selector."""
 
     def __init__(self, *, experiment_dir: Path, code_dir: Path, command: str, concurrency: int,
@@ -210,13 +224,9 @@ class LocalTrainingService:
                  max_trial_duration: float | None = None, gpu_indices: tuple[int, ...] | None = None,
                  trial_gpu_number: int | None = None, max_trial_number_per_gpu: int = 1,
                  grace_period: float = 5.0) -> None:
-        self.experiment_dir = experiment_dir
-        self.code_dir = code_dir
-        self.command = command
-        self.concurrency = concurrency
-        self.selector = selector
-        self.on_exit = on_exit
-        self.max_trial_duration = max_trial_duration
+        super().__init__(experiment_dir=experiment_dir, code_dir=code_dir, command=command, concurrency=concurrency,
+                         selector=selector, on_exit=on_exit, max_trial_duration=max_trial_duration,
+                         grace_period=grace_period)
         if trial_gpu_number and gpu_indices is None:
             gpu_indices = visible_gpus() or None
             if gpu_indices is None:
@@ -231,7 +241,6 @@ class LocalTrainingService:
         self.gpu_number = trial_gpu_number if trial_gpu_number is not None else (1 if gpu_indices else 0)
         self._hide_gpus = trial_gpu_number == 0 or (gpu_indices is not None and self.gpu_number == 0)
         self.per_gpu = max_trial_number_per_gpu
-        self.grace_period = grace_period
         self._argv = command_argv(command)
         self.running: dict[str, TrialProcess] = {}
         self._gpu_load: dict[int, int] = dict.fromkeys(gpu_indices or (), 0)
@@ -239,12 +248,9 @@ class LocalTrainingService:
         self._fork = forkable_script(self._argv)
         self._forkserver: ForkServer | None = None
 
-    def trial_folder(self, trial_id: str) -> Path:
-        return self.experiment_dir / "trials" / trial_id
-
     def free_slots(self) -> int:
         """How many more trials may start now (concurrency and GPUs permitting)."""
-        free = self.concurrency - len(self.running)
+        free = super().free_slots()
         if self.gpu_indices and self.gpu_number:
             gpu_slots = sum(self.per_gpu - load for load in self._gpu_load.values()) // self.gpu_number
             free = min(free, gpu_slots)
@@ -267,13 +273,8 @@ class LocalTrainingService:
 
     def prepare_folder(self, trial_id: str) -> Path:
         """The trial's working folder, with the code directory's entries linked in."""
-        folder = self.trial_folder(trial_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        for entry in os.scandir(self.code_dir):
-            link = folder / entry.name
-            if entry.name in (STDOUT_NAME, STDERR_NAME) or link.is_symlink() or link.exists():
-                continue
-            link.symlink_to(entry.path, target_is_directory=entry.is_dir())
+        folder = super().prepare_folder(trial_id)
+        link_code(self.code_dir, folder)
         return folder
 
     def reserve_gpus(self) -> tuple[int, ...]:

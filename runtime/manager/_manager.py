@@ -2,11 +2,12 @@
 
 The loop's thread owns storage, the channel and the trials; the tuner runs on its own thread
 (`TunerWorker`), one call at a time in the order the loop submits them, so a slow suggestion or a
-checkpoint never delays a reply. A free slot's parameters are prepared while the other trials run;
-a metric is stored and acknowledged, then given to the tuner. The loop:
+checkpoint never delays a reply. A free slot's parameters are prepared while the other trials run
+(with prepare-ahead, also those of the slots the running trials will free); a metric is stored and
+acknowledged, then given to the tuner. The loop:
 
 1. starts trials while slots are free (restarted ones first, then new ones from the prepared
-   parameters), and asks the tuner for a free slot's parameters,
+   parameters), and asks the tuner for the parameters of a free slot (or of a slot to come),
 2. waits on the channel's sockets, the trials' pidfds and the signal pipe, with a timeout set by
    the next deadline (maxTrialDuration, maxExperimentDuration, the heartbeat),
 3. stops when every trial has ended and no more may start (maxTrialNumber, the tuner is done),
@@ -21,6 +22,7 @@ import contextlib
 import dataclasses
 import fcntl
 import logging
+import math
 import os
 import secrets
 import selectors
@@ -40,9 +42,19 @@ from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._assessor import AssessorRunner, build_assessor
 from nasctl.runtime.manager._channel import ChannelServer, Refused, printable
 from nasctl.runtime.manager._config import ExperimentConfig, parse_duration
+from nasctl.runtime.manager._kinds import (
+    FAILED_STATUSES,
+    FINISHED_STATUSES,
+    ExperimentStatus,
+    MetricKind,
+    Reply,
+    Request,
+    TrialStatus,
+)
 from nasctl.runtime.manager._local import LocalTrainingService, TrialProcess, kill_orphans, stderr_tail
 from nasctl.runtime.manager._outcome import error_line, error_signature
 from nasctl.runtime.manager._ray import RayTrainingService, RayTrial
+from nasctl.runtime.manager._service import TrainingService
 from nasctl.runtime.manager._storage import Storage
 from nasctl.runtime.manager._trial_env import derive_trial_seed, trial_environment
 from nasctl.runtime.manager._tuner import (
@@ -51,6 +63,7 @@ from nasctl.runtime.manager._tuner import (
     create_tuner,
     is_no_more_trials,
     restore_tuner,
+    tell_trial_end,
 )
 from nasctl.runtime.manager._tuner_worker import TunerWorker
 
@@ -142,13 +155,23 @@ class Manager:
         self._generating: tuple[int, Future] | None = None
         self._checkpointing: tuple[int, Future] | None = None
         self._checkpoint_due = False
+        self.prepare_ahead = False  # set once the tuner exists: `prepareAhead`, else its `prepares_ahead`
         self._wake: Callable[[], None] = lambda: None
         self.assessor: AssessorRunner | None = None
         self._early_stops: dict[str, int] = {}  # trial id -> the step its assessor stopped it at
+        # Set when the run starts (`_run_locked`):
+        self.session: int | None = None
+        self.deadline: float | None = None  # monotonic time at which maxExperimentDuration is reached
+        self._elapsed_before = 0.0  # seconds the experiment ran in earlier sessions
+        self._session_start = time.monotonic()
+        self.search_space: dict[str, Any] = {}
+        self.channel: ChannelServer | None = None
+        self.channel_address = ""
+        self.service: TrainingService | None = None
 
     # -- the run ------------------------------------------------------------------------------------
 
-    def run(self) -> str:
+    def run(self) -> ExperimentStatus:
         """Run to the end; returns the experiment's final status (DONE, STOPPED or FAILED)."""
         with self._lock(), self._logging():
             return self._run_locked()
@@ -192,16 +215,15 @@ class Manager:
             log.removeHandler(handler)
             handler.close()
 
-    def _run_locked(self) -> str:
+    def _run_locked(self) -> ExperimentStatus:
         storage = self.storage
         storage.track_counts()  # this manager holds the lock: it is the only writer
         self.session = storage.start_session(os.getpid())
-        self.deadline = None
         self._elapsed_before = storage.elapsed()
         self._session_start = time.monotonic()
         if self.config.max_experiment_duration is not None:
             self.deadline = self._session_start + self.config.max_experiment_duration - self._elapsed_before
-        storage.set_meta(status="RUNNING", message=None, pid=os.getpid())
+        storage.set_meta(status=ExperimentStatus.RUNNING, message=None, pid=os.getpid())
         log.info("experiment %s: session %s started (pid %s)", self.id, self.session, os.getpid())
         self._recover_interrupted()
         self.search_space = storage.meta("search_space")
@@ -216,6 +238,7 @@ class Manager:
             replayed = restore_tuner(self.tuner, storage, self.dir, use_checkpoint=False)
         if replayed:
             log.info("tuner: replayed %d stored events", replayed)
+        self.prepare_ahead = self._prepares_ahead()
         self._last_checkpoint_event = storage.last_event_id()
         self._best = self._best_value()
         self._prepared.extend(storage.unassigned_parameters())
@@ -231,7 +254,7 @@ class Manager:
         self._wake = lambda: _poke(wake_w)
         self.worker = TunerWorker(self.tuner, wake=self._wake)
         restore_signals = self._install_signals(wake_w)
-        status = "FAILED"
+        status = ExperimentStatus.FAILED
         message: str | None = None
         finished = False
         try:
@@ -273,7 +296,7 @@ class Manager:
             self.selector.close()
         return status
 
-    def _training_service(self) -> LocalTrainingService | RayTrainingService:
+    def _training_service(self) -> TrainingService:
         config = self.config
         if config.platform == "ray":
             return RayTrainingService(
@@ -311,7 +334,7 @@ class Manager:
             while sock.recv(4096):
                 pass
 
-    def _loop(self) -> tuple[str, str | None]:
+    def _loop(self) -> tuple[ExperimentStatus, str | None]:
         storage = self.storage
         next_heartbeat = time.monotonic() + _HEARTBEAT
         next_checkpoint = time.monotonic() + _CHECKPOINT_EVERY
@@ -323,18 +346,18 @@ class Manager:
             if self.stop_signal is not None:
                 name = signal.Signals(self.stop_signal).name
                 self._interrupt_running()
-                return "STOPPED", f"stopped by {name}; resume with: nasctl resume {self.id}"
+                return ExperimentStatus.STOPPED, f"stopped by {name}; resume with: nasctl resume {self.id}"
             if self.failure is not None:
                 self._interrupt_running()
-                return "FAILED", self.failure
+                return ExperimentStatus.FAILED, self.failure
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 self._cancel_running()
-                return "DONE", "maxExperimentDuration reached"
+                return ExperimentStatus.DONE, "maxExperimentDuration reached"
             self._fill_slots()
             if not self.service.running and self.failure is None:
-                if not storage.trial_ids_with_status("WAITING") and not self._may_create():
+                if not storage.trial_ids_with_status(TrialStatus.WAITING) and not self._may_create():
                     reason = "the tuner has no more trials" if self.exhausted else "maxTrialNumber reached"
-                    return "DONE", reason
+                    return ExperimentStatus.DONE, reason
             now = time.monotonic()
             waits = [next_heartbeat - now]
             if self.deadline is not None:
@@ -374,6 +397,12 @@ class Manager:
         """The configured tuner; in a retrain, over the keys its stored architecture leaves open."""
         return create_tuner(self.config.tuner, self.seed, mode=self.config.nas_mode,
                             fixed=self.storage.meta("architecture"))
+
+    def _prepares_ahead(self) -> bool:
+        spec = self.config.tuner
+        if spec is not None and spec.prepare_ahead is not None:
+            return spec.prepare_ahead
+        return bool(getattr(self.tuner, "prepares_ahead", False))
 
     def _maybe_checkpoint(self) -> None:
         """Checkpoint the tuner (on its thread) if it has seen new events; a failure only costs a longer replay."""
@@ -418,14 +447,14 @@ class Manager:
         """Trials a killed manager left RUNNING: their processes are killed; a trial whose every
         parameter has its final result stored is SUCCEEDED with it, the others wait to run again."""
         storage = self.storage
-        for trial_id in storage.trial_ids_with_status("RUNNING"):
+        for trial_id in storage.trial_ids_with_status(TrialStatus.RUNNING):
             pgid = storage.trial_pgid(trial_id)
             if pgid and kill_orphans(pgid, self.id, trial_id):
                 log.info("trial %s: killed the process group %s left by the previous manager", trial_id, pgid)
             phases = [parameter_id for parameter_id, _, _ in storage.trial_parameters(trial_id)]
             if phases and set(phases) <= storage.final_parameter_ids(trial_id):
                 storage.finish_trial(
-                    trial_id, "SUCCEEDED", exit_code=None,
+                    trial_id, TrialStatus.SUCCEEDED, exit_code=None,
                     stderr_tail=stderr_tail(self.dir / "trials" / trial_id) or None,
                     message="its final result was stored before the manager stopped; its process was ended")
                 log.info("trial %s: had reported its final result when the manager stopped; SUCCEEDED", trial_id)
@@ -454,19 +483,29 @@ class Manager:
         return trial_id
 
     def _prepare_next(self) -> None:
-        """Have the tuner prepare parameters for a free slot, on its thread, while the other trials run.
+        """Have the tuner prepare parameters, on its thread, while the trials run; one call at a time.
 
-        Only for a free slot, as NNI asks: a tuner never has more parameters out than trials may run,
-        and sees a trial's result before it is asked for the parameters of the trial that follows.
+        Without prepare-ahead, only for a free slot, as NNI asks: the tuner sees a trial's result
+        before it is asked for the parameters of the trial that follows. With it, one set per slot
+        to come (the free ones and each running trial's), less the restarted trials that will take
+        slots first: a slot that frees starts its next trial without waiting for the tuner. Never
+        more sets than maxTrialNumber still allows.
         """
-        if self._generating is not None or self._prepared or self.exhausted:
+        if self._generating is not None or self.exhausted:
             return
-        if self.stop_signal is not None or self.failure is not None or self.service.free_slots() == 0:
+        if self.stop_signal is not None or self.failure is not None:
             return
+        slots = self.service.free_slots()
+        if self.prepare_ahead:
+            slots += len(self.service.running) - self.storage.counts()[TrialStatus.WAITING]
+        wanted = min(slots, self._trials_left())
+        if len(self._prepared) < wanted:
+            self._submit_generate()
+
+    def _trials_left(self) -> int | float:
+        """How many more trials maxTrialNumber allows (not counting the prepared parameters' trials)."""
         limit = self.config.max_trial_number
-        if limit is not None and self.storage.next_sequence() >= limit:
-            return
-        self._submit_generate()
+        return math.inf if limit is None else limit - self.storage.next_sequence()
 
     def _submit_generate(self) -> None:
         self._submit_checkpoint()  # a due checkpoint goes first, while no suggestion is in flight
@@ -511,7 +550,7 @@ class Manager:
 
     def _fill_slots(self) -> None:
         while self.service.free_slots() > 0 and self.stop_signal is None and self.failure is None:
-            waiting = self.storage.trial_ids_with_status("WAITING")
+            waiting = self.storage.trial_ids_with_status(TrialStatus.WAITING)
             trial_id = waiting[0] if waiting else (self._new_trial() if self._may_create() else None)
             if trial_id is None:
                 break
@@ -561,21 +600,20 @@ class Manager:
             self._record_early_stop(trial, early_step, code, tail)
             return
         if trial.timed_out:
-            status, message = "TIMEOUT", f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
+            status, message = TrialStatus.TIMEOUT, f"killed after maxTrialDuration ({self.config.max_trial_duration:g}s)"
         elif code == 0 or early_step is not None:  # stopped early only after its final result
-            status, message = "SUCCEEDED", None
+            status, message = TrialStatus.SUCCEEDED, None
         else:
-            status = "FAILED"
+            status = TrialStatus.FAILED
             if trial.failure is not None:
                 message = trial.failure
             else:
                 message = f"exit code {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
         self.storage.finish_trial(trial.trial_id, status, exit_code=code, stderr_tail=tail or None, message=message)
         log.info("trial %s: %s (exit code %s)", trial.trial_id, status, code)
-        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-            self.worker.submit(self.tuner.trial_end, parameter_id, status == "SUCCEEDED")
+        self._tell_trial_end(trial.trial_id, status == TrialStatus.SUCCEEDED)
         if self.assessor is not None:
-            self.assessor.trial_end(trial.trial_id, status == "SUCCEEDED")
+            self.assessor.trial_end(trial.trial_id, status == TrialStatus.SUCCEEDED)
         self._check_early_failures(trial, status, code, tail)
         self._report_progress()
 
@@ -612,23 +650,22 @@ class Manager:
         log.info("trial %s: EARLY_STOPPED (%s)", trial.trial_id, message)
         if told is not None:
             self.worker.submit(self.tuner.receive_trial_result, *told)
-        for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-            self.worker.submit(self.tuner.trial_end, parameter_id, False)
+        self._tell_trial_end(trial.trial_id, False)
         if self.assessor is not None:
             self.assessor.trial_end(trial.trial_id, False)
-        self._check_early_failures(trial, "EARLY_STOPPED", code, tail)
+        self._check_early_failures(trial, TrialStatus.EARLY_STOPPED, code, tail)
         self._report_progress()
 
-    def _check_early_failures(self, trial: TrialProcess, status: str, code: int | None, tail: str) -> None:
+    def _check_early_failures(self, trial: TrialProcess, status: TrialStatus, code: int | None, tail: str) -> None:
         if self.early_check_done:
             return
-        if status != "FAILED":
+        if status != TrialStatus.FAILED:
             self.early_check_done = True  # one trial did not fail: never stop early
             return
         line = error_line(tail, f"exit code {code}")
         signature = error_signature(line, trial.folder, trial.trial_id)
         self.session_failures.append((code, signature))
-        if self.storage.counts()["SUCCEEDED"]:
+        if self.storage.counts()[TrialStatus.SUCCEEDED]:
             self.early_check_done = True
             return
         count = len(self.session_failures)
@@ -657,11 +694,15 @@ class Manager:
         """Stop running trials for good (the experiment's time is up): USER_CANCELED."""
         for trial in self.service.stop_all():
             self.live.pop(trial.trial_id, None)
-            self.storage.finish_trial(trial.trial_id, "USER_CANCELED", exit_code=trial.process.returncode,
+            self.storage.finish_trial(trial.trial_id, TrialStatus.USER_CANCELED, exit_code=trial.process.returncode,
                                       stderr_tail=stderr_tail(trial.folder) or None,
                                       message="canceled: maxExperimentDuration reached")
-            for parameter_id, _, _ in self.storage.trial_parameters(trial.trial_id):
-                self.worker.submit(self.tuner.trial_end, parameter_id, False)
+            self._tell_trial_end(trial.trial_id, False)
+
+    def _tell_trial_end(self, trial_id: str, success: bool) -> None:
+        """The tuner's `trial_end` for each parameter the trial ran, queued on its thread."""
+        for parameter_id, _, _ in self.storage.trial_parameters(trial_id):
+            self.worker.submit(tell_trial_end, self.tuner, parameter_id, success)
 
     # -- channel requests ---------------------------------------------------------------------------
 
@@ -671,19 +712,19 @@ class Manager:
 
     def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
         live = self.live[request["trial_id"]]
-        kind = request["type"]
-        if kind == "get_parameter":
+        kind = Request(request["type"])
+        if kind == Request.GET_PARAMETER:
             return self._get_parameter(live)
-        if kind == "metric":
+        if kind == Request.METRIC:
             warning = self._metric(live, request)
             if warning is not None:
-                return {"type": "ack", "warning": warning}
-        elif kind == "architecture":
+                return {"type": Reply.ACK, "warning": warning}
+        elif kind == Request.ARCHITECTURE:
             self._architecture(live, request)
         else:
             level = getattr(logging, request["level"].upper())
             log.log(level, "trial %s: %s", live.trial_id, printable(request["message"], 10000))
-        return {"type": "ack"}
+        return {"type": Reply.ACK}
 
     def _get_parameter(self, live: _Live) -> dict[str, Any]:
         if live.served < len(live.phases):
@@ -691,14 +732,14 @@ class Manager:
         else:
             prepared = self._next_prepared()
             if prepared is None:
-                return {"type": "no_more_parameters"}
+                return {"type": Reply.NO_MORE_PARAMETERS}
             parameter_id, parameters = prepared
             self.storage.add_parameter(live.trial_id, parameter_id, live.served, parameters, tuner_event=False)
             live.phases.append((parameter_id, parameters))
         live.served += 1
         live.current = parameter_id
         live.given[parameter_id] = parameters
-        return {"type": "parameter", "parameter_id": parameter_id, "parameters": parameters}
+        return {"type": Reply.PARAMETER, "parameter_id": parameter_id, "parameters": parameters}
 
     def _next_prepared(self) -> tuple[int, dict[str, Any]] | None:
         """Parameters for another phase of a running trial; waits for the tuner if none are prepared."""
@@ -723,14 +764,15 @@ class Manager:
         """Store a metric (a final one goes to the tuner); returns a warning for the trial, if any."""
         parameter_id, parameters = self._resolve_parameter(live, request.get("parameter_id"))
         value = request["value"]
-        if request["kind"] == "final":
+        kind = MetricKind(request["kind"])
+        if kind == MetricKind.FINAL:
             if parameter_id in live.finals:
                 warning = (f"a second final result for parameter {parameter_id} was ignored; "
                            "the first one stands")
                 log.warning("trial %s: %s", live.trial_id, warning)
                 return warning
             live.finals.add(parameter_id)
-            if self.storage.add_metric(live.trial_id, parameter_id, "final", None, value, parameters=parameters):
+            if self.storage.add_metric(live.trial_id, parameter_id, kind, None, value, parameters=parameters):
                 # Stored first, so the trial's acknowledgement does not wait on the tuner.
                 self.worker.submit(self.tuner.receive_trial_result, parameter_id, parameters, value)
             else:
@@ -739,11 +781,10 @@ class Manager:
             number = value["default"] if isinstance(value, dict) else value
             if self._better(number):
                 self._best = float(number)
-        elif request["kind"] == "arch_weights":  # darts' architecture weights: stored for the view, never assessed
-            self.storage.add_metric(live.trial_id, parameter_id, "arch_weights", request.get("sequence"), value)
         else:
-            self.storage.add_metric(live.trial_id, parameter_id, "intermediate", request.get("sequence"), value)
-            if self.assessor is not None and live.trial_id not in self._early_stops:
+            self.storage.add_metric(live.trial_id, parameter_id, kind, request.get("sequence"), value)
+            # darts' architecture weights are stored for the view, never assessed
+            if kind == MetricKind.INTERMEDIATE and self.assessor is not None and live.trial_id not in self._early_stops:
                 self.assessor.report(live.trial_id, value)
         return None
 
@@ -765,7 +806,7 @@ class Manager:
 
     def _best_value(self) -> float | None:
         values = [t.default_value for t in self.storage.trials()
-                  if t.default_value is not None and t.status != "EARLY_STOPPED"]
+                  if t.default_value is not None and t.status != TrialStatus.EARLY_STOPPED]
         if not values:
             return None
         return min(values) if self.optimize_mode == "minimize" else max(values)
@@ -775,10 +816,9 @@ class Manager:
             return
         counts = self.storage.counts()
         self.on_progress(Progress(
-            done=counts["SUCCEEDED"] + counts["FAILED"] + counts["TIMEOUT"] + counts["USER_CANCELED"]
-            + counts["EARLY_STOPPED"],
-            running=len(self.service.running) if hasattr(self, "service") else 0,
-            failed=counts["FAILED"] + counts["TIMEOUT"], total=self.config.max_trial_number,
+            done=sum(counts[status] for status in FINISHED_STATUSES),
+            running=len(self.service.running) if self.service is not None else 0,
+            failed=sum(counts[status] for status in FAILED_STATUSES), total=self.config.max_trial_number,
             best=self._best, elapsed=self._elapsed_before + time.monotonic() - self._session_start))
 
 

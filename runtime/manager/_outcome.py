@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nasctl.runtime.manager._kinds import FAILED_STATUSES, TrialStatus
+
 __all__ = ["error_line", "error_signature", "failure_summary", "FAILED_STATUSES"]
 
-FAILED_STATUSES = ("FAILED", "TIMEOUT")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 
@@ -47,10 +48,11 @@ def failure_summary(trials: Iterable[Any], experiment_dir: str | Path) -> tuple[
     signatures: Counter[str] = Counter()
     example: dict[str, str] = {}
     for trial in trials:
-        if trial.status in ("WAITING", "RUNNING"):
+        status = TrialStatus(trial.status)
+        if not status.finished:
             continue
         finished += 1
-        if trial.status not in FAILED_STATUSES:
+        if not status.failed:
             continue
         failed += 1
         line = error_line(trial.stderr_tail, trial.message)

@@ -40,6 +40,7 @@ from typing import Any
 from nasctl.runtime.errors import ConfigError, ExperimentError
 from nasctl.runtime.manager._config import ExperimentConfig
 from nasctl.runtime.manager._experiment import _ID, Experiment, _new_id, nas_home
+from nasctl.runtime.manager._kinds import ExperimentStatus, TrialStatus
 from nasctl.runtime.manager._storage import DB_NAME, TrialRecord
 
 __all__ = ["PIPELINE_FILE", "Pipeline", "is_pipeline", "is_pipeline_config"]
@@ -159,7 +160,7 @@ class Pipeline:
         record = {"id": pipeline_id, "name": spec.get("name") or pipeline_id, "source": str(path.resolve()),
                   "search": search, "retrain": retrain, "sample": {"count": count, "seed": seed},
                   "select": spec["select"], "optimize_mode": mode, "columns": columns,
-                  "stages": {"search": f"{pipeline_id}-search", "retrain": []}, "status": "CREATED"}
+                  "stages": {"search": f"{pipeline_id}-search", "retrain": []}, "status": ExperimentStatus.CREATED}
         self = cls(record, home)
         self.dir.mkdir(parents=True, mode=0o700)
         self._save()
@@ -182,14 +183,14 @@ class Pipeline:
     # -- running --------------------------------------------------------------------------------------
 
     def run(self, *, progress: Callable[[str, Experiment], Callable[[Any], None] | None] | None = None,
-            out: Any = None) -> str:
+            out: Any = None) -> ExperimentStatus:
         """Run (or carry on with) every stage; prints and exports the final table. Returns DONE, STOPPED,
         INTERRUPTED or FAILED (the status of the stage that did not finish)."""
         out = out or sys.stdout
-        self.record["status"] = "RUNNING"
+        self.record["status"] = ExperimentStatus.RUNNING
         self._save()
         search = self._stage(self.record["stages"]["search"], self.record["search"], progress)
-        if search.status != "DONE":
+        if search.status != ExperimentStatus.DONE:
             return self._halt(search)
         architectures = self._samples(search)
         retrains = []
@@ -200,19 +201,19 @@ class Pipeline:
             if exp_id not in self.record["stages"]["retrain"]:
                 self.record["stages"]["retrain"].append(exp_id)
                 self._save()
-            if exp.status != "DONE":
+            if exp.status != ExperimentStatus.DONE:
                 return self._halt(exp)
             retrains.append(exp)
         rows = self.table(retrains)
         self._export(rows)
         print(self.render(rows), file=out)
-        self.record["status"] = "DONE"
+        self.record["status"] = ExperimentStatus.DONE
         self._save()
-        return "DONE"
+        return ExperimentStatus.DONE
 
-    def _halt(self, exp: Experiment) -> str:
+    def _halt(self, exp: Experiment) -> ExperimentStatus:
         status = exp.status
-        self.record["status"] = "STOPPED" if status in ("STOPPED", "INTERRUPTED") else "FAILED"
+        self.record["status"] = ExperimentStatus.STOPPED if status.resumable else ExperimentStatus.FAILED
         self.record["message"] = f"stage {exp.id} ended {status}"
         self._save()
         return status
@@ -227,7 +228,7 @@ class Pipeline:
         except ExperimentError:
             exp = Experiment(document, id=exp_id, nas_home=self.home, base_dir=self.dir)
             exp.create()
-        if exp.status != "DONE":
+        if exp.status != ExperimentStatus.DONE:
             exp.run(progress=progress(exp_id, exp) if progress else None)
         return exp
 
@@ -242,7 +243,7 @@ class Pipeline:
             trial_id, drawn = search.sample_architectures(sample["count"], seed=sample["seed"])
         except ExperimentError as error:
             every = self.record["search"].get("darts", {}).get("report_every")
-            self.record["status"] = "FAILED"
+            self.record["status"] = ExperimentStatus.FAILED
             self.record["message"] = f"nothing to sample from the search {search.id}"
             self._save()
             raise ExperimentError(f"pipeline {self.id}: {error}; a darts trial reports its weights every "
@@ -281,7 +282,7 @@ class Pipeline:
         pick = min if self.record["optimize_mode"] == "minimize" else max
         rows = []
         for exp in retrains:
-            scored = [t for t in exp.trials() if t.status == "SUCCEEDED" and self._metric(t) is not None]
+            scored = [t for t in exp.trials() if t.status == TrialStatus.SUCCEEDED and self._metric(t) is not None]
             if not scored:
                 rows.append({"experiment": exp.id, "trial": None, "architecture": _describe(exp), "best": False})
                 continue

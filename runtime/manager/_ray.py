@@ -36,7 +36,16 @@ from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
 from nasctl.runtime.manager._config import TrialResources
-from nasctl.runtime.manager._local import STDERR_NAME, STDOUT_NAME, command_argv, kill_marked, trial_marks
+from nasctl.runtime.manager._local import (
+    STDERR_NAME,
+    STDOUT_NAME,
+    command_argv,
+    file_tail,
+    kill_marked,
+    link_code,
+    trial_marks,
+)
+from nasctl.runtime.manager._service import TrainingService
 from nasctl.runtime.manager._trial_env import NAS_OUTPUT_DIR, TRIAL_VARIABLES
 
 __all__ = ["RayTrainingService", "RayTrial", "RemoteProcess", "run_on_node", "run_to_end", "NODE_FOLDER"]
@@ -106,14 +115,6 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-def _link_code(code_dir: str, folder: Path) -> None:
-    for entry in os.scandir(code_dir):
-        link = folder / entry.name
-        if entry.name in (STDOUT_NAME, STDERR_NAME) or link.is_symlink() or link.exists():
-            continue
-        link.symlink_to(entry.path, target_is_directory=entry.is_dir())
-
-
 def _killpg(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
@@ -156,14 +157,7 @@ def _stop(process: subprocess.Popen, grace: float) -> int:
 
 
 def _read_output(path: Path, node: str) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - _OUTPUT_LIMIT))
-            data = handle.read()
-    except OSError:
-        return b""
+    data, size = file_tail(path, _OUTPUT_LIMIT)
     if size > _OUTPUT_LIMIT:
         note = f"[nasctl: the first {size - _OUTPUT_LIMIT} bytes are cut; the whole file is {path} on node {node}]\n"
         data = note.encode() + data
@@ -183,7 +177,7 @@ def run_on_node(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     node = ray.util.get_node_ip_address()
     folder = Path(tempfile.gettempdir(), NODE_FOLDER, spec["experiment_id"], spec["trial_id"])
     folder.mkdir(parents=True, exist_ok=True)
-    _link_code(code_dir, folder)
+    link_code(code_dir, folder)
     gpus = [str(gpu) for gpu in ray.get_gpu_ids()]
     env = {name: value for name, value in os.environ.items() if name not in TRIAL_VARIABLES}
     env.update(spec["env"])
@@ -247,7 +241,7 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1].strip() if lines else ''}".rstrip(": ")
 
 
-class RayTrainingService:
+class RayTrainingService(TrainingService):
     """Runs trials as Ray tasks; `on_placed(trial)` when one has started on a node, `on_exit(trial)` at its end.
 
     Both callbacks are called on the manager's thread, from its selector. `connect()` joins (or
@@ -259,18 +253,13 @@ class RayTrainingService:
                  on_placed: Callable[[RayTrial], None] | None = None, address: str = "local",
                  resources: TrialResources | None = None, max_trial_duration: float | None = None,
                  grace_period: float = 5.0) -> None:
+        super().__init__(experiment_dir=experiment_dir, code_dir=code_dir, command=command, concurrency=concurrency,
+                         selector=selector, on_exit=on_exit, max_trial_duration=max_trial_duration,
+                         grace_period=grace_period)
         self.experiment_id = experiment_id
-        self.experiment_dir = experiment_dir
-        self.code_dir = code_dir
-        self.command = command
-        self.concurrency = concurrency
-        self.selector = selector
-        self.on_exit = on_exit
         self.on_placed = on_placed
         self.address = address
         self.resources = resources or TrialResources()
-        self.max_trial_duration = max_trial_duration
-        self.grace_period = grace_period
         self.running: dict[str, RayTrial] = {}
         self._events: queue.SimpleQueue[tuple[RayTrial, str, Any]] = queue.SimpleQueue()
         self._wake_r: socket.socket | None = None
@@ -363,24 +352,9 @@ class RayTrainingService:
 
     # -- the local service's interface ------------------------------------------------------------
 
-    def trial_folder(self, trial_id: str) -> Path:
-        return self.experiment_dir / "trials" / trial_id
-
-    def free_slots(self) -> int:
-        """How many more trials may be submitted now (Ray queues them until a node has their resources)."""
-        return max(self.concurrency - len(self.running), 0)
-
-    def prepare_folder(self, trial_id: str) -> Path:
-        """The trial's folder on this machine, where its output is brought back."""
-        folder = self.trial_folder(trial_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def reserve_gpus(self) -> tuple[int, ...]:
-        return ()  # Ray assigns GPUs on the node; they are known once the trial runs (on_placed)
-
-    def cuda_visible_devices(self, gpus: tuple[int, ...]) -> str | None:
-        return None  # set on the node from Ray's assignment
+    # free_slots: Ray queues what is submitted until a node has its resources. prepare_folder: the
+    # folder on this machine, where the trial's output is brought back. reserve_gpus and
+    # cuda_visible_devices: Ray assigns GPUs on the node; they are known once the trial runs (on_placed).
 
     def start(self, trial_id: str, env: Mapping[str, str], gpus: tuple[int, ...]) -> RayTrial:
         """Submit a trial; `env` gives its NAS_* variables (the rest comes from the node)."""

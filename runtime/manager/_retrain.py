@@ -29,12 +29,11 @@ from typing import Any
 from nasctl.runtime.errors import ArchitectureError, ConfigError, ExperimentError
 from nasctl.runtime.manager._config import ArchitectureSpec
 
+from nasctl.searchspace import is_function_choice, validate_architecture
+
 __all__ = ["PartialSpaceTuner", "TunerlessProposer", "free_space", "merge_architecture", "resolve_architecture"]
 
 log = logging.getLogger("nasctl.manager")
-
-# Search-space keys of function choices end with their type (DESIGN.md §3, `<module>/<name>/<type>`).
-FUNCTION_CHOICE_SUFFIX = "/function_choice"
 
 
 def free_space(search_space: Mapping[str, Any], fixed: Mapping[str, Any], *,
@@ -85,6 +84,8 @@ def _restrict(parameters: Mapping[str, Any], space: Mapping[str, Any]) -> dict[s
 
 class TunerlessProposer:
     """Stands in for a tuner where nothing is searched (no key is open): every trial gets `{}`."""
+
+    prepares_ahead = True
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         pass
@@ -143,7 +144,9 @@ class PartialSpaceTuner:
         self.inner.receive_trial_result(parameter_id, _restrict(parameters, self.space), value, **kw)
 
     def trial_end(self, parameter_id: int, success: bool, **kw: Any) -> None:
-        self.inner.trial_end(parameter_id, success, **kw)
+        hook = getattr(self.inner, "trial_end", None)
+        if callable(hook):
+            hook(parameter_id, success, **kw)
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
         hook = getattr(self.inner, "import_data", None)
@@ -171,8 +174,6 @@ def resolve_architecture(spec: ArchitectureSpec, search_space: Mapping[str, Any]
     `homes` are the folders searched for `{experiment: ID}`, in order (the retrain's own, $NAS_HOME).
     A folder gives the list of its architectures (`architecture_files`), which must fix the same keys.
     """
-    from nasctl.runtime.trial import validate_architecture
-
     if spec.file is not None and spec.file.is_dir():
         files = architecture_files(spec.file)
         if not files:
@@ -245,7 +246,7 @@ def _from_trial(spec: ArchitectureSpec, homes: list[Path]) -> dict[str, Any]:
         # A one-shot trial derives its blocks; its function choices (given to it, like variables)
         # are architecture too, so they are fixed with the blocks. Its variables stay open.
         chosen = {key: value for key, value in (record.parameters or {}).items()
-                  if key.endswith(FUNCTION_CHOICE_SUFFIX)}
+                  if is_function_choice(key)}
         return {**chosen, **record.derived_architecture}
     if source.config.nas_mode != "classic":
         raise ConfigError(f"trial {trial_id} of experiment {experiment_id} ({source.config.nas_mode} mode, "

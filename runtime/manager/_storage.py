@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from nasctl.runtime.errors import ExperimentError
+from nasctl.runtime.manager._kinds import (
+    FINISHED_STATUSES,
+    TRIAL_STATUSES,
+    MetricKind,
+    TrialStatus,
+    TunerEvent,
+)
 
 __all__ = ["Storage", "TrialRecord", "TRIAL_STATUSES", "FINISHED_STATUSES", "DB_NAME"]
 
 DB_NAME = "experiment.db"
-TRIAL_STATUSES = ("WAITING", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
-FINISHED_STATUSES = ("SUCCEEDED", "FAILED", "TIMEOUT", "USER_CANCELED", "EARLY_STOPPED")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -105,7 +110,7 @@ class TrialRecord:
 
     trial_id: str
     sequence: int
-    status: str
+    status: TrialStatus
     parameter_id: int | None
     parameters: dict[str, Any] | None
     value: Any = None
@@ -181,7 +186,7 @@ class Storage:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._counts: dict[str, int] | None = None
+        self._counts: dict[TrialStatus, int] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -202,13 +207,19 @@ class Storage:
         self._counts = None
         self._counts = self.counts()
 
-    def _status_of(self, db: sqlite3.Connection, trial_id: str) -> str | None:
-        if self._counts is None:
-            return None
-        row = db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
-        return row[0] if row else None
+    @contextlib.contextmanager
+    def _status_change(self, trial_id: str, new: TrialStatus) -> Iterator[sqlite3.Connection]:
+        """A write transaction that moves `trial_id` to status `new`; the counts follow once it commits."""
+        with self.transaction() as db:
+            old = None
+            if self._counts is not None:
+                row = db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
+                old = row[0] if row else None
+            yield db
+        if old is not None:
+            self._moved(old, new)
 
-    def _moved(self, old: str | None, new: str) -> None:
+    def _moved(self, old: str | None, new: TrialStatus) -> None:
         """Count one trial moved from status `old` (None: a new trial) to `new`, once committed."""
         if self._counts is None:
             return
@@ -263,40 +274,38 @@ class Storage:
         """A WAITING trial with its first parameters (and the tuner's `generate` event)."""
         payload = json.dumps(parameters)
         with self.transaction() as db:
-            db.execute("INSERT INTO trials(trial_id, sequence, status) VALUES (?, ?, 'WAITING')",
-                       (trial_id, sequence))
-            db.execute("INSERT INTO parameters(parameter_id, trial_id, phase, parameters, created) "
-                       "VALUES (?, ?, 0, ?, ?)", (parameter_id, trial_id, payload, time.time()))
-            if tuner_event:
-                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
-                           (parameter_id, payload))
-        self._moved(None, "WAITING")
+            db.execute("INSERT INTO trials(trial_id, sequence, status) VALUES (?, ?, ?)",
+                       (trial_id, sequence, TrialStatus.WAITING))
+            self._insert_parameters(db, trial_id, parameter_id, 0, payload, tuner_event)
+        self._moved(None, TrialStatus.WAITING)
 
     def add_parameter(self, trial_id: str, parameter_id: int, phase: int, parameters: dict[str, Any],
                       *, tuner_event: bool = True) -> None:
         """Another phase's parameters for a running trial (multi-phase)."""
-        payload = json.dumps(parameters)
         with self.transaction() as db:
-            db.execute("INSERT INTO parameters(parameter_id, trial_id, phase, parameters, created) "
-                       "VALUES (?, ?, ?, ?, ?)", (parameter_id, trial_id, phase, payload, time.time()))
-            if tuner_event:
-                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
-                           (parameter_id, payload))
+            self._insert_parameters(db, trial_id, parameter_id, phase, json.dumps(parameters), tuner_event)
+
+    @staticmethod
+    def _insert_parameters(db: sqlite3.Connection, trial_id: str, parameter_id: int, phase: int, payload: str,
+                           tuner_event: bool) -> None:
+        db.execute("INSERT INTO parameters(parameter_id, trial_id, phase, parameters, created) "
+                   "VALUES (?, ?, ?, ?, ?)", (parameter_id, trial_id, phase, payload, time.time()))
+        if tuner_event:
+            _add_event(db, TunerEvent.GENERATE, parameter_id, payload)
 
     def add_generated(self, parameter_id: int, parameters: dict[str, Any]) -> None:
         """The tuner's `generate` event for parameters prepared ahead of the trial that will run them."""
         with self.transaction() as db:
-            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('generate', ?, ?)",
-                       (parameter_id, json.dumps(parameters)))
+            _add_event(db, TunerEvent.GENERATE, parameter_id, json.dumps(parameters))
 
     def unassigned_parameters(self) -> list[tuple[int, dict[str, Any]]]:
         """(parameter_id, parameters) the tuner generated that no trial has run and no result or end
         closed (prepared by a manager that stopped before using them), oldest first."""
         rows = self._db.execute(
-            "SELECT parameter_id, payload FROM tuner_events AS e WHERE kind = 'generate' "
+            "SELECT parameter_id, payload FROM tuner_events AS e WHERE kind = :generate "
             "AND NOT EXISTS (SELECT 1 FROM parameters AS p WHERE p.parameter_id = e.parameter_id) "
             "AND NOT EXISTS (SELECT 1 FROM tuner_events AS o WHERE o.parameter_id = e.parameter_id "
-            "AND o.kind != 'generate') ORDER BY id").fetchall()
+            "AND o.kind != :generate) ORDER BY id", {"generate": TunerEvent.GENERATE}).fetchall()
         return [(pid, json.loads(payload)) for pid, payload in rows]
 
     def trial_parameters(self, trial_id: str) -> list[tuple[int, int, dict[str, Any]]]:
@@ -306,13 +315,10 @@ class Storage:
         return [(pid, phase, json.loads(params)) for pid, phase, params in rows]
 
     def set_running(self, trial_id: str, gpus: str | None) -> None:
-        with self.transaction() as db:
-            old = self._status_of(db, trial_id)
-            db.execute("UPDATE trials SET status = 'RUNNING', start_time = ?, end_time = NULL, exit_code = NULL, "
+        with self._status_change(trial_id, TrialStatus.RUNNING) as db:
+            db.execute("UPDATE trials SET status = ?, start_time = ?, end_time = NULL, exit_code = NULL, "
                        "stderr_tail = NULL, message = NULL, pgid = NULL, gpus = ?, attempts = attempts + 1 "
-                       "WHERE trial_id = ?", (time.time(), gpus, trial_id))
-        if old is not None:
-            self._moved(old, "RUNNING")
+                       "WHERE trial_id = ?", (TrialStatus.RUNNING, time.time(), gpus, trial_id))
 
     def set_pgid(self, trial_id: str, pgid: int) -> None:
         with self.transaction() as db:
@@ -323,22 +329,22 @@ class Storage:
         with self.transaction() as db:
             db.execute("UPDATE trials SET gpus = ?, pgid = ? WHERE trial_id = ?", (gpus, pgid, trial_id))
 
-    def finish_trial(self, trial_id: str, status: str, *, exit_code: int | None, stderr_tail: str | None,
+    def finish_trial(self, trial_id: str, status: TrialStatus, *, exit_code: int | None, stderr_tail: str | None,
                      message: str | None = None, tuner_end: bool = True) -> None:
         """Record a trial's end (and, with `tuner_end`, the tuner's `end` event for each parameter)."""
         if status not in FINISHED_STATUSES:
             raise ValueError(f"not a finished status: {status}")
-        with self.transaction() as db:
-            old = self._status_of(db, trial_id)
-            db.execute("UPDATE trials SET status = ?, exit_code = ?, stderr_tail = ?, message = ?, end_time = ? "
-                       "WHERE trial_id = ?", (status, exit_code, stderr_tail, message, time.time(), trial_id))
+        status = TrialStatus(status)
+        with self._status_change(trial_id, status) as db:
+            self._set_ended(db, trial_id, status, exit_code, stderr_tail, message)
             if tuner_end:
-                success = json.dumps(status == "SUCCEEDED")
-                db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
-                           "SELECT 'end', parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
-                           (success, trial_id))
-        if old is not None:
-            self._moved(old, status)
+                _add_end_events(db, trial_id, status == TrialStatus.SUCCEEDED)
+
+    @staticmethod
+    def _set_ended(db: sqlite3.Connection, trial_id: str, status: TrialStatus, exit_code: int | None,
+                   stderr_tail: str | None, message: str | None) -> None:
+        db.execute("UPDATE trials SET status = ?, exit_code = ?, stderr_tail = ?, message = ?, end_time = ? "
+                   "WHERE trial_id = ?", (status, exit_code, stderr_tail, message, time.time(), trial_id))
 
     def early_stop_trial(self, trial_id: str, *, exit_code: int | None, stderr_tail: str | None,
                          message: str | None = None) -> tuple[int, dict[str, Any], Any] | None:
@@ -350,12 +356,10 @@ class Storage:
         parameter's result already).
         """
         told = None
-        with self.transaction() as db:
-            old = self._status_of(db, trial_id)
-            db.execute("UPDATE trials SET status = 'EARLY_STOPPED', exit_code = ?, stderr_tail = ?, message = ?, "
-                       "end_time = ? WHERE trial_id = ?", (exit_code, stderr_tail, message, time.time(), trial_id))
-            rows = db.execute("SELECT parameter_id, value FROM metrics WHERE trial_id = ? AND kind = 'intermediate' "
-                              "ORDER BY id DESC", (trial_id,)).fetchall()
+        with self._status_change(trial_id, TrialStatus.EARLY_STOPPED) as db:
+            self._set_ended(db, trial_id, TrialStatus.EARLY_STOPPED, exit_code, stderr_tail, message)
+            rows = db.execute("SELECT parameter_id, value FROM metrics WHERE trial_id = ? AND kind = ? "
+                              "ORDER BY id DESC", (trial_id, MetricKind.INTERMEDIATE)).fetchall()
             last = None
             for pid, payload in rows:
                 value = json.loads(payload)
@@ -364,33 +368,22 @@ class Storage:
                     break
             if last is not None:
                 parameter_id, value = last
-                known = db.execute("SELECT 1 FROM tuner_events WHERE kind = 'result' AND parameter_id = ?",
-                                   (parameter_id,)).fetchone()
                 row = db.execute("SELECT parameters FROM parameters WHERE parameter_id = ?", (parameter_id,)).fetchone()
-                if not known and row is not None:
-                    parameters = json.loads(row[0])
-                    db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
-                               (parameter_id, json.dumps({"parameters": parameters, "value": value})))
+                parameters = json.loads(row[0]) if row is not None else None
+                if parameters is not None and _add_result(db, parameter_id, parameters, value):
                     told = (parameter_id, parameters, value)
-            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
-                       "SELECT 'end', parameter_id, 'false' FROM parameters WHERE trial_id = ? ORDER BY phase",
-                       (trial_id,))
-        if old is not None:
-            self._moved(old, "EARLY_STOPPED")
+            _add_end_events(db, trial_id, False)
         return told
 
     def reset_trial(self, trial_id: str) -> None:
         """Make an interrupted trial WAITING again: its metrics and later phases are dropped."""
-        with self.transaction() as db:
-            old = self._status_of(db, trial_id)
-            db.execute("UPDATE trials SET status = 'WAITING', pgid = NULL, start_time = NULL, end_time = NULL, "
-                       "derived_architecture = NULL WHERE trial_id = ?", (trial_id,))
+        with self._status_change(trial_id, TrialStatus.WAITING) as db:
+            db.execute("UPDATE trials SET status = ?, pgid = NULL, start_time = NULL, end_time = NULL, "
+                       "derived_architecture = NULL WHERE trial_id = ?", (TrialStatus.WAITING, trial_id))
             db.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
             db.execute("DELETE FROM parameters WHERE trial_id = ? AND phase > 0", (trial_id,))
-        if old is not None:
-            self._moved(old, "WAITING")
 
-    def add_metric(self, trial_id: str, parameter_id: int | None, kind: str, sequence: int | None, value: Any,
+    def add_metric(self, trial_id: str, parameter_id: int | None, kind: MetricKind, sequence: int | None, value: Any,
                    *, parameters: dict[str, Any] | None = None) -> bool:
         """Store a metric; a final one also becomes the tuner's `result` event.
 
@@ -401,20 +394,14 @@ class Storage:
         with self.transaction() as db:
             db.execute("INSERT INTO metrics(trial_id, parameter_id, kind, sequence, value, time) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (trial_id, parameter_id, kind, sequence, payload, time.time()))
-            if kind != "final" or parameter_id is None:
+            if kind != MetricKind.FINAL or parameter_id is None:
                 return False
-            known = db.execute("SELECT 1 FROM tuner_events WHERE kind = 'result' AND parameter_id = ?",
-                               (parameter_id,)).fetchone()
-            if known:
-                return False
-            db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES ('result', ?, ?)",
-                       (parameter_id, json.dumps({"parameters": parameters, "value": value})))
-            return True
+            return _add_result(db, parameter_id, parameters, value)
 
     def final_parameter_ids(self, trial_id: str) -> set[int]:
         """The parameter ids of a trial that have a final result stored."""
-        rows = self._db.execute("SELECT DISTINCT parameter_id FROM metrics WHERE trial_id = ? AND kind = 'final' "
-                                "AND parameter_id IS NOT NULL", (trial_id,)).fetchall()
+        rows = self._db.execute("SELECT DISTINCT parameter_id FROM metrics WHERE trial_id = ? AND kind = ? "
+                                "AND parameter_id IS NOT NULL", (trial_id, MetricKind.FINAL)).fetchall()
         return {row[0] for row in rows}
 
     def set_architecture(self, trial_id: str, architecture: dict[str, Any]) -> None:
@@ -422,7 +409,7 @@ class Storage:
             db.execute("UPDATE trials SET derived_architecture = ? WHERE trial_id = ?",
                        (json.dumps(architecture), trial_id))
 
-    def trial_ids_with_status(self, *statuses: str) -> list[str]:
+    def trial_ids_with_status(self, *statuses: TrialStatus) -> list[str]:
         marks = ",".join("?" * len(statuses))
         rows = self._db.execute(f"SELECT trial_id FROM trials WHERE status IN ({marks}) ORDER BY sequence",
                                 statuses).fetchall()
@@ -438,18 +425,18 @@ class Storage:
         row = self._db.execute("SELECT pgid FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
         return row[0] if row else None
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[TrialStatus, int]:
         """Number of trials in each status (every status present, zero if none)."""
         if self._counts is not None:
             return dict(self._counts)
         out = dict.fromkeys(TRIAL_STATUSES, 0)
         for status, count in self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"):
-            out[status] = count
+            out[TrialStatus(status)] = count
         return out
 
-    def _metric_lists(self, condition: str) -> dict[str, list[Any]]:
-        """trial id -> the values of its metrics that meet `condition`, in order, as one JSON decode."""
-        rows = self._db.execute(f"SELECT trial_id, value FROM metrics WHERE {condition} ORDER BY trial_id, id")
+    def _metric_lists(self, condition: str, *kinds: MetricKind) -> dict[str, list[Any]]:
+        """trial id -> the values of its metrics that meet `condition` (on `kinds`), in order, as one JSON decode."""
+        rows = self._db.execute(f"SELECT trial_id, value FROM metrics WHERE {condition} ORDER BY trial_id, id", kinds)
         return {trial_id: _load_metric("[" + ",".join(map(itemgetter(1), group)) + "]")
                 for trial_id, group in groupby(rows, itemgetter(0))}
 
@@ -463,16 +450,16 @@ class Storage:
             params.setdefault(trial_id, []).append((pid, parameters))
         finals: dict[tuple[str, int | None], Any] = {}
         for trial_id, pid, payload in self._db.execute(
-                "SELECT trial_id, parameter_id, value FROM metrics WHERE kind = 'final' ORDER BY id"):
+                "SELECT trial_id, parameter_id, value FROM metrics WHERE kind = ? ORDER BY id", (MetricKind.FINAL,)):
             finals[(trial_id, pid)] = _load_metric(payload)
         # Each trial's intermediate values (and its architecture weights) are decoded in one call each.
-        intermediate = self._metric_lists("kind NOT IN ('final', 'arch_weights')")
-        arch_weights = self._metric_lists("kind = 'arch_weights'")
+        intermediate = self._metric_lists("kind NOT IN (?, ?)", MetricKind.FINAL, MetricKind.ARCH_WEIGHTS)
+        arch_weights = self._metric_lists("kind = ?", MetricKind.ARCH_WEIGHTS)
         records = []
         for row in self._db.execute(
                 "SELECT trial_id, sequence, status, exit_code, stderr_tail, message, start_time, end_time, "
                 "attempts, derived_architecture, gpus FROM trials ORDER BY sequence"):
-            trial_id = row[0]
+            trial_id, status = row[0], TrialStatus(row[2])
             phases = [{"parameter_id": pid, "parameters": p, "value": finals.get((trial_id, pid))}
                       for pid, p in params.get(trial_id, [])]
             value = None
@@ -481,11 +468,11 @@ class Storage:
                     value = phase["value"]
             if value is None:
                 value = finals.get((trial_id, None))
-            if value is None and row[2] == "EARLY_STOPPED":  # its last intermediate result stands for it
+            if value is None and status == TrialStatus.EARLY_STOPPED:  # its last intermediate result stands for it
                 value = next((v for v in reversed(intermediate.get(trial_id, [])) if _scalar(v) is not None), None)
             first = phases[0] if phases else {"parameter_id": None, "parameters": None}
             records.append(TrialRecord(
-                trial_id=trial_id, sequence=row[1], status=row[2], exit_code=row[3], stderr_tail=row[4],
+                trial_id=trial_id, sequence=row[1], status=status, exit_code=row[3], stderr_tail=row[4],
                 message=row[5], start_time=row[6], end_time=row[7], attempts=row[8],
                 derived_architecture=json.loads(row[9]) if row[9] else None,
                 parameter_id=first["parameter_id"], parameters=first["parameters"], value=value,
@@ -498,11 +485,11 @@ class Storage:
     def last_event_id(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM tuner_events").fetchone()[0])
 
-    def events_after(self, event_id: int) -> list[tuple[int, str, int, Any]]:
+    def events_after(self, event_id: int) -> list[tuple[int, TunerEvent, int, Any]]:
         """(id, kind, parameter_id, payload) of the tuner events after `event_id`, in order."""
         rows = self._db.execute("SELECT id, kind, parameter_id, payload FROM tuner_events WHERE id > ? ORDER BY id",
                                 (event_id,)).fetchall()
-        return [(eid, kind, pid, json.loads(payload)) for eid, kind, pid, payload in rows]
+        return [(eid, TunerEvent(kind), pid, json.loads(payload)) for eid, kind, pid, payload in rows]
 
     def quarantine_event(self, event_id: int, error: str) -> None:
         """Move a tuner event a resume cannot replay out of the replay, keeping it and why."""
@@ -525,6 +512,27 @@ class Storage:
     def latest_checkpoint(self) -> tuple[int, bytes] | None:
         row = self._db.execute("SELECT event_id, data FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
+
+
+def _add_event(db: sqlite3.Connection, kind: TunerEvent, parameter_id: int, payload: str) -> None:
+    db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) VALUES (?, ?, ?)", (kind, parameter_id, payload))
+
+
+def _add_result(db: sqlite3.Connection, parameter_id: int, parameters: dict[str, Any] | None, value: Any) -> bool:
+    """The tuner's `result` event for `parameter_id`; False (nothing stored) if it has one already."""
+    known = db.execute("SELECT 1 FROM tuner_events WHERE kind = ? AND parameter_id = ?",
+                       (TunerEvent.RESULT, parameter_id)).fetchone()
+    if known:
+        return False
+    _add_event(db, TunerEvent.RESULT, parameter_id, json.dumps({"parameters": parameters, "value": value}))
+    return True
+
+
+def _add_end_events(db: sqlite3.Connection, trial_id: str, success: bool) -> None:
+    """The tuner's `end` event for each parameter the trial ran, in phase order."""
+    db.execute("INSERT INTO tuner_events(kind, parameter_id, payload) "
+               "SELECT ?, parameter_id, ? FROM parameters WHERE trial_id = ? ORDER BY phase",
+               (TunerEvent.END, json.dumps(success), trial_id))
 
 
 def _scalar(value: Any) -> float | None:

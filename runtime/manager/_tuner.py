@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,26 @@ from typing import Any
 from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.manager._channel import printable
 from nasctl.runtime.manager._config import _TUNERLESS_MODES, TunerSpec
+from nasctl.runtime.manager._kinds import TunerEvent
 from nasctl.runtime.manager._retrain import PartialSpaceTuner, TunerlessProposer
 from nasctl.runtime.manager._storage import Storage
 
 __all__ = ["CheckpointUnusable", "TunerlessProposer", "checkpoint_data", "checkpoint_tuner", "create_tuner",
-           "is_no_more_trials", "restore_tuner"]
+           "is_no_more_trials", "restore_tuner", "tell_trial_end"]
 
 log = logging.getLogger("nasctl.manager")
 
 
 def is_no_more_trials(error: BaseException) -> bool:
-    """Whether a tuner's exception says it has nothing left to propose (`nasctl.tuners.NoMoreTrialError`)."""
-    return any(cls.__name__ == "NoMoreTrialError" for cls in type(error).__mro__)
+    """Whether a tuner's exception says it has nothing left to propose: `nasctl.tuners.NoMoreTrialError`,
+    or NNI's `nni.NoMoreTrialError` from a tuner written for NNI (NNI is never imported here: a tuner
+    that raises NNI's class has imported it)."""
+    from nasctl.tuners import NoMoreTrialError
+
+    if isinstance(error, NoMoreTrialError):
+        return True
+    nni_class = getattr(sys.modules.get("nni"), "NoMoreTrialError", None)
+    return isinstance(nni_class, type) and isinstance(error, nni_class)
 
 
 def create_tuner(spec: TunerSpec | None, seed: int, *, mode: str = "classic",
@@ -126,8 +135,8 @@ class _Unusable(Exception):
     """A stored event no tuner should see."""
 
 
-def _replay(tuner: Any, kind: str, parameter_id: int, payload: Any) -> None:
-    if kind == "generate":
+def _replay(tuner: Any, kind: TunerEvent, parameter_id: int, payload: Any) -> None:
+    if kind == TunerEvent.GENERATE:
         try:
             again = tuner.generate_parameters(parameter_id)
         except Exception as error:  # a tuner may refuse during replay; the stored parameters stand
@@ -137,10 +146,17 @@ def _replay(tuner: Any, kind: str, parameter_id: int, payload: Any) -> None:
         if again != payload:
             log.warning("tuner replay: parameter %s differs from the stored one; the stored one is kept",
                         parameter_id)
-    elif kind == "result":
+    elif kind == TunerEvent.RESULT:
         problem = number_problem(payload.get("value")) if isinstance(payload, dict) else "not a stored result"
         if problem is not None:
             raise _Unusable(f"its value is refused: {problem}")
         tuner.receive_trial_result(parameter_id, payload["parameters"], payload["value"])
-    elif kind == "end":
-        tuner.trial_end(parameter_id, bool(payload))
+    elif kind == TunerEvent.END:
+        tell_trial_end(tuner, parameter_id, bool(payload))
+
+
+def tell_trial_end(tuner: Any, parameter_id: int, success: bool) -> None:
+    """`tuner.trial_end(parameter_id, success)`, where the tuner has one (it is optional, as in NNI)."""
+    hook = getattr(tuner, "trial_end", None)
+    if callable(hook):
+        hook(parameter_id, success)

@@ -13,6 +13,8 @@ from typing import Any
 
 from nasctl.runtime.errors import ArchitectureError, TrialError
 
+from nasctl.searchspace import input_size_bounds
+
 
 def _engines(context: Any) -> Iterator[Any]:
     for backend in context.backends:
@@ -134,8 +136,7 @@ def sample_architectures(
                 probs = np.asarray([weights["layer"][label] for label in labels], dtype=float)
                 chosen = labels[int(rng.choice(len(labels), p=probs / probs.sum()))]
                 inputs = list(spec.get("optional_inputs", []))
-                size = spec.get("optional_input_size", 0)
-                low, high = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+                low, high = input_size_bounds(spec.get("optional_input_size", 0), len(inputs), block, layer)
                 gates = [float(weights.get("inputs", {}).get(name, 1.0)) for name in inputs]
                 kept = [rng.random() < g for g in gates]
                 # Kept inputs rank first, by gate; the clamp to [low, high] takes from the top.

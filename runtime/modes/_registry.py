@@ -10,6 +10,8 @@ from typing import Any
 from nasctl.runtime.errors import TrialError
 from nasctl.runtime.modes._backend import LayerBackend
 
+from nasctl.searchspace import normalize_mode
+
 # (framework, mode) -> backend class or "module:Class" (imported on first use, so that registering a
 # torch backend never imports torch). framework None: a backend for any framework.
 _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
@@ -28,11 +30,6 @@ _BACKENDS: dict[tuple[str | None, str], type[LayerBackend] | str] = {
 FRAMEWORKS = ("torch", "tensorflow")
 
 
-def normalize_mode(mode: str) -> str:
-    """`"darts_mode"` -> `"darts"` (NNI's names); other names unchanged."""
-    return mode[: -len("_mode")] if mode.endswith("_mode") else mode
-
-
 def register_backend(framework: str | None, mode: str, backend: type[LayerBackend] | str) -> None:
     """Make `backend` (a `LayerBackend` subclass or `"module:Class"`) serve `mode` for `framework`.
 
@@ -41,7 +38,7 @@ def register_backend(framework: str | None, mode: str, backend: type[LayerBacken
     """
     if framework is not None and framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORKS)} or None")
-    _BACKENDS[(framework, normalize_mode(mode))] = backend
+    _BACKENDS[(framework, normalize_mode(mode, known=None))] = backend
 
 
 def registered_modes() -> list[str]:
@@ -51,7 +48,7 @@ def registered_modes() -> list[str]:
 
 def has_mode(mode: str) -> bool:
     """Whether some framework has a backend for `mode`."""
-    return normalize_mode(mode) in registered_modes()
+    return normalize_mode(mode, known=None) in registered_modes()
 
 
 def backend_class(framework: str | None, mode: str) -> type[LayerBackend]:
@@ -59,7 +56,7 @@ def backend_class(framework: str | None, mode: str) -> type[LayerBackend]:
 
     Raises `TrialError` naming the mode when none is registered.
     """
-    mode = normalize_mode(mode)
+    mode = normalize_mode(mode, known=None)
     key = (framework, mode) if (framework, mode) in _BACKENDS else (None, mode)
     entry = _BACKENDS.get(key)
     if entry is None:

@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nasctl.runtime.errors import ArchitectureError, TrialError
-from nasctl.runtime.trial._architecture import choice_index
 from nasctl.runtime.trial._context import current_context
 from nasctl.runtime.trial._value import MixedChoice, relaxed_choice
 
-from nasctl._searchspace import indexed_key, loop_mismatch, relaxable_options
+from nasctl.searchspace import choice_index, indexed_key, loop_mismatch, relaxable_options
 
 __all__ = [
     "candidates",

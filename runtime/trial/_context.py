@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from nasctl.runtime._numbers import number_problem
 from nasctl.runtime.errors import ArchitectureError, TrialError
-from nasctl.runtime.trial._architecture import (
+from nasctl.runtime.trial._platform import Platform, platform_from_environment
+
+from nasctl.searchspace import (
     check_layer_choice,
     check_variable,
     key_random,
+    normalize_mode,
     sample_layer,
-    sample_variable,
+    sample_value,
 )
-from nasctl.runtime.trial._platform import Platform, platform_from_environment
 
 if TYPE_CHECKING:
     from nasctl.runtime.modes._backend import CandidateTable, LayerBackend, LayerCall, LayerRequest
@@ -33,12 +35,6 @@ if TYPE_CHECKING:
 # parameters and reports results never loads them.
 
 __all__ = ["TrialContext", "current_context", "set_context", "use_context"]
-
-
-def _mode_name(mode: str) -> str:
-    from nasctl.runtime.modes._registry import normalize_mode
-
-    return normalize_mode(mode)
 
 
 def _metric(value: Any, what: str) -> float | int | dict[str, Any]:
@@ -120,7 +116,7 @@ class TrialContext:
     @property
     def mode(self) -> str:
         """The trial's NAS mode: what `nas.choice` and `nas.nn` modules follow (classic when unknown)."""
-        return _mode_name(self._mode) if self._mode else "classic"
+        return normalize_mode(self._mode, known=None) if self._mode else "classic"
 
     def mode_options(self, mode: str) -> dict[str, Any]:
         """The options of `mode` in `NAS_MODE_CONFIG`: its `{mode: {...}}` section, or the whole object when
@@ -174,7 +170,7 @@ class TrialContext:
             return check_variable(key, type_, spec, parameters[key])
         if not self.platform.samples_missing:
             raise ArchitectureError(f"the trial's architecture has no value for this {type_}", key)
-        value = parameters[key] = sample_variable(key_random(self.platform.seed, key), type_, spec)
+        value = parameters[key] = sample_value(key_random(self.platform.seed, key), type_, spec)
         return value
 
     def layer_choice(self, layer: LayerRequest) -> tuple[str, tuple[str, ...]]:

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasctl.runtime.errors import ChannelError, TrialError
-from nasctl.runtime.trial._architecture import load_architecture_file, sample_architecture
+from nasctl.runtime.trial._architecture import load_architecture_file
 from nasctl.runtime.trial._channel import ChannelClient
+
+from nasctl.searchspace import sample_architecture
 
 __all__ = ["ChannelPlatform", "Platform", "StandalonePlatform", "platform_from_environment"]
 

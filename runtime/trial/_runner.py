@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nasctl.runtime.errors import TrialError
-from nasctl.runtime.trial._architecture import load_architecture_file, validate_architecture
+from nasctl.runtime.trial._architecture import load_architecture_file
 from nasctl.runtime.trial._context import TrialContext, use_context
 from nasctl.runtime.trial._imports import local_modules
 from nasctl.runtime.trial._platform import StandalonePlatform
@@ -36,6 +36,7 @@ from nasctl.runtime.trial._traceback import format_exception
 
 from nasctl._errors import NasctlError
 from nasctl._nni_compat import provide_nni
+from nasctl.searchspace import normalize_mode, validate_architecture
 
 __all__ = ["run_script"]
 
@@ -206,7 +207,7 @@ def run_script(script: str | Path, argv: Sequence[str] = (), *, mode: str = "cla
     if not script.is_file():
         raise TrialError(f"trial script {str(script)!r} does not exist or is not a file")
     try:
-        mode = annotator.normalize_mode(mode)
+        mode = normalize_mode(mode)
     except ValueError as error:
         raise TrialError(f"--mode: {error}") from None
     if not has_mode(mode):

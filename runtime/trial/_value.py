@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nasctl._searchspace import relaxable_options
+from nasctl.searchspace import relaxable_options
 
 __all__ = ["FloatChoice", "IntChoice", "MixedChoice", "RelaxedChoice", "relaxed_choice"]
 

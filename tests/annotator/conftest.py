@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nasctl.annotator._inline import inline_ir
+from nasctl.annotator._parse import parse_module
 
 from nasctl import annotator
 
@@ -84,18 +86,24 @@ def body(code: str) -> str:
     return code
 
 
+def inline_text(source: str, architecture: dict[str, Any], module: str = "m", key_style: str = "stable") -> str:
+    """`trial codegen` of dedented `source` as module `module`, in memory."""
+    return inline_ir(parse_module(dedent(source), module, f"{module}.py", key_style), architecture)
+
+
 class Helpers:
     """What the tests share (test modules cannot import each other under --import-mode=importlib)."""
 
     dedent = staticmethod(dedent)
     compile = staticmethod(compile_text)
+    inline = staticmethod(inline_text)
     body = staticmethod(body)
     fixtures = FIXTURES
 
 
 @pytest.fixture
 def h() -> type[Helpers]:
-    """The shared helpers: `h.dedent`, `h.compile`, `h.body`, `h.fixtures`."""
+    """The shared helpers: `h.dedent`, `h.compile`, `h.inline`, `h.body`, `h.fixtures`."""
     return Helpers
 
 

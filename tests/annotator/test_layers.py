@@ -1,4 +1,5 @@
-"""`mutable_layers` / `mutable_layer`: string and comment forms, both prefixes, every placement."""
+"""`mutable_layers` / `mutable_layer`: string and comment forms, both prefixes, every placement; their
+`trial codegen` and the hand-written `nas.mutable_layer(...)` of compiled code."""
 
 from __future__ import annotations
 
@@ -318,3 +319,71 @@ def test_same_block_key_twice_is_shared_if_equal_and_an_error_if_not(h) -> None:
             """
         )
     assert caught.value.line == 5
+
+
+def test_codegen_calls_the_chosen_candidate_on_the_chosen_inputs(h) -> None:
+    inlined = h.inline(
+        '''
+        """Doc."""
+        def f(x, skip):
+            """@nas.mutable_layers(
+                {layer_choice: [conv(3), pool(k=2)], fixed_inputs: [x], optional_inputs: [skip],
+                 optional_input_size: [0, 1], layer_output: h},
+                {layer_choice: [relu()], fixed_inputs: [h], layer_output: g}
+            )"""
+            # @nas.mutable_layer({layer_choice: [tanh()], fixed_inputs: [x], layer_output: out}, name="last")
+            return out
+        ''',
+        {
+            "m/f/h": {"h": {"chosen_layer": "pool(k=2)", "chosen_inputs": ["skip"]},
+                      "g": {"chosen_layer": "relu()", "chosen_inputs": []}},
+            "m/f/last": {"out": {"chosen_layer": "tanh()", "chosen_inputs": []}},
+        },
+    )
+    head, helper_and_body = inlined.split("\n", 1)
+    assert head == '"""Doc."""'
+    assert inlined.count("def _nas_layer(owner, key, callee, inputs, *args, **kwargs):") == 1
+    assert helper_and_body.endswith(
+        h.dedent(
+            """
+            def f(x, skip):
+                h = _nas_layer(None, "m_f_h__h__1", pool, [[x], [skip]], k=2)
+                g = _nas_layer(None, "m_f_h__g__0", relu, [[h], []])
+                out = _nas_layer(None, "m_f_last__out__0", tanh, [[x], []])
+                return out
+            """
+        )
+    )
+
+
+def test_hand_written_mutable_layers_merge_into_blocks(h) -> None:
+    space = h.compile(
+        """
+        import nas
+        def f(x, s):
+            a = nas.mutable_layer("blk", "a", {"f()": (f, (), {})}, [x], {"s": s}, [0, 1], "classic", None)
+            b = nas.mutable_layer("blk", "b", {"g()": (g, (), {}), "k()": (k, (), {})}, [a], {}, 0, "classic", None)
+        """
+    ).search_space
+    assert space == {
+        "blk": {
+            "_type": "mutable_layer",
+            "_value": {
+                "a": {"layer_choice": ["f()"], "optional_inputs": ["s"], "optional_input_size": [0, 1]},
+                "b": {"layer_choice": ["g()", "k()"], "optional_inputs": [], "optional_input_size": 0},
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ('nas.mutable_layer("blk", "a", {}, [x])', r"expected at least 6 positional arguments"),
+        ('nas.mutable_layer("blk", "a", [f], [x], {}, 0, "classic", None)', r"candidates and optional inputs must be dicts"),
+        ('nas.mutable_layer("blk", name, {}, [x], {}, 0, "classic", None)', r"the layer key must be a literal, not 'name'"),
+    ],
+)
+def test_hand_written_mutable_layer_mistakes(h, call: str, message: str) -> None:
+    with pytest.raises(annotator.AnnotationError, match=message):
+        h.compile(f"import nas\nx = 1\nh = {call}\n")

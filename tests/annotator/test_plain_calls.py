@@ -1,8 +1,13 @@
-"""`report_intermediate_result`, `report_final_result`, `get_next_parameter`, `training_update`."""
+"""Plain calls (`report_intermediate_result`, `report_final_result`, `get_next_parameter`,
+`training_update`, `derive_architecture`): compiled to one runtime call, printed or dropped by
+`trial codegen`; `training_update` in NNI's forms (mnist-nas v1.1: `@nni.training_update(tf, sess)`,
+`@nni.training_update(tf, sess, mnist_network.cross_entropy)`)."""
 
 from __future__ import annotations
 
 import pytest
+
+from nasctl import annotator
 
 
 @pytest.mark.parametrize(
@@ -147,3 +152,55 @@ def test_placements(h, source: str, expected: str) -> None:
     code = h.compile(source).code
     assert h.body(code) == expected
     assert code.count("import nas as _nas") == 1
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ["tf, sess", "tf, sess, mnist_network.cross_entropy", "tf, sess, loss, feed_dict",
+     "tf=tf, session=sess, loss=loss, feed_dict=feed_dict", "tf, sess, loss=loss"],
+)
+def test_training_update_nni_forms_pass_through(h, arguments) -> None:
+    result = h.compile(f'"""@nni.training_update({arguments})"""\n')
+    assert f"_nas.training_update({arguments})" in result.code
+
+
+def test_training_update_too_many_positional_arguments(h) -> None:
+    with pytest.raises(annotator.AnnotationError, match=r"at most 4 positional arguments \(tf, session, loss, feed_dict\)"):
+        h.compile('"""@nni.training_update(tf, sess, loss, feed, extra)"""\n')
+
+
+def test_training_update_argument_by_position_and_keyword(h) -> None:
+    with pytest.raises(annotator.AnnotationError, match="'session' is given by position and by keyword"):
+        h.compile('"""@nni.training_update(tf, sess, session=sess)"""\n')
+
+
+@pytest.mark.parametrize(
+    "annotation", ["report_final_result(a, b)", "report_intermediate_result(x=1)", "report_final_result(*xs)"]
+)
+def test_a_report_takes_one_metric(h, annotation: str) -> None:
+    with pytest.raises(annotator.AnnotationError, match="takes exactly one argument, the metric value"):
+        h.compile(f"# @nas.{annotation}\n")
+
+
+def test_codegen_prints_reports_and_drops_the_other_calls(h) -> None:
+    inlined = h.inline(
+        '''
+        for epoch in range(3):
+            """@nas.training_update(loss=loss)"""
+            """@nas.report_intermediate_result(acc)"""
+        if done:
+            """@nas.get_next_parameter()"""
+        # @nas.derive_architecture(evaluate)
+        # @nas.report_final_result(acc)
+        ''',
+        {},
+    )
+    assert inlined == h.dedent(
+        """
+        for epoch in range(3):
+            print("intermediate result:", acc)
+        if done:
+            pass
+        print("final result:", acc)
+        """
+    )

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nasctl import annotator
 
@@ -30,6 +32,33 @@ def test_labels_are_the_candidates_exactly_as_written() -> None:
     result = annotator.compile_source(source, "m")
     layer = result.search_space["m/f/h"]["_value"]["h"]
     assert layer["layer_choice"] == CANDIDATES
+
+
+_SPACE = st.sampled_from(["", " ", "  ", "\n            "])
+_ATOM = st.sampled_from(["x", "3", "-1.5", "'a'", '"b"', "None", "ops.k", "[1, 2]", "f(x)"])
+
+
+@st.composite
+def _calls(draw: st.DrawFn, depth: int = 0) -> str:
+    """A call as a person might lay it out: dotted callee, positional and keyword arguments, nested calls,
+    spaces and line breaks around every token, a trailing comma."""
+    space = lambda: draw(_SPACE)  # noqa: E731
+    callee = draw(st.sampled_from(["f", "ops.conv", "ops . pool", "a.b.c"]))
+    values = st.one_of(_ATOM, _calls(depth + 1)) if depth < 2 else _ATOM
+    args = [draw(values) for _ in range(draw(st.integers(0, 3)))]
+    names = draw(st.lists(st.sampled_from(["size", "ch", "mode"]), max_size=2, unique=True))
+    parts = [f"{space()}{arg}{space()}" for arg in args]
+    parts += [f"{space()}{name}{space()}={space()}{draw(values)}{space()}" for name in names]
+    trailing = "," if parts and draw(st.booleans()) else ""
+    return f"{callee}{space()}({','.join(parts)}{trailing}{space()})"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_calls())
+def test_any_layout_of_a_candidate_is_its_label(candidate: str) -> None:
+    source = f'def f(x):\n    """@nas.mutable_layer({{layer_choice: [{candidate}], layer_output: h}})"""\n    return h\n'
+    result = annotator.compile_source(source, "m")
+    assert result.search_space["m/f/h"]["_value"]["h"]["layer_choice"] == [candidate]
 
 
 def test_parentheses_around_a_candidate_or_an_input_are_not_part_of_its_label(h) -> None:

@@ -92,26 +92,6 @@ def test_hand_written_nni_calls_follow_nni(h) -> None:
     }
 
 
-def test_hand_written_mutable_layers_merge_into_blocks(h) -> None:
-    space = h.compile(
-        """
-        import nas
-        def f(x, s):
-            a = nas.mutable_layer("blk", "a", {"f()": (f, (), {})}, [x], {"s": s}, [0, 1], "classic", None)
-            b = nas.mutable_layer("blk", "b", {"g()": (g, (), {}), "k()": (k, (), {})}, [a], {}, 0, "classic", None)
-        """
-    ).search_space
-    assert space == {
-        "blk": {
-            "_type": "mutable_layer",
-            "_value": {
-                "a": {"layer_choice": ["f()"], "optional_inputs": ["s"], "optional_input_size": [0, 1]},
-                "b": {"layer_choice": ["g()", "k()"], "optional_inputs": [], "optional_input_size": 0},
-            },
-        }
-    }
-
-
 def test_hand_written_nas_call_without_key_is_an_error(h) -> None:
     with pytest.raises(
         annotator.AnnotationError, match=r'hand-written nas.choice\(\.\.\.\): it needs key="\.\.\."'

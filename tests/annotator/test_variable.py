@@ -1,8 +1,11 @@
-"""`variable`: every sampling function, string and comment forms, both prefixes, every kind of target."""
+"""`variable`: every sampling function, string and comment forms, both prefixes, every kind of target;
+its `trial codegen` and the hand-written sampling calls of compiled code."""
 
 from __future__ import annotations
 
 import pytest
+
+from nasctl import annotator
 
 SAMPLERS = [
     ("choice", "0.1, 0.01, 0.001", [0.1, 0.01, 0.001]),
@@ -234,3 +237,81 @@ def test_annotation_followed_by_a_comment_leaves_the_comment(h) -> None:
             return x
         """
     )
+
+
+def test_codegen_writes_the_chosen_option_as_written(h) -> None:
+    source = """
+        # @nas.variable(nas.choice(relu, tanh), name=act)
+        act = relu
+        '''@nas.variable(nas.choice(0.1, 0.01), name=self.lr)'''
+        self.lr: float = 0.1
+        '''@nas.variable(nas.uniform(0, 1), name=rate)'''
+        rate = 0.5
+        """
+    architecture = {"m/act/choice": "tanh", "m/self.lr/choice": 0.01, "m/rate/uniform": 0.25}
+    assert h.inline(source, architecture) == h.dedent(
+        """
+        act = tanh
+        self.lr: float = 0.01
+        rate = 0.25
+        """
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments", "value", "message"),
+    [
+        ("choice", "1, 2", 3, r"key 'm/x/choice': 3 is not one of the options: 1, 2"),
+        ("choice", "1, 2", True, r"True is not one of the options"),
+        ("uniform", "0, 1", 2, r"key 'm/x/uniform': 2 is outside uniform's range \[0, 1\]"),
+        ("randint", "0, 4", 4, r"4 is outside randint's range \[0, 4\)"),
+        ("randint", "0, 4", 1.5, r"randint value 1.5 is not an integer in \[0, 4\)"),
+        ("normal", "0, 1", "a", r"normal needs a number, got 'a'"),
+    ],
+)
+def test_codegen_refuses_a_value_outside_the_variable(
+    h, function: str, arguments: str, value: object, message: str
+) -> None:
+    with pytest.raises(annotator.ArchitectureMismatch, match=message) as caught:
+        h.inline(f"# @nas.variable(nas.{function}({arguments}), name=x)\nx = 1\n", {f"m/x/{function}": value})
+    assert caught.value.line == 1
+
+
+def test_hand_written_sampling_calls_are_read_for_the_search_space(h) -> None:
+    space = h.compile(
+        """
+        import nas, nni
+        act = nas.choice(relu, tanh, key="act")
+        width = nas.choice(16, 32, key="width")
+        compiled = nas.choice(relu, tanh, key="labelled", labels=["relu", "tanh"])
+        lr = nni.loguniform(1e-4, 1e-1, name="lr")
+        """
+    ).search_space
+    assert space == {
+        "act": {"_type": "choice", "_value": ["relu", "tanh"]},
+        "width": {"_type": "choice", "_value": [16, 32]},
+        "labelled": {"_type": "choice", "_value": ["relu", "tanh"]},
+        "m/lr/loguniform": {"_type": "loguniform", "_value": [0.0001, 0.1]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("nas.uniform(0, key='k')", r"hand-written nas.uniform\(\.\.\.\): uniform takes 2 numbers, got 1"),
+        ("nas.uniform(0, n, key='k')", r"arguments of uniform must be number literals"),
+        ("nas.choice(key='k')", r"hand-written nas.choice\(\.\.\.\): it has no options"),
+    ],
+)
+def test_hand_written_sampling_call_mistakes(h, call: str, message: str) -> None:
+    with pytest.raises(annotator.AnnotationError, match=message):
+        h.compile(f"import nas\nx = {call}\n")
+
+
+def test_options_equal_as_json_are_duplicates(h) -> None:
+    # The search space's equality (`nasctl.searchspace.json_equal`): 1 is 1.0, True is not 1.
+    with pytest.raises(annotator.AnnotationError, match=r"duplicate option 1\.0 in choice"):
+        h.compile("# @nas.variable(nas.choice(1, 1.0), name=x)\nx = 1\n")
+    assert h.compile("# @nas.variable(nas.choice(1, True), name=x)\nx = 1\n").search_space == {
+        "m/x/choice": {"_type": "choice", "_value": [1, True]}
+    }

@@ -79,6 +79,19 @@ def test_custom_tuner_from_a_code_directory(tmp_path, isolated_imports):
         assert tuner.generate_parameters(0) == {"k": 3}
 
 
+def test_two_code_directories_with_the_same_module_name_each_get_their_own(tmp_path, isolated_imports):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = write_module(tmp_path / "one", "same_name_tuner", CUSTOM)
+    second = write_module(tmp_path / "two", "same_name_tuner",
+                          CUSTOM.replace("{self.key: self.value}", "{self.key: -self.value}"))
+    space = {"k": {"_type": "choice", "_value": [3, -3]}}
+    for code_dir, expected in ((first, 3), (second, -3), (first, 3)):
+        tuner = tuners.create("same_name_tuner:Fixed", code_dir=code_dir, value=3)
+        tuner.update_search_space(space)
+        assert tuner.generate_parameters(0) == {"k": expected}
+
+
 @pytest.mark.parametrize("name, args, match", [
     ("fixed_tuner_b:Fixed", {}, "tuner fixed_tuner_b:Fixed needs class argument\\(s\\) value; accepted: value, optimize_mode"),
     ("fixed_tuner_b:Fixed", {"value": 1, "seed": 2}, "takes no class argument 'seed'; accepted: value, optimize_mode"),

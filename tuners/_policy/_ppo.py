@@ -28,6 +28,9 @@ class PPOTuner(PolicyTuner):
     True
     """
 
+    # The ratio r is measured against the policy that proposed the action, however old.
+    prepares_ahead = True
+
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, trials_per_update: int = 5,
                  epochs_per_update: int = 4, minibatch_size: int = 5, lr: float = 0.5, ent_coef: float = 0.0,
                  cliprange: float = 0.2, baseline_decay: float = 0.9, bins: int = 10,

@@ -22,6 +22,9 @@ class ReinforceTuner(PolicyTuner):
     True
     """
 
+    # REINFORCE is on-policy: an action should come from the policy after the latest update.
+    prepares_ahead = False
+
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None, lr: float = 0.3,
                  ent_coef: float = 0.0, baseline_decay: float = 0.9, bins: int = 10) -> None:
         super().__init__(optimize_mode, seed, lr, ent_coef, baseline_decay, bins)

@@ -32,6 +32,7 @@ from nas import (
 __version__ = "nasctl"
 
 __all__ = [
+    "NoMoreTrialError",
     "choice",
     "function_choice",
     "get_current_parameter",
@@ -97,3 +98,13 @@ normal = _sampler("normal")
 qnormal = _sampler("qnormal")
 lognormal = _sampler("lognormal")
 qlognormal = _sampler("qlognormal")
+
+
+def __getattr__(name: str) -> Any:
+    # NNI's `nni.NoMoreTrialError` is nasctl's, so the manager knows a custom tuner's end of search by
+    # class; loaded on first use so a trial's `import nni` does not import the tuners.
+    if name == "NoMoreTrialError":
+        from nasctl.tuners import NoMoreTrialError
+
+        return NoMoreTrialError
+    raise AttributeError(f"module 'nni' has no attribute {name!r}")

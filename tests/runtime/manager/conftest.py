@@ -23,9 +23,7 @@ TUNER = '''
 import json
 import random
 
-
-class NoMoreTrialError(Exception):
-    """Named like tuners.NoMoreTrialError, which the manager recognises by name."""
+from nasctl.tuners import NoMoreTrialError
 
 
 class ListTuner:

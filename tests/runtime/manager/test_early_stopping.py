@@ -22,9 +22,7 @@ from nasctl.tuners.assessors import MedianstopAssessor
 SEQUENCE_TUNER = '''
 import json
 
-
-class NoMoreTrialError(Exception):
-    pass
+from nasctl.tuners import NoMoreTrialError
 
 
 class SequenceTuner:

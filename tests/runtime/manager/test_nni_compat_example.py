@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 from nasctl.runtime.manager import Experiment
-from nasctl.runtime.trial._architecture import validate_architecture
+
+from nasctl.searchspace import validate_architecture
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "nni-compat" / "mnist-nas"
 

@@ -1,8 +1,8 @@
 """The Ray training service against a real Ray: a head and two worker nodes on this machine.
 
-The cluster is started once for the module (head without CPUs, two nodes of 2 CPUs and one GPU,
-which Ray assigns without a device) and shut down at its end, also when a test fails. Trials are
-trivial `nas` scripts.
+The cluster is started once for the module (head without CPUs and with a Ray Client server for
+`ray://` addresses, two nodes of 2 CPUs and one GPU, which Ray assigns without a device) and shut
+down at its end, also when a test fails. Trials are trivial `nas` scripts.
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ def cluster() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in RAY_ENV.items():
             patch.setenv(name, value)
-        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+        client_port = _free_port()
+        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                                "ray_client_server_port": client_port})
+        started.client_port = client_port  # for `ray://127.0.0.1:{client_port}`
         try:
             for _ in range(2):
                 started.add_node(num_cpus=2, num_gpus=1, include_dashboard=False)  # Ray's GPUs need no device
@@ -86,6 +89,14 @@ def cluster() -> Iterator[Any]:
             if ray.is_initialized():
                 ray.shutdown()
             started.shutdown()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -264,14 +275,30 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     assert len(set(re.findall(r"running on node \S+ \(id (\w+)\)", log))) == 2, "both worker nodes should run trials"
 
 
-def test_an_address_where_no_ray_listens_fails_at_once(ray_project: Path, nas_home: Path, helpers: Any) -> None:
-    import socket
+def test_a_ray_client_address_runs_the_trials_like_a_local_run(
+        cluster: Any, ray_project: Path, nas_home: Path, helpers: Any, node_folders: list[str]) -> None:
+    reference = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "local"}, {}, maxTrialNumber=4,
+                                             trialConcurrency=2))
+    assert reference.run() == "DONE"
+    address = f"ray://127.0.0.1:{cluster.client_port}"
+    exp = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "ray", "address": address}, {},
+                                       maxTrialNumber=4, trialConcurrency=2))
+    node_folders.append(exp.id)
+    assert exp.run() == "DONE"
+    trials = exp.trials()
+    assert [t.status for t in trials] == ["SUCCEEDED"] * 4
+    assert _results(exp) == _results(reference)
+    for trial in trials:  # Ray Client has no streaming tasks: the output comes back at the trial's end
+        stdout = (exp.dir / "trials" / trial.trial_id / "stdout").read_text()
+        assert stdout.startswith("platform ray channel tcp:"), stdout
+    assert f"Ray at {address}" in (exp.dir / "manager.log").read_text()
+    assert not ray.is_initialized()
 
+
+def test_an_address_where_no_ray_listens_fails_at_once(ray_project: Path, nas_home: Path, helpers: Any) -> None:
     from nasctl.runtime.errors import ExperimentError
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     exp = Experiment.from_yaml(_config(helpers, ray_project, {"platform": "ray", "address": f"127.0.0.1:{port}"}, {}))
     with pytest.raises(ExperimentError, match=rf"cannot reach Ray at trainingService\.address '127\.0\.0\.1:{port}': "
                                               r"Connection refused \(is `ray start --head` running there\?\)"):

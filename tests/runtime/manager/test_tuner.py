@@ -77,15 +77,23 @@ def test_restored_tuner_continues_exactly(tmp_path: Path, checkpoints: bool) -> 
     storage.close()
 
 
-def test_no_more_trials_is_recognised_by_name() -> None:
+def test_no_more_trials_is_recognised_by_class_nasctls_or_nnis(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
     from nasctl import tuners
 
-    class NoMoreTrialError(Exception):
+    class NoMoreTrialError(Exception):  # a look-alike: only the name is the same
         pass
 
     assert is_no_more_trials(tuners.NoMoreTrialError("done"))
-    assert is_no_more_trials(NoMoreTrialError())
     assert not is_no_more_trials(tuners.TunerError("broken"))
+    assert not is_no_more_trials(NoMoreTrialError())
+    nni = types.ModuleType("nni")  # NNI's own class, where a tuner written for NNI imported it
+    nni.NoMoreTrialError = type("NoMoreTrialError", (Exception,), {})
+    monkeypatch.setitem(sys.modules, "nni", nni)
+    assert is_no_more_trials(nni.NoMoreTrialError("Search space fully explored"))
+    assert not is_no_more_trials(NoMoreTrialError())
 
 
 def test_an_unusable_checkpoint_is_reported_for_a_full_replay(tmp_path: Path) -> None:
@@ -103,3 +111,38 @@ def test_an_unusable_checkpoint_is_reported_for_a_full_replay(tmp_path: Path) ->
     assert restore_tuner(fresh, storage, tmp_path, use_checkpoint=False) == 6
     assert fresh.calls == original.calls
     storage.close()
+
+
+def test_trial_end_is_optional_as_in_nni() -> None:
+    from nasctl.runtime.manager._tuner import tell_trial_end
+
+    class Minimal:  # the three methods NNI requires, no trial_end
+        pass
+
+    class Ending:
+        def __init__(self) -> None:
+            self.ended: list[tuple[int, bool]] = []
+
+        def trial_end(self, parameter_id: int, success: bool) -> None:
+            self.ended.append((parameter_id, success))
+
+    tell_trial_end(Minimal(), 3, True)
+    ending = Ending()
+    tell_trial_end(ending, 3, False)
+    assert ending.ended == [(3, False)]
+
+
+def test_nni_shim_gives_nascls_no_more_trial_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`from nni import NoMoreTrialError` works where NNI is absent, and the manager knows the class."""
+    import sys
+
+    import nasctl
+    from nasctl import tuners
+
+    monkeypatch.delitem(sys.modules, "nni", raising=False)
+    monkeypatch.syspath_prepend(str(Path(nasctl.__file__).parent / "_nni"))
+    from nni import NoMoreTrialError
+
+    assert NoMoreTrialError is tuners.NoMoreTrialError
+    assert is_no_more_trials(NoMoreTrialError("Search space fully explored"))
+    monkeypatch.delitem(sys.modules, "nni")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from nasctl.runtime.errors import ArchitectureError
-from nasctl.runtime.trial._architecture import check_layer_choice, choice_index
 
 from nasctl import annotator
+from nasctl.searchspace import check_layer_choice, choice_index
 
 
 def test_function_choice_label_matches_across_whitespace() -> None:

@@ -1,20 +1,36 @@
-"""Search-space rules that the compiler, the trial runtime and the tuners share (stdlib only).
+"""Search-space keys: a choice repeated over loops, a candidate's storage key, a key's type segment.
 
 - Keys of a choice repeated over a loop: one key per iteration, the base key suffixed `[i]` per
-  enclosing loop (`dlrm/Net.__init__/emb_dim/choice[3]`, nested loops `.../h[1][0]`).
-- Which choices are sizes that one-shot modes relax (distinct numbers).
-
-The annotator writes the expanded keys into the search space and compiled code builds the same key
-at run time with `nas.loop_key`, so both sides format keys with `indexed_key` from here.
+  enclosing loop (`dlrm/Net.__init__/emb_dim/choice[3]`, nested loops `.../h[1][0]`). The annotator
+  writes the expanded keys into the search space and compiled code builds the same key at run time
+  with `nas.loop_key`, so both sides format keys with `indexed_key`.
+- A variable or function choice is keyed `<module>/<name>/<type>` (DESIGN.md §3), so the last
+  segment of its key, loop indices aside, says which kind of entry it is (`key_type`).
+- A class candidate of a layer is built once and kept under `candidate_key(block, layer, index)`.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-__all__ = ["expand_key", "index_combinations", "indexed_key", "loop_mismatch", "relaxable_options"]
+__all__ = [
+    "FUNCTION_CHOICE",
+    "candidate_key",
+    "expand_key",
+    "index_combinations",
+    "indexed_key",
+    "is_function_choice",
+    "key_type",
+    "loop_mismatch",
+]
+
+FUNCTION_CHOICE = "function_choice"
+"""The `<type>` segment of a function choice's key (its search-space entry is a `choice`)."""
+
+_LOOP_SUFFIX = re.compile(r"(?:\[\d+\])+$")
+_UNSAFE = re.compile(r"[^0-9A-Za-z_]")
 
 
 def indexed_key(key: str, indices: Sequence[int]) -> str:
@@ -53,11 +69,28 @@ def loop_mismatch(key: str, indices: Sequence[int], counts: Sequence[int]) -> st
     return None
 
 
-def relaxable_options(options: Sequence[Any]) -> bool:
-    """Whether a choice's options are sizes a one-shot mode can relax: distinct numbers (not booleans).
+def key_type(key: str) -> str:
+    """The `<type>` segment of a `<module>/<name>/<type>` key, loop indices dropped.
 
-    >>> relaxable_options([8, 16, 32]), relaxable_options([0.25, 1.0]), relaxable_options([1, True])
-    (True, True, False)
+    >>> key_type("m/pool/function_choice[2]"), key_type("m/Net.forward/h1")
+    ('function_choice', 'h1')
     """
-    return (bool(options) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in options)
-            and len(set(options)) == len(options))
+    return _LOOP_SUFFIX.sub("", key).rpartition("/")[2]
+
+
+def is_function_choice(key: str) -> bool:
+    """Whether `key` names a function choice (a choice among calls), not a variable or a block.
+
+    >>> is_function_choice("m/pool/function_choice"), is_function_choice("m/lr/choice")
+    (True, False)
+    """
+    return key_type(key) == FUNCTION_CHOICE
+
+
+def candidate_key(block_key: str, layer_key: str, index: int) -> str:
+    """Where a layer's candidate `index` is kept (`nas_candidates`): `<block>__<layer>__<index>`, sanitised.
+
+    >>> candidate_key("m/Net.forward/h1", "h1", 0)
+    'm_Net_forward_h1__h1__0'
+    """
+    return _UNSAFE.sub("_", f"{block_key}__{layer_key}__{index}")
