@@ -225,7 +225,11 @@ def test_twenty_trials_on_two_nodes_survive_stop_and_kill_9_and_match_a_local_ru
     def wait_for(done: int, manager: subprocess.Popen) -> None:
         deadline = time.monotonic() + 60
         while not (_statuses(exp).get("SUCCEEDED", 0) >= done and _trial_processes(exp.id)):
-            assert manager.poll() is None and time.monotonic() < deadline, manager.communicate()
+            if manager.poll() is not None or time.monotonic() >= deadline:
+                failed = [(t.trial_id, t.status, t.message, t.stderr_tail) for t in exp.trials()
+                          if t.status not in ("SUCCEEDED", "RUNNING", "WAITING")]
+                log = (exp.dir / "manager.log").read_text()[-3000:] if (exp.dir / "manager.log").is_file() else ""
+                pytest.fail(f"manager ended or timed out: {manager.poll()} {failed} {log}")
             time.sleep(0.05)
 
     # SIGTERM (nasctl stop): the running trials are cancelled on Ray and wait for the resume.
