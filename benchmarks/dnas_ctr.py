@@ -52,14 +52,15 @@ TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
                 **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
 
 
-SEARCH = {"arch_lr": 0.03, "decay": 0.7}  # --arch-lr, --temperature-decay
+SEARCH: dict[str, Any] = {"arch_lr": 0.03, "decay": 0.7, "weight_decay": 1e-3, "hard": False}  # from the flags
 
 
 def darts_config(metric: str, coef: float) -> dict[str, Any]:
-    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr and
-    --temperature-decay)."""
-    return {"sampler": "gumbel", "per_example": True, "temperature": {"start": 1.0, "decay": SEARCH["decay"]},
-            "optimizer": {"name": "adam", "lr": SEARCH["arch_lr"]},
+    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr,
+    --arch-weight-decay, --hard and --temperature-decay)."""
+    return {"sampler": "gumbel", "per_example": True, "hard": SEARCH["hard"],
+            "temperature": {"start": 1.0, "decay": SEARCH["decay"]},
+            "optimizer": {"name": "adam", "lr": SEARCH["arch_lr"], "weight_decay": SEARCH["weight_decay"]},
             "complexity": {"metric": metric, "weight": coef, "form": "log"}, "report_every": 5}
 
 
@@ -241,6 +242,10 @@ def main() -> None:
                         help="the embedding-dimension search's cost: parameters (tables and projections), or "
                              "FLOPs (the projections': the sum of the dimensions, each feature's cost normalised)")
     parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
+    parser.add_argument("--arch-weight-decay", type=float, default=1e-3,
+                        help="the architecture weights' weight decay (darts' default 1e-3; it pulls them to uniform)")
+    parser.add_argument("--hard", action="store_true",
+                        help="straight-through Gumbel samples: each example runs one real dimension per feature")
     parser.add_argument("--arch-batch-size", type=int, help="rows of an architecture step (default: --batch-size)")
     parser.add_argument("--arch-every", type=int, default=1, help="one architecture step every N weight steps")
     parser.add_argument("--temperature-decay", type=float, default=0.7,
@@ -252,7 +257,8 @@ def main() -> None:
                                                                                        / "nasctl-data"))
     args = parser.parse_args()
     args.coefs = [float(c) for c in args.coefs.split(",")]
-    SEARCH.update(arch_lr=args.arch_lr, decay=args.temperature_decay)
+    SEARCH.update(arch_lr=args.arch_lr, decay=args.temperature_decay, weight_decay=args.arch_weight_decay,
+                  hard=args.hard)
     from nasctl import rec
 
     started = time.monotonic()
@@ -262,7 +268,8 @@ def main() -> None:
           f"{len(splits.validation)} validation, {len(splits.test)} test; device {args.device}; Bayes-optimal test "
           f"log loss {truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f} "
           f"[{time.monotonic() - started:.0f} s]", flush=True)
-    print(f"search: {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, temperature "
+    print(f"search: {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, weight decay "
+          f"{args.arch_weight_decay}, {'hard' if args.hard else 'soft'} samples, temperature "
           f"{args.temperature_decay}^epoch, batch {args.batch_size}, an architecture step of "
           f"{args.arch_batch_size or args.batch_size} rows every {args.arch_every}; retrain {args.epochs} epochs",
           flush=True)

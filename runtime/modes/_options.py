@@ -93,6 +93,7 @@ class DartsOptions:
     order: int = 1
     sampler: str = "softmax"
     per_example: bool = False
+    hard: bool = False
     temperature: tuple[float, float] = (5.0, 0.1)
     temperature_schedule: str = "steps"
     temperature_epochs: int = 0
@@ -114,7 +115,7 @@ class DartsOptions:
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> DartsOptions:
         """Check `options` (the `darts:` mapping) and fill in the defaults."""
-        s = _section(options, "darts", {"order", "sampler", "per_example", "temperature", "anneal_steps",
+        s = _section(options, "darts", {"order", "sampler", "per_example", "hard", "temperature", "anneal_steps",
                                         "optimizer", "warmup", "complexity", "report_every"})
         schedule, start, end, epochs = _temperature(s.get("temperature", [5.0, 0.1]))
         opt = _section(s.get("optimizer"), "darts.optimizer", {"name", "lr", "betas", "momentum", "weight_decay"})
@@ -145,10 +146,17 @@ class DartsOptions:
         per_example = s.get("per_example", False)
         if not isinstance(per_example, bool):
             raise ConfigError(f"expected true or false, got {per_example!r}", "darts.per_example")
+        hard = s.get("hard", False)
+        if not isinstance(hard, bool):
+            raise ConfigError(f"expected true or false, got {hard!r}", "darts.hard")
+        sampler = _one_of(s, "darts", "sampler", "softmax", ("softmax", "gumbel"))
+        if hard and sampler != "gumbel":
+            raise ConfigError("hard samples are drawn by the Gumbel sampler; add sampler: gumbel", "darts.hard")
         return cls(
             order=_one_of(s, "darts", "order", 1, (1, 2)),
-            sampler=_one_of(s, "darts", "sampler", "softmax", ("softmax", "gumbel")),
+            sampler=sampler,
             per_example=per_example,
+            hard=hard,
             temperature=(start, end),
             temperature_schedule=schedule,
             temperature_epochs=epochs,

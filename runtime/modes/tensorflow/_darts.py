@@ -24,7 +24,7 @@ Where the architecture weights live, apart from the model's:
   only (the update op is built once per loss tensor).
 
 `darts: {order: 2}` is not offered by the TensorFlow backend, nor (yet) the options that came with
-`nas.nn` for PyTorch: `per_example`, a temperature per epoch, `optimizer.name: sgd`, `warmup`, and
+`nas.nn` for PyTorch: `per_example`, `hard`, a temperature per epoch, `optimizer.name: sgd`, `warmup`, and
 complexity metrics other than `params` or the `log` form, alpha(lambda) (`complexity.hypernet`); each is
 a `ConfigError` naming the key.
 """
@@ -446,6 +446,7 @@ def _check_torch_only(config: DartsOptions) -> None:
     """Refuse, by key, the darts options only the PyTorch backend implements."""
     unsupported = [
         (config.per_example, "darts.per_example"),
+        (config.hard, "darts.hard"),
         (config.temperature_schedule != "steps", "darts.temperature"),
         (config.optimizer != "adam", "darts.optimizer.name"),
         (config.warmup > 0, "darts.warmup"),

@@ -20,6 +20,10 @@ choice, `beta` (one logit per optional input). Neither is registered on any modu
   reports the argmax option as the variable's value.
 - `per_example: true` (with `sampler: gumbel`): a fresh Gumbel sample per example of the batch
   (`[batch, K]` weights) instead of one per forward.
+- `hard: true` (with `sampler: gumbel`): the straight-through Gumbel-softmax (GDAS, Dong and Yang
+  2019): each sample is the one-hot of its argmax in the forward pass, so every example runs one real
+  candidate (one real size of a `nas.nn` module), and the gradient is the soft sample's. Input gates
+  are 0 or 1 the same way.
 - temperature: `[start, end]` anneals over `anneal_steps` steps; `{start, decay}` is
   `start * decay ** epoch` and `{start, end, epochs, schedule: linear | exponential}` goes from start
   to end over `epochs`, where the epoch is what the script passes as `training_update(epoch=e)`.
@@ -192,7 +196,11 @@ class DartsBackend(TorchOneShotBackend):
             return torch.softmax(alpha, dim=-1)
         shape = tuple(alpha.shape) if batch is None else (batch, *alpha.shape)
         gumbel = -torch.log(-torch.log(self._uniform(shape, alpha.device)))  # g = -log(-log U)
-        return torch.softmax((alpha + gumbel) / self.temperature(), dim=-1)  # softmax((alpha + g) / tau)
+        soft = torch.softmax((alpha + gumbel) / self.temperature(), dim=-1)  # softmax((alpha + g) / tau)
+        if not self.config.hard:
+            return soft
+        hard = torch.nn.functional.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+        return hard - soft.detach() + soft  # straight-through: one-hot forward, the soft sample's gradient
 
     def _gates(self, beta: torch.Tensor, sample: bool, batch: int | None = None) -> torch.Tensor:
         if not sample:
@@ -200,7 +208,10 @@ class DartsBackend(TorchOneShotBackend):
         shape = tuple(beta.shape) if batch is None else (batch, *beta.shape)
         u = self._uniform(shape, beta.device)
         logistic = torch.log(u) - torch.log1p(-u)  # binary concrete: sigmoid((beta + L) / tau)
-        return torch.sigmoid((beta + logistic) / self.temperature())
+        soft = torch.sigmoid((beta + logistic) / self.temperature())
+        if not self.config.hard:
+            return soft
+        return (soft > 0.5).to(soft.dtype) - soft.detach() + soft  # straight-through, as in _mix
 
     def _move_to(self, device: torch.device, dtype: torch.dtype) -> None:
         """Follow the model to its device and floating dtype (the weights are not module parameters)."""

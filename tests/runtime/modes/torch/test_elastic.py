@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from nasctl.runtime.errors import TrialError
+from nasctl.runtime.errors import ConfigError, TrialError
 from nasctl.runtime.modes.torch._cost import CostModel
 from nasctl.runtime.trial import StandalonePlatform, TrialContext, derive_architecture, use_context
 from nasctl.runtime.trial._value import IntChoice
@@ -149,6 +149,36 @@ def test_per_example_gumbel_on_a_mutable_layer_mixes_each_example_differently():
     per_example = out[:, 0]
     assert len(set(per_example.tolist())) == 8  # each example its own weight of "one"
     assert torch.allclose(out, per_example[:, None].expand(8, 3))
+
+
+def test_hard_gumbel_runs_one_real_size_per_example_with_the_soft_samples_gradient():
+    ctx = context("darts", sampler="gumbel", per_example=True, hard=True, temperature=[1.0, 1.0])
+    with use_context(ctx):
+        layer = nas.nn.Linear(5, nas.choice(*WIDTHS, key="m/w")).train()
+        x = torch.randn(64, 5)
+        out = layer(x)
+        backend = engine(ctx)
+        spec = backend.specs[("m/w", "")]
+        weights = backend.value_weights(spec, x, True)
+    assert set(weights.detach().unique().tolist()) <= {0.0, 1.0} and torch.equal(weights.sum(-1), torch.ones(64))
+    full = torch.nn.functional.linear(x, layer.weight, layer.bias).detach()
+    widths = (out.detach() != 0).sum(-1)  # each example: exactly the first `size` outputs of one option
+    assert set(widths.tolist()) <= set(WIDTHS)
+    for row, width in zip(range(64), widths.tolist(), strict=True):
+        assert torch.allclose(out[row, :width], full[row, :width])
+    (alpha,) = backend.arch_parameters()
+    (grad,) = torch.autograd.grad(out.sum(), alpha)
+    assert grad.abs().sum() > 0  # straight-through: the soft sample carries the gradient to alpha
+
+
+def test_hard_needs_the_gumbel_sampler():
+    from nasctl.runtime.modes._options import DartsOptions
+
+    with pytest.raises(ConfigError, match="sampler: gumbel") as error:
+        DartsOptions.parse({"hard": True})
+    assert error.value.key == "darts.hard"
+    with pytest.raises(ConfigError, match="true or false"):
+        DartsOptions.parse({"sampler": "gumbel", "hard": "yes"})
 
 
 # -- costs -------------------------------------------------------------------------------------------
