@@ -64,9 +64,15 @@ def darts_config(metric: str, coef: float) -> dict[str, Any]:
             "complexity": {"metric": metric, "weight": coef, "form": "log"}, "report_every": 5}
 
 
-def trial_args(args: argparse.Namespace) -> list[str]:
+def spectrum(space: str, args: argparse.Namespace) -> str:
+    """The planted data's spectrum of a section: --dim-spectrum for the embedding-dimension search, whose
+    figure reads the planted ranks; the preset's own (gaussian) for the others."""
+    return args.dim_spectrum if space == "emb_dim" else "gaussian"
+
+
+def trial_args(args: argparse.Namespace, space: str) -> list[str]:
     out = ["--preset", args.preset, "--device", args.device, "--batch-size", str(args.batch_size),
-           "--cache", str(args.cache), "--seed", str(args.seed)]
+           "--cache", str(args.cache), "--seed", str(args.seed), "--spectrum", spectrum(space, args)]
     return out + (["--rows", str(args.rows)] if args.rows else [])
 
 
@@ -81,7 +87,7 @@ def nasctl_trial(space: str, args: argparse.Namespace, extra: list[str], *, mode
             path = Path(folder) / "arch.json"
             path.write_text(json.dumps(arch))
             command += ["--arch", str(path)]
-        run = subprocess.run([*command, "--", *trial_args(args), *extra], capture_output=True, text=True, env=env,
+        run = subprocess.run([*command, "--", *trial_args(args, space), *extra], capture_output=True, text=True, env=env,
                              cwd=ROOT)
     if run.returncode != 0:
         raise SystemExit(f"trial of {space} ({mode}) failed:\n{run.stderr[-3000:]}")
@@ -121,6 +127,11 @@ def in_parallel(jobs: int, calls: list[Callable[[], Any]]) -> list[Any]:
 
 
 def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    if args.dim_spectrum != "gaussian":  # the same ranks and rows; another teacher, so another best loss
+        from nasctl import rec
+
+        truth = rec.load_splits(args.preset, seed=args.seed, rows=args.rows, cache=args.cache,
+                                spectrum=args.dim_spectrum).truth or {}
     def one(coef: float) -> tuple[list[int], dict[str, Any]]:
         arch = search("emb_dim", args.dim_cost, coef, args)
         dims = per_feature(arch, "emb_dim/dim/choice")
@@ -128,7 +139,8 @@ def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str
               f"dims {dims}]", flush=True)
         return dims, retrain("emb_dim", arch, args)
 
-    out = [f"\n## Embedding dimension search (cost: {args.dim_cost}, coef * log(E[{args.dim_cost}]))",
+    out = [f"\n## Embedding dimension search (cost: {args.dim_cost}, coef * log(E[{args.dim_cost}]); planted "
+           f"spectrum: {args.dim_spectrum})",
            f"planted ranks:    {truth['ranks']}"]
     sweep = in_parallel(args.jobs, [lambda coef=coef: one(coef) for coef in args.coefs])
     for coef, (dims, _) in zip(args.coefs, sweep, strict=True):
@@ -174,7 +186,7 @@ def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
 
     common = {"trialCodeDirectory": str(EXAMPLES / "mlp"), "useAnnotation": True, "seed": args.seed,
               "trainingService": {"platform": "local"}}
-    flags = " ".join(trial_args(args))
+    flags = " ".join(trial_args(args, "mlp"))
     document = {"pipeline": {
         "name": "bench-mlp",
         "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs} "
@@ -250,6 +262,10 @@ def main() -> None:
     parser.add_argument("--arch-every", type=int, default=1, help="one architecture step every N weight steps")
     parser.add_argument("--temperature-decay", type=float, default=0.7,
                         help="the Gumbel temperature is decay^epoch")
+    parser.add_argument("--dim-spectrum", choices=("flat", "gaussian"), default="flat",
+                        help="the embedding-dimension search's planted data: flat (each of a table's r directions "
+                             "carries 1/r of its variance, so the planted rank is what a model needs) or gaussian "
+                             "(the preset's, whose leading directions carry most of it); the others use gaussian")
     parser.add_argument("--spaces", default="emb_dim,emb_card,mlp")
     parser.add_argument("--jobs", type=int, default=1,
                         help="trials at a time (searches, retrains and spaces side by side; a GPU takes several)")

@@ -6,7 +6,8 @@
 - Data: `read_criteo` (the Criteo format, streamed and cached as memory-mapped arrays), `write_criteo`,
   `CTRData`, DLRM's `day_split` and a stratified `random_split`.
 - `make_planted`: synthetic data from a DLRM-shaped teacher with a planted embedding rank and hash
-  size per feature and an exactly known Bayes-optimal log loss (presets `ci`, `cpu`, `gpu`).
+  size per feature and an exactly known Bayes-optimal log loss (presets `ci`, `cpu`, `gpu`; `spectrum`:
+  how a rank-r table spreads its variance over its r directions).
 - `train_epoch`, `predict`, `evaluate`.
 - What the DNAS trials of `examples/dnas-ctr/` share: `load_splits` (cached planted splits), `darts_fit`
   (weights on 80% of the training data, architecture steps on the other 20% after a warm-up epoch),

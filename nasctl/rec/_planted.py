@@ -29,7 +29,7 @@ from nasctl.rec._criteo import NUM_DENSE, NUM_SPARSE, write_criteo
 from nasctl.rec._data import CTRData, day_split_rows, random_split_rows
 from nasctl.rec._metrics import binary_entropy, ctr_metrics
 
-__all__ = ["PRESETS", "PlantedCTR", "PlantedPreset", "PlantedTruth", "make_planted"]
+__all__ = ["PRESETS", "SPECTRA", "PlantedCTR", "PlantedPreset", "PlantedTruth", "make_planted"]
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,21 @@ class PlantedCTR:
         write_criteo(path, self.dense_counts[rows], np.asarray(self.data.sparse[rows]), np.asarray(self.data.labels[rows]))
 
 
-def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | None = None) -> PlantedCTR:
-    """Draws a planted data set (deterministic in `seed`); `rows` overrides the preset's row count."""
+SPECTRA = ("gaussian", "flat")
+
+
+def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | None = None,
+                 spectrum: str = "gaussian") -> PlantedCTR:
+    """Draws a planted data set (deterministic in `seed`); `rows` overrides the preset's row count.
+
+    `spectrum` is how a feature's rank-r table spreads its variance over its r directions: `gaussian`
+    (the product of two Gaussian factors: the leading directions carry most of it, so a rank-8 table
+    of 7 rows keeps about 95% of its variance in 4 dimensions) or `flat` (r equal singular values under
+    the rows' frequencies: each direction carries 1/r, so r dimensions are needed and enough). The
+    rows, dense and sparse, are the same for both; the teacher's tables, and so the labels, differ.
+    """
+    if spectrum not in SPECTRA:
+        raise ValueError(f"spectrum must be one of {', '.join(SPECTRA)}, got {spectrum!r}")
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
@@ -147,8 +160,12 @@ def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | 
     for j in range(NUM_SPARSE):
         if ranks[j] == 0:
             continue
-        table = rng.normal(0, 1, (hash_sizes[j], ranks[j])) @ rng.normal(0, 1 / np.sqrt(ranks[j]), (ranks[j], d))
-        e = table[sparse[:, j] % hash_sizes[j]]
+        rows_j = sparse[:, j] % hash_sizes[j]
+        if spectrum == "flat":
+            table = _flat_table(rng, np.bincount(rows_j, minlength=hash_sizes[j]) / n, ranks[j], d)
+        else:
+            table = rng.normal(0, 1, (hash_sizes[j], ranks[j])) @ rng.normal(0, 1 / np.sqrt(ranks[j]), (ranks[j], d))
+        e = table[rows_j]
         total += e
         squares += (e**2).sum(axis=1)
         first_order += e @ u
@@ -162,6 +179,17 @@ def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | 
                          tuple(int(c) for c in cardinalities), w, float(scale), float(offset))
     data = CTRData(dense.astype(np.float32), sparse, labels, truth.cardinalities)
     return PlantedCTR(data, probabilities, counts.astype(np.float32), truth)
+
+
+def _flat_table(rng: np.random.Generator, frequency: np.ndarray, rank: int, d: int) -> np.ndarray:
+    """A `rows x d` table T of rank k = min(rank, rows) with `sum_i f_i T_i T_i^T` = (d / k) times a
+    projection onto k orthonormal directions: k equal singular values under the rows' frequencies f,
+    and E|e|^2 = d as in the gaussian spectrum."""
+    k = min(rank, len(frequency))
+    weight = np.sqrt(np.maximum(frequency, 0.25 / len(frequency)))   # a rare row is not blown up
+    left, _ = np.linalg.qr(weight[:, None] * rng.normal(0, 1, (len(frequency), k)))   # orthonormal columns
+    right, _ = np.linalg.qr(rng.normal(0, 1, (d, k)))
+    return (left / weight[:, None]) @ right.T * np.sqrt(d / k)
 
 
 def _offset_for_rate(centred: np.ndarray, rate: float) -> float:

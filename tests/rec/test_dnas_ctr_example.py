@@ -48,7 +48,7 @@ def test_search_space_darts_step_and_classic_trial(space: str, tmp_path: Path) -
     searched = {key for key in search_space if not key.endswith("/lr/choice")}
     assert len(searched) == SPACES[space] and f"{space}/lr/choice" in search_space
     metric = "flops" if space == "mlp" else "params"
-    darts = {"sampler": "gumbel", "per_example": True, "optimizer": {"lr": 0.5},
+    darts = {"sampler": "gumbel", "per_example": True, "hard": space == "emb_dim", "optimizer": {"lr": 0.5},
              "complexity": {"metric": metric, "weight": 0.1, "form": "log"}, "report_every": 1}
     found = _trial(space, "--search-epochs", "1", "--warmup-epochs", "0", "--max-steps", "2", mode="darts",
                    mode_config=darts, cwd=tmp_path)
@@ -79,6 +79,9 @@ def test_committed_pipeline_configs_load(space: str, tmp_path: Path) -> None:
     darts = pipeline.record["search"]["darts"]
     assert darts["sampler"] == "gumbel" and darts["per_example"] is True
     assert darts["complexity"]["form"] == "log"
-    assert darts["complexity"]["metric"] == ("flops" if space == "mlp" else "params")
+    # emb_dim: the projections' FLOPs, the sum of the dimensions (each feature's parameters per row)
+    assert darts["complexity"]["metric"] == ("params" if space == "emb_card" else "flops")
+    if space == "emb_dim":  # what the benchmark measured: real dimensions per example, no decay on alpha
+        assert darts["hard"] is True and darts["optimizer"]["weight_decay"] == 0
     assert pipeline.record["retrain"]["tuner"]["name"] == "GridSearch"
     assert pipeline.record["select"] == "val_log_loss" and pipeline.record["optimize_mode"] == "minimize"

@@ -67,6 +67,33 @@ def test_splits_are_disjoint_and_cover_every_row(planted):
     assert day["train"] == slice(0, 17143) and day["test"].stop == 20000
 
 
+def test_a_flat_table_has_rank_equal_singular_values_under_its_row_frequencies():
+    from nasctl.rec._planted import _flat_table
+
+    rng = np.random.default_rng(0)
+    frequency = 1.0 / np.arange(1, 17) ** 1.05
+    frequency /= frequency.sum()  # Zipf-like, as the planted rows; every row above the clipping floor
+    for rank in (1, 2, 4, 8):
+        table = _flat_table(rng, frequency, rank, 8)
+        second_moment = (table * frequency[:, None]).T @ table  # sum_i f_i T_i T_i^T
+        eigenvalues = np.sort(np.linalg.eigvalsh(second_moment))[::-1]
+        np.testing.assert_allclose(eigenvalues[:rank], 8 / rank, rtol=1e-9)
+        np.testing.assert_allclose(eigenvalues[rank:], 0, atol=1e-9)
+    assert np.linalg.matrix_rank(_flat_table(rng, np.full(3, 1 / 3), 8, 8)) == 3  # at most one direction a row
+
+
+def test_the_flat_spectrum_keeps_the_rows_and_the_truth_and_changes_the_teacher():
+    gaussian = rec.make_planted("ci", seed=2, rows=4000)
+    flat = rec.make_planted("ci", seed=2, rows=4000, spectrum="flat")
+    np.testing.assert_array_equal(gaussian.data.sparse, flat.data.sparse)
+    np.testing.assert_array_equal(gaussian.data.dense, flat.data.dense)
+    assert gaussian.truth.ranks == flat.truth.ranks and gaussian.truth.hash_sizes == flat.truth.hash_sizes
+    assert not np.allclose(gaussian.probabilities, flat.probabilities)
+    assert abs(flat.data.labels.mean() - rec.PRESETS["ci"].click_rate) < 0.03
+    with pytest.raises(ValueError, match="spectrum must be one of gaussian, flat, got 'round'"):
+        rec.make_planted("ci", rows=100, spectrum="round")
+
+
 def test_unknown_preset_is_named():
     with pytest.raises(ValueError, match="unknown preset 'tiny'; known: ci, cpu, gpu"):
         rec.make_planted("tiny")

@@ -82,6 +82,17 @@ def test_cached_splits_load_memory_mapped_and_equal(tmp_path) -> None:
     assert first.truth["bayes_test_log_loss"] == pytest.approx(fresh.bayes_log_loss(fresh.splits(seed=3)["test"]))
 
 
+def test_each_spectrum_has_its_own_cache(tmp_path) -> None:
+    gaussian = rec.load_splits("ci", seed=3, rows=2000, cache=tmp_path)
+    flat = rec.load_splits("ci", seed=3, rows=2000, cache=tmp_path, spectrum="flat")
+    assert len(list(tmp_path.iterdir())) == 2
+    # the same rows (the stratified split follows the labels, which differ) and the same truth
+    assert len(gaussian.train) == len(flat.train) and gaussian.truth["ranks"] == flat.truth["ranks"]
+    assert gaussian.truth["bayes_test_log_loss"] != flat.truth["bayes_test_log_loss"]
+    fresh = rec.make_planted("ci", seed=3, rows=2000, spectrum="flat")
+    assert flat.truth["bayes_test_log_loss"] == pytest.approx(fresh.bayes_log_loss(fresh.splits(seed=3)["test"]))
+
+
 def test_dot_interaction_matches_dlrm() -> None:
     torch.manual_seed(0)
     model = rec.DLRM(13, [5] * 26, 4, bottom=[8, 4], top=[8, 1])

@@ -5,11 +5,14 @@ scaled to the planted data, whose true ranks are 0 to 8): one `variable` in a co
 `emb_dim/dim/choice[0]` ... `[25]`. The feature's `nas.nn.Embedding` is one table of the largest
 width whose columns the architecture weights mask in darts (FBNet/DNAS), and a bias-free
 `nas.nn.Linear` projects it to the interaction size d; in classic mode both are built at exactly the
-chosen dimension. The cost is the expected number of parameters (tables and projections), and the
-darts penalty is `coef * log(E[params])` (`darts.complexity` in the config).
+chosen dimension. Both record their cost per dimension: `metric: params` is the expected number of
+parameters (tables and projections), `metric: flops` the projections' FLOPs, the sum of the dimensions
+(each feature's parameters normalised by its rows: what `pipeline.yml` uses); the darts penalty is
+`coef * log(E[cost])` (`darts.complexity` in the config).
 
-    NAS_MODE_CONFIG='{"sampler": "gumbel", "per_example": true, "complexity": {"metric": "params",
-        "weight": 0.05, "form": "log"}}' nasctl trial run examples/dnas-ctr/emb_dim/emb_dim.py --mode darts
+    NAS_MODE_CONFIG='{"sampler": "gumbel", "per_example": true, "hard": true, "optimizer": {"lr": 0.02,
+        "weight_decay": 0}, "complexity": {"metric": "flops", "weight": 0.005, "form": "log"}}'
+        nasctl trial run examples/dnas-ctr/emb_dim/emb_dim.py --mode darts -- --search-epochs 5
     nasctl run examples/dnas-ctr/emb_dim/pipeline.yml      # search -> sample -> retrain -> best
 """
 
