@@ -16,9 +16,15 @@ true embedding ranks and hash sizes are known, and prints:
   each feature's parameters normalised by its number of rows), each derived architecture retrained,
   its parameters and test log loss (the size/quality trade-off).
 
-    python benchmarks/dnas_ctr.py --preset cpu                         # 3M rows: hours on 2 CPU cores
-    python benchmarks/dnas_ctr.py --preset cpu --rows 300000 --jobs 2  # a tenth of it
+    python benchmarks/dnas_ctr.py --preset cpu --jobs 3              # 3M rows: about 25 minutes on 2 CPU cores
+    python benchmarks/dnas_ctr.py --preset cpu --rows 300000 --jobs 2 --arch-batch-size 2048 --arch-every 2
     python benchmarks/dnas_ctr.py --preset gpu --device cuda --jobs 8  # the prepared GPU run
+
+Each section has its own search settings unless a flag overrides them (`SECTION_DEFAULTS`, those of the
+figures in examples/dnas-ctr/README.md): the embedding-dimension search runs with hard samples, no
+weight decay on its architecture weights and architecture steps of 24576 rows every 24 weight steps
+(scaled to 3M rows: with fewer, give smaller ones as above), on planted data of the flat spectrum
+(`--dim-spectrum`: each of a table's r directions carries 1/r of its variance).
 
 `--jobs N` runs N trials at a time: the sections, the penalty sweep's searches, the MLP baselines and
 the pipeline's retrains side by side (a GPU takes several: each trial is a process of one CPU thread).
@@ -52,15 +58,40 @@ TEACHER_SIZE = {"mlp/bottom_depth/choice": 1, "mlp/top_depth/choice": 1,
                 **{f"mlp/{part}_width/choice[{i}]": 32 for part in ("bottom", "top") for i in range(3)}}
 
 
-SEARCH: dict[str, Any] = {"arch_lr": 0.03, "decay": 0.7, "weight_decay": 1e-3, "hard": False}  # from the flags
+# Each section's settings where a flag is not given: those of the figures in examples/dnas-ctr/README.md.
+SECTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "emb_dim": {"search_epochs": 5, "arch_lr": 0.02, "arch_weight_decay": 0.0, "hard": True, "arch_batch_size": 24576,
+                "arch_every": 24, "dim_cost": "flops", "coefs": "0.002,0.005,0.01", "epochs": 3},
+    "emb_card": {"search_epochs": 4, "arch_lr": 0.03, "arch_weight_decay": 1e-3, "hard": False, "arch_batch_size": None,
+                 "arch_every": 1, "coef": 0.001, "epochs": 3},
+    "mlp": {"search_epochs": 4, "arch_lr": 0.03, "arch_weight_decay": 1e-3, "hard": False, "arch_batch_size": None,
+            "arch_every": 1, "coef": 1.0, "samples": 1, "epochs": 2},
+}
 
 
-def darts_config(metric: str, coef: float) -> dict[str, Any]:
-    """The darts options of every search here (as in the examples' pipeline.yml, but --arch-lr,
-    --arch-weight-decay, --hard and --temperature-decay)."""
-    return {"sampler": "gumbel", "per_example": True, "hard": SEARCH["hard"],
-            "temperature": {"start": 1.0, "decay": SEARCH["decay"]},
-            "optimizer": {"name": "adam", "lr": SEARCH["arch_lr"], "weight_decay": SEARCH["weight_decay"]},
+def section_args(space: str, args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with the section's defaults where a flag was not given."""
+    merged = argparse.Namespace(**vars(args))
+    for name, value in SECTION_DEFAULTS[space].items():
+        if getattr(merged, name, None) is None:
+            setattr(merged, name, value)
+    if isinstance(merged.coefs, str):
+        merged.coefs = [float(c) for c in merged.coefs.split(",")]
+    return merged
+
+
+def describe(space: str, args: argparse.Namespace) -> str:
+    return (f"  [{space}: search {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, "
+            f"weight decay {args.arch_weight_decay}, {'hard' if args.hard else 'soft'} samples, temperature "
+            f"{args.temperature_decay}^epoch, batch {args.batch_size}, an architecture step of "
+            f"{args.arch_batch_size or args.batch_size} rows every {args.arch_every}; retrain {args.epochs} epochs]")
+
+
+def darts_config(metric: str, coef: float, args: argparse.Namespace) -> dict[str, Any]:
+    """The darts options of a search here (as in the examples' pipeline.yml, with the section's settings)."""
+    return {"sampler": "gumbel", "per_example": True, "hard": args.hard,
+            "temperature": {"start": 1.0, "decay": args.temperature_decay},
+            "optimizer": {"name": "adam", "lr": args.arch_lr, "weight_decay": args.arch_weight_decay},
             "complexity": {"metric": metric, "weight": coef, "form": "log"}, "report_every": 5}
 
 
@@ -104,7 +135,7 @@ def search(space: str, metric: str, coef: float, args: argparse.Namespace) -> di
     found = nasctl_trial(space, args, ["--search-epochs", str(args.search_epochs), "--warmup-epochs",
                                        str(args.warmup_epochs), "--lr", "0.1", "--arch-every", str(args.arch_every),
                                        "--arch-batch-size", str(args.arch_batch_size or args.batch_size)], mode="darts",
-                         darts=darts_config(metric, coef))
+                         darts=darts_config(metric, coef, args))
     print(f"  [{space} search, coef {coef}: {time.monotonic() - started:.0f} s]", flush=True)
     return found["derived"]
 
@@ -127,6 +158,8 @@ def in_parallel(jobs: int, calls: list[Callable[[], Any]]) -> list[Any]:
 
 
 def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    args = section_args("emb_dim", args)
+    print(describe("emb_dim", args), flush=True)
     if args.dim_spectrum != "gaussian":  # the same ranks and rows; another teacher, so another best loss
         from nasctl import rec
 
@@ -162,7 +195,9 @@ def emb_dim_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str
 
 
 def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    arch = search("emb_card", "params", 0.001 if args.coef is None else args.coef, args)
+    args = section_args("emb_card", args)
+    print(describe("emb_card", args), flush=True)
+    arch = search("emb_card", "params", args.coef, args)
     fractions = per_feature(arch, "emb_card/hash_fraction/choice")
     rows = [max(1, math.ceil(round(f * (c - 1), 9))) for f, c in zip(fractions, truth["cardinalities"], strict=True)]
     enough = [r >= h for r, h in zip(rows, truth["hash_sizes"], strict=True)]
@@ -184,6 +219,8 @@ def emb_card_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[st
 def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
     from nasctl.runtime.manager._pipeline import Pipeline
 
+    args = section_args("mlp", args)
+    print(describe("mlp", args), flush=True)
     common = {"trialCodeDirectory": str(EXAMPLES / "mlp"), "useAnnotation": True, "seed": args.seed,
               "trainingService": {"platform": "local"}}
     flags = " ".join(trial_args(args, "mlp"))
@@ -192,7 +229,7 @@ def mlp_figures(truth: dict[str, Any], args: argparse.Namespace) -> list[str]:
         "search": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --search-epochs {args.search_epochs} "
                                              f"--warmup-epochs {args.warmup_epochs} --arch-every {args.arch_every} "
                                              f"--arch-batch-size {args.arch_batch_size or args.batch_size}",
-                   "nasMode": "darts", "darts": darts_config("flops", 1.0 if args.coef is None else args.coef),
+                   "nasMode": "darts", "darts": darts_config("flops", args.coef, args),
                    "maxTrialNumber": 1},
         "sample": {"count": args.samples, "seed": 0},
         "retrain": {**common, "trialCommand": f"{sys.executable} mlp.py {flags} --epochs {args.epochs}",
@@ -242,24 +279,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="planted rows (default: the preset's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--search-epochs", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    # Unset, the flags below take each section's own settings (SECTION_DEFAULTS: those of the README's figures).
+    parser.add_argument("--search-epochs", type=int, help="search epochs (emb_dim 5, others 4)")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="search epochs before the architecture moves")
-    parser.add_argument("--epochs", type=int, default=3, help="retrain epochs")
-    parser.add_argument("--samples", type=int, default=2, help="K architectures sampled for the MLP pipeline")
-    parser.add_argument("--coef", type=float, help="the penalty's coef (default: 0.001 for the cardinality "
-                                                     "search, 1 for the MLP search)")
-    parser.add_argument("--coefs", default="0.0003,0.001,0.003", help="the penalty sweep (embedding dimension)")
-    parser.add_argument("--dim-cost", choices=("params", "flops"), default="params",
+    parser.add_argument("--epochs", type=int, help="retrain epochs (3; the MLP pipeline 2)")
+    parser.add_argument("--samples", type=int, help="K architectures sampled for the MLP pipeline (1)")
+    parser.add_argument("--coef", type=float, help="the penalty's coef (0.001 for the cardinality search, 1 for "
+                                                     "the MLP search)")
+    parser.add_argument("--coefs", help="the penalty sweep of the embedding-dimension search (0.002,0.005,0.01)")
+    parser.add_argument("--dim-cost", choices=("params", "flops"),
                         help="the embedding-dimension search's cost: parameters (tables and projections), or "
-                             "FLOPs (the projections': the sum of the dimensions, each feature's cost normalised)")
-    parser.add_argument("--arch-lr", type=float, default=0.03, help="the architecture weights' Adam learning rate")
-    parser.add_argument("--arch-weight-decay", type=float, default=1e-3,
-                        help="the architecture weights' weight decay (darts' default 1e-3; it pulls them to uniform)")
-    parser.add_argument("--hard", action="store_true",
-                        help="straight-through Gumbel samples: each example runs one real dimension per feature")
-    parser.add_argument("--arch-batch-size", type=int, help="rows of an architecture step (default: --batch-size)")
-    parser.add_argument("--arch-every", type=int, default=1, help="one architecture step every N weight steps")
+                             "FLOPs (the projections': the sum of the dimensions, each feature's cost normalised; "
+                             "the default)")
+    parser.add_argument("--arch-lr", type=float, help="the architecture weights' Adam learning rate (emb_dim 0.02, "
+                                                      "others 0.03)")
+    parser.add_argument("--arch-weight-decay", type=float,
+                        help="the architecture weights' weight decay (emb_dim 0; others darts' default 1e-3, which "
+                             "pulls them to uniform)")
+    parser.add_argument("--hard", action=argparse.BooleanOptionalAction,
+                        help="straight-through Gumbel samples, each example at real sizes (emb_dim: on)")
+    parser.add_argument("--arch-batch-size", type=int,
+                        help="rows of an architecture step (emb_dim 24576; others --batch-size)")
+    parser.add_argument("--arch-every", type=int, help="one architecture step every N weight steps (emb_dim 24, "
+                                                       "others 1)")
     parser.add_argument("--temperature-decay", type=float, default=0.7,
                         help="the Gumbel temperature is decay^epoch")
     parser.add_argument("--dim-spectrum", choices=("flat", "gaussian"), default="flat",
@@ -272,9 +315,6 @@ def main() -> None:
     parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE") or str(Path(tempfile.gettempdir())
                                                                                        / "nasctl-data"))
     args = parser.parse_args()
-    args.coefs = [float(c) for c in args.coefs.split(",")]
-    SEARCH.update(arch_lr=args.arch_lr, decay=args.temperature_decay, weight_decay=args.arch_weight_decay,
-                  hard=args.hard)
     from nasctl import rec
 
     started = time.monotonic()
@@ -284,11 +324,6 @@ def main() -> None:
           f"{len(splits.validation)} validation, {len(splits.test)} test; device {args.device}; Bayes-optimal test "
           f"log loss {truth['bayes_test_log_loss']:.4f}, teacher AUC {truth['teacher_test']['auc']:.4f} "
           f"[{time.monotonic() - started:.0f} s]", flush=True)
-    print(f"search: {args.search_epochs} epochs ({args.warmup_epochs} warm-up), arch lr {args.arch_lr}, weight decay "
-          f"{args.arch_weight_decay}, {'hard' if args.hard else 'soft'} samples, temperature "
-          f"{args.temperature_decay}^epoch, batch {args.batch_size}, an architecture step of "
-          f"{args.arch_batch_size or args.batch_size} rows every {args.arch_every}; retrain {args.epochs} epochs",
-          flush=True)
     figures = {"emb_dim": emb_dim_figures, "emb_card": emb_card_figures, "mlp": mlp_figures}
     spaces = [space for space in args.spaces.split(",") if space]
     unknown = sorted(set(spaces) - set(figures))
