@@ -184,9 +184,10 @@ def make_planted(preset: str | PlantedPreset = "ci", seed: int = 0, rows: int | 
 def _flat_table(rng: np.random.Generator, frequency: np.ndarray, rank: int, d: int) -> np.ndarray:
     """A `rows x d` table T of rank k = min(rank, rows) with `sum_i f_i T_i T_i^T` = (d / k) times a
     projection onto k orthonormal directions: k equal singular values under the rows' frequencies f,
-    and E|e|^2 = d as in the gaussian spectrum."""
+    and E|e|^2 = d as in the gaussian spectrum (exactly so where every f_i >= 1 / (4 rows): rarer rows
+    are weighted as that, so that none is blown up)."""
     k = min(rank, len(frequency))
-    weight = np.sqrt(np.maximum(frequency, 0.25 / len(frequency)))   # a rare row is not blown up
+    weight = np.sqrt(np.maximum(frequency, 0.25 / len(frequency)))
     left, _ = np.linalg.qr(weight[:, None] * rng.normal(0, 1, (len(frequency), k)))   # orthonormal columns
     right, _ = np.linalg.qr(rng.normal(0, 1, (d, k)))
     return (left / weight[:, None]) @ right.T * np.sqrt(d / k)

@@ -226,7 +226,9 @@ def trial_arguments(description: str, argv: Sequence[str] | None = None) -> Any:
     source.add_argument("--preset", choices=("ci", "cpu", "gpu"), default="ci", help="planted data of this size")
     source.add_argument("--data", help="a Criteo-format file instead of planted data (DLRM's day split)")
     parser.add_argument("--rows", type=int, help="planted rows (default: the preset's)")
-    parser.add_argument("--spectrum", choices=("gaussian", "flat"), default="gaussian",
+    from nasctl.rec._planted import SPECTRA
+
+    parser.add_argument("--spectrum", choices=SPECTRA, default="gaussian",
                         help="planted data: how a rank-r table spreads its variance over its r directions "
                              "(nasctl.rec.make_planted)")
     parser.add_argument("--cache", default=os.environ.get("NASCTL_DATA_CACHE"),
